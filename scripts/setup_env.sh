@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Create or refresh the project's virtual environment in .venv (sourced by run.sh and test.sh).
+# The venv is rebuilt only when missing or when requirements.txt / constraints.txt changed.
+set -euo pipefail
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$repo_root/.venv"
+stamp="$venv/.requirements.sha256"
+want="$(cat "$repo_root/requirements.txt" "$repo_root/constraints.txt" | sha256sum | cut -d' ' -f1)"
+
+pick_python() {
+  for candidate in "${PYTHON:-}" python3.11 python3; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
+  done
+  echo "error: Python 3.11 is required (mxnet 1.9.1 needs numpy<1.24, which has no wheel for 3.12+)." >&2
+  echo "       Install python3.11 or point PYTHON at one: PYTHON=/path/to/python3.11 $0" >&2
+  return 1
+}
+
+if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  :  # up to date
+else
+  py="$(pick_python)"
+  echo "[setup] creating $venv with $py (first run or requirements changed)"
+  rm -rf "$venv"
+  "$py" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet -r "$repo_root/requirements.txt" -c "$repo_root/constraints.txt"
+  "$venv/bin/python" -c 'import mxnet, gluoncv, pycocotools, cv2; print("[setup] mxnet", mxnet.__version__, "gluoncv", gluoncv.__version__)'
+  echo "$want" > "$stamp"
+fi
+export PATH="$venv/bin:$PATH"
+export PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}"
+# MXNet's OpenMP pool: one thread per core, no oversubscription with data workers.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
