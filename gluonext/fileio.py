@@ -34,5 +34,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
 
 def write_json(path: str | os.PathLike, payload: Any, indent: int | None = None) -> None:
     """Serialise ``payload`` to ``path`` atomically."""
+    # json.dumps uses the C encoder; json.dump to a file would run the pure-Python one
+    text = json.dumps(payload, indent=indent, separators=(",", ":") if indent is None else None)
     with atomic_open(path, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=indent, separators=(",", ":") if indent is None else None)
+        handle.write(text)

@@ -85,42 +85,51 @@ def _init_row_context(known_categories: frozenset, known_attributes: frozenset) 
     _ROW_CONTEXT["attributes"] = known_attributes
 
 
-def _convert_row(item: tuple[int, list[str]]) -> tuple:
-    """One CSV row to ('ok', line, image_id, category, attrs, h, w, counts) or ('err', ...)."""
-    line, (image_id, encoded, height_text, width_text, class_id) = item
+def _check_fields(fields: list[str]) -> tuple[str, int, list[int], int, int]:
+    """Validate a row's cells except the RLE; returns (image_id, category, attrs, h, w)."""
+    image_id, _encoded, height_text, width_text, class_id = fields
+    if not image_id.strip():
+        raise ValueError("ImageId is empty")
     try:
-        if not image_id.strip():
-            raise ValueError("ImageId is empty")
+        height, width = int(height_text), int(width_text)
+    except ValueError:
+        raise ValueError(
+            f"Height/Width must be whole numbers, got {height_text!r}/{width_text!r}"
+        ) from None
+    if height <= 0 or width <= 0:
+        raise ValueError(f"Height/Width must be positive, got {height}/{width}")
+    category, attributes = parse_class_id(class_id)
+    if category not in _ROW_CONTEXT["categories"]:
+        raise ValueError(f"unknown category id {category} (not in label_descriptions.json)")
+    unknown = sorted(set(attributes) - _ROW_CONTEXT["attributes"])
+    if unknown:
+        raise ValueError(f"unknown attribute ids {unknown} (not in label_descriptions.json)")
+    return image_id, category, attributes, height, width
+
+
+def _convert_chunk(chunk: list) -> list:
+    """Rows to ('ok', line, image_id, category, attrs, h, w, counts, area, bbox) or
+    ('err', line, image_id, class_id, reason), in input order."""
+    results: list = [None] * len(chunk)
+    pending = []
+    for index, (line, fields) in enumerate(chunk):
+        if fields is None:
+            results[index] = ("err", line, "", "", "row has the wrong number of fields")
+            continue
         try:
-            height, width = int(height_text), int(width_text)
-        except ValueError:
-            raise ValueError(
-                f"Height/Width must be whole numbers, got {height_text!r}/{width_text!r}"
-            ) from None
-        if height <= 0 or width <= 0:
-            raise ValueError(f"Height/Width must be positive, got {height}/{width}")
-        category, attributes = parse_class_id(class_id)
-        if category not in _ROW_CONTEXT["categories"]:
-            raise ValueError(f"unknown category id {category} (not in label_descriptions.json)")
-        unknown = sorted(set(attributes) - _ROW_CONTEXT["attributes"])
-        if unknown:
-            raise ValueError(f"unknown attribute ids {unknown} (not in label_descriptions.json)")
-        pairs = rle.parse_kaggle(encoded, height, width)
-        counts = rle.kaggle_to_counts(pairs, height, width)
-    except ValueError as exc:  # RLEError is a ValueError
-        return ("err", line, image_id, class_id, str(exc))
-    return (
-        "ok",
-        line,
-        image_id,
-        category,
-        attributes,
-        height,
-        width,
-        rle.compress_counts(counts),
-        rle.counts_area(counts),
-        rle.counts_bbox(counts, height),
+            pending.append((index, line, fields[1], _check_fields(fields)))
+        except ValueError as exc:
+            results[index] = ("err", line, fields[0], fields[4], str(exc))
+    converted = rle.kaggle_batch_to_coco(
+        [p[2] for p in pending], [p[3][3] for p in pending], [p[3][4] for p in pending]
     )
+    for (index, line, _text, meta), outcome in zip(pending, converted, strict=True):
+        image_id, category, attributes, height, width = meta
+        if isinstance(outcome, rle.RLEError):
+            results[index] = ("err", line, image_id, str(category), f"bad EncodedPixels: {outcome}")
+        else:
+            results[index] = ("ok", line, image_id, category, attributes, height, width, *outcome)
+    return results
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,15 +183,6 @@ def _chunks(rows: Iterable, size: int) -> Iterator[list]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def _convert_chunk(chunk: list) -> list:
-    return [
-        ("err", line, "", "", "row has the wrong number of fields")
-        if fields is None
-        else _convert_row((line, fields))
-        for line, fields in chunk
-    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -409,9 +409,7 @@ def _check_images(image_root: Path, images: dict, report: ConvertReport, reject,
             reason = (
                 size
                 if isinstance(size, str)
-                else (
-                    f"image is {size[0]}x{size[1]} but the CSV says {csv_size[0]}x{csv_size[1]}"
-                )
+                else (f"image is {size[0]}x{size[1]} but the CSV says {csv_size[0]}x{csv_size[1]}")
             )
             lines = [ann[0] for ann in image["anns"]] or [image["line"]]
             for line, ann in zip(lines, image["anns"] or [None], strict=True):

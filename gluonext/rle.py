@@ -18,6 +18,8 @@ __all__ = [
     "kaggle_to_counts",
     "counts_to_kaggle",
     "compress_counts",
+    "compress_counts_batch",
+    "area_bbox_batch",
     "decompress_counts",
     "kaggle_to_coco",
     "coco_to_kaggle",
@@ -115,30 +117,85 @@ def counts_to_kaggle(counts: np.ndarray) -> str:
     return " ".join(map(str, pairs.tolist()))
 
 
-_MAX_CHUNKS = 13  # 64-bit values in 5-bit chunks
+# a value needs one more 5-bit chunk each time its magnitude passes 2**4, 2**9, 2**14, ...
+_CHUNK_THRESHOLDS = np.array([2 ** (5 * k + 4) for k in range(12)], dtype=np.int64)
+
+
+def _segments(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start offset of each segment, local index of each element) for concatenated arrays."""
+    seg_start = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    local = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(seg_start, lengths)
+    return seg_start, local
+
+
+def _concat(counts_list: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.array([len(c) for c in counts_list], dtype=np.int64)
+    return np.concatenate(counts_list).astype(np.int64), lengths
+
+
+def compress_counts_batch(counts_list: list[np.ndarray]) -> list[str]:
+    """Pack many COCO count arrays into compressed RLE strings in one vectorised pass."""
+    return _compress_concat(*_concat(counts_list)) if counts_list else []
+
+
+def _compress_concat(counts: np.ndarray, lengths: np.ndarray) -> list[str]:
+    if (lengths == 0).any():
+        raise RLEError("cannot compress an empty count list")
+    seg_start, local = _segments(lengths)
+    x = counts.copy()
+    delta = np.flatnonzero(local >= 3)
+    x[delta] -= counts[delta - 2]
+    magnitude = np.where(x < 0, ~x, x)
+    chunks = np.searchsorted(_CHUNK_THRESHOLDS, magnitude, side="right") + 1
+    max_chunks = int(chunks.max())
+    shifts = 5 * np.arange(max_chunks, dtype=np.int64)
+    table = ((x[:, None] >> shifts[None, :]) & 0x1F).astype(np.uint8)
+    table |= np.where(shifts[None, :] < 5 * (chunks[:, None] - 1), 0x20, 0).astype(np.uint8)
+    table += 48
+    used = shifts[None, :] < 5 * chunks[:, None]
+    text = table[used].tobytes().decode("ascii")
+    ends = np.cumsum(np.add.reduceat(chunks, seg_start)).tolist()
+    return [text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def compress_counts(counts: np.ndarray) -> str:
     """Pack COCO counts into COCO's compressed RLE string (same bytes as pycocotools)."""
-    x = np.asarray(counts, dtype=np.int64).copy()
-    if x.size == 0:
-        return ""
-    if x.size > 3:
-        x[3:] -= np.asarray(counts, dtype=np.int64)[1:-2]
-    chunks = np.zeros((x.size, _MAX_CHUNKS), dtype=np.uint8)
-    alive = np.ones(x.size, dtype=bool)
-    width = np.zeros(x.size, dtype=np.int64)
-    for k in range(_MAX_CHUNKS):
-        c = x & 0x1F
-        x = x >> 5  # arithmetic shift, as in the C code
-        more = np.where(c & 0x10, x != -1, x != 0)
-        chunks[:, k] = (c | np.where(more, 0x20, 0)) + 48
-        width += alive
-        alive &= more
-        if not alive.any():
-            break
-    used = np.arange(_MAX_CHUNKS)[None, :] < width[:, None]
-    return chunks[used].tobytes().decode("ascii")
+    counts = np.asarray(counts, dtype=np.int64)
+    return compress_counts_batch([counts])[0] if counts.size else ""
+
+
+def area_bbox_batch(counts_list: list[np.ndarray], heights) -> tuple[list[int], list[list[float]]]:
+    """Areas and COCO ``[x, y, w, h]`` boxes (as pycocotools' ``toBbox``) of many count arrays."""
+    return _area_bbox_concat(*_concat(counts_list), heights)
+
+
+def _area_bbox_concat(counts: np.ndarray, lengths: np.ndarray, heights):
+    n = lengths.size
+    seg_start, local = _segments(lengths)
+    seg_id = np.repeat(np.arange(n), lengths)
+    position = np.cumsum(counts) - counts  # pixel offset where each run begins, global
+    position -= np.repeat(position[seg_start], lengths)
+    runs = np.flatnonzero((local % 2 == 1) & (counts > 0))
+    run_seg = seg_id[runs]
+    height = np.asarray(heights, dtype=np.int64)[run_seg]
+    starts = position[runs]
+    ends = starts + counts[runs] - 1
+    x_start, y_start = np.divmod(starts, height)
+    x_end, y_end = np.divmod(ends, height)
+    spans = x_end > x_start
+    y_lo = np.where(spans, 0, y_start)
+    y_hi = np.where(spans, height - 1, y_end)
+    areas = np.bincount(run_seg, weights=counts[runs], minlength=n).astype(np.int64)
+    boxes = np.zeros((n, 4), dtype=np.float64)
+    if runs.size:
+        first = np.flatnonzero(np.concatenate(([True], run_seg[1:] != run_seg[:-1])))
+        has = run_seg[first]
+        x0 = np.minimum.reduceat(x_start, first)
+        x1 = np.maximum.reduceat(x_end, first)
+        y0 = np.minimum.reduceat(y_lo, first)
+        y1 = np.maximum.reduceat(y_hi, first)
+        boxes[has] = np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1)
+    return areas.tolist(), boxes.tolist()
 
 
 def decompress_counts(text: str | bytes) -> np.ndarray:
@@ -168,6 +225,88 @@ def decompress_counts(text: str | bytes) -> np.ndarray:
     return counts
 
 
+def _quick_pairs(text: str) -> np.ndarray | None:
+    """Parse well-formed text fast; None when it needs :func:`parse_kaggle`'s diagnosis."""
+    if not isinstance(text, str):
+        return None
+    stripped = text.strip()
+    if not (stripped and stripped.isascii() and stripped.replace(" ", "").isdigit()):
+        return None
+    values = np.fromstring(stripped, dtype=np.int64, sep=" ")
+    return None if values.size % 2 else values.reshape(-1, 2)
+
+
+def kaggle_batch_to_coco(texts, heights, widths) -> list[tuple[str, int, list[float]] | RLEError]:
+    """Convert many Kaggle RLE strings at once: (compressed counts, area, bbox) or the error.
+
+    Validation is the same as :func:`parse_kaggle` (which supplies the message of any failure),
+    vectorised across all rows so that per-row numpy overhead does not dominate.
+    """
+    results: list = [None] * len(texts)
+    parsed, keep = [], []
+    for i, text in enumerate(texts):
+        pairs = _quick_pairs(text)
+        if pairs is None:
+            try:
+                parse_kaggle(text, heights[i], widths[i])
+            except RLEError as exc:
+                results[i] = exc
+                continue
+            raise AssertionError(
+                "parse_kaggle accepted text the fast path refused"
+            )  # pragma: no cover
+        parsed.append(pairs)
+        keep.append(i)
+    if not keep:
+        return results
+    m = np.array([len(p) for p in parsed], dtype=np.int64)
+    pairs = np.concatenate(parsed)
+    seg_start, local = _segments(m)
+    seg = np.repeat(np.arange(m.size), m)
+    starts, lengths = pairs[:, 0] - 1, pairs[:, 1]
+    ends = starts + lengths
+    total = np.asarray(heights, dtype=np.int64)[keep] * np.asarray(widths, dtype=np.int64)[keep]
+    bad = np.zeros(m.size, dtype=bool)
+    bad[seg[(starts < 0) | (lengths <= 0)]] = True
+    follows = np.flatnonzero(local > 0)
+    bad[seg[follows[starts[follows] < ends[follows - 1]]]] = True
+    last = seg_start + m - 1
+    bad |= ends[last] > total
+    for k in np.flatnonzero(bad):
+        i = keep[k]
+        try:
+            parse_kaggle(texts[i], heights[i], widths[i])
+        except RLEError as exc:
+            results[i] = exc
+    good = np.flatnonzero(~bad)
+    if good.size == 0:
+        return results
+    if good.size < m.size:  # keep only the valid segments
+        select = np.repeat(~bad, m)
+        starts, lengths, ends = starts[select], lengths[select], ends[select]
+        m, total = m[good], total[good]
+        seg_start, local = _segments(m)
+    # counts of each segment: [s0, l0, s1 - e0, l1, ..., total - e_last], zero tail dropped
+    tail = total - ends[seg_start + m - 1]
+    size = 2 * m + (tail > 0)
+    out_start = np.concatenate(([0], np.cumsum(size)[:-1]))
+    counts = np.empty(int(size.sum()), dtype=np.int64)
+    pair_base = np.repeat(out_start, m) + 2 * local
+    gaps = starts.copy()
+    inner = local > 0
+    gaps[inner] = starts[inner] - ends[np.flatnonzero(inner) - 1]
+    counts[pair_base] = gaps
+    counts[pair_base + 1] = lengths
+    has_tail = np.flatnonzero(tail > 0)
+    counts[out_start[has_tail] + size[has_tail] - 1] = tail[has_tail]
+    strings = _compress_concat(counts, size)
+    good_heights = np.asarray(heights, dtype=np.int64)[np.asarray(keep)[good]]
+    areas, boxes = _area_bbox_concat(counts, size, good_heights)
+    for j, k in enumerate(good.tolist()):
+        results[keep[k]] = (strings[j], areas[j], boxes[j])
+    return results
+
+
 def kaggle_to_coco(text: str, height: int, width: int) -> dict:
     """Kaggle RLE string to a COCO compressed RLE dict ``{'size': [h, w], 'counts': str}``."""
     counts = kaggle_to_counts(parse_kaggle(text, height, width), height, width)
@@ -191,22 +330,7 @@ def counts_area(counts: np.ndarray) -> int:
 
 def counts_bbox(counts: np.ndarray, height: int) -> list[float]:
     """COCO ``[x, y, w, h]`` box of a mask given as COCO counts, as pycocotools' ``toBbox``."""
-    counts = np.asarray(counts, dtype=np.int64)
-    lengths = counts[1::2]
-    offsets = np.cumsum(counts)
-    starts = offsets[0::2][: lengths.size]
-    keep = lengths > 0
-    starts, lengths = starts[keep], lengths[keep]
-    if starts.size == 0:
-        return [0.0, 0.0, 0.0, 0.0]
-    ends = starts + lengths - 1
-    x_start, y_start = np.divmod(starts, height)
-    x_end, y_end = np.divmod(ends, height)
-    spans = x_end > x_start
-    y_min = np.where(spans, 0, y_start).min()
-    y_max = np.where(spans, height - 1, y_end).max()
-    x_min, x_max = x_start.min(), x_end.max()
-    return [float(x_min), float(y_min), float(x_max - x_min + 1), float(y_max - y_min + 1)]
+    return area_bbox_batch([np.asarray(counts, dtype=np.int64)], [height])[1][0]
 
 
 def encode_mask(mask: np.ndarray) -> np.ndarray:
