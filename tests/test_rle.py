@@ -112,3 +112,9 @@ def test_bad_compressed_strings_are_rejected():
         rle.decompress_counts("P")  # continuation bit set on the last character
     with pytest.raises(rle.RLEError, match="cover"):
         rle.decode(np.array([3, 2]), 2, 2)
+
+
+def test_extra_whitespace_is_tolerated_and_partial_numbers_are_not():
+    ok, partial = rle.kaggle_batch_to_coco(["1  2\t", "1 2.5"], [2, 2], [2, 2])
+    assert ok[1] == 2
+    assert isinstance(partial, rle.RLEError) and "2.5" in str(partial)
