@@ -7,6 +7,7 @@ python tools/convert_imaterialist_to_coco.py --data-root datasets/imaterialist
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -58,7 +59,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="all",
         help="'all' (46), 'main' (the 13 main apparel) or ids like 0,1,10",
     )
-    parser.add_argument("--workers", type=int, default=1, help="processes converting rows")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="processes converting rows (default: cores, at most 4)",
+    )
     parser.add_argument(
         "--on-error",
         choices=("fail", "skip"),
