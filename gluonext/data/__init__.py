@@ -1,0 +1,1 @@
+"""Datasets, one module per family (segmentation, ...), and the transforms they share."""

@@ -1,0 +1,106 @@
+"""Checkpoints: one file holding weights, optimizer state and progress, written atomically.
+
+``save_checkpoint`` / ``load_checkpoint`` make ``--resume`` exact: weights (BatchNorm running
+statistics included), the trainer's optimizer state (momentum, update count, and so the LR
+schedule position) and the epoch counters. ``export_params`` writes plain Gluon ``.params``
+that GluonCV's ``load_parameters`` reads.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+
+from ..fileio import atomic_open
+
+FORMAT = "gluonext-checkpoint-1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit the network."""
+
+
+def _weights(net: mx.gluon.Block) -> dict[str, np.ndarray]:
+    return {
+        name: p.data(p.list_ctx()[0]).asnumpy()
+        for name, p in net._collect_params_with_prefix().items()
+    }
+
+
+def save_checkpoint(
+    path: str | os.PathLike, net: mx.gluon.Block, trainer: mx.gluon.Trainer | None, meta: dict
+) -> Path:
+    """Write ``path`` atomically: weights, trainer states (if any) and ``meta``."""
+    states = None
+    if trainer is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            trainer.save_states(os.path.join(tmp, "states"))
+            states = Path(tmp, "states").read_bytes()
+    payload = {"format": FORMAT, "weights": _weights(net), "trainer": states, "meta": meta}
+    with atomic_open(path, "wb") as handle:
+        pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return Path(path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        with open(path, "rb") as handle:
+            payload = pickle.load(handle)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint ({exc.__class__.__name__})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path}: not a gluonext checkpoint (plain .params files go to "
+            "--pretrained-base or GluonCV's load_parameters)"
+        )
+    return payload
+
+
+def load_checkpoint(
+    path: str | os.PathLike, net: mx.gluon.Block, trainer: mx.gluon.Trainer | None = None
+) -> dict:
+    """Restore weights (and trainer states) from ``path``; returns its ``meta``."""
+    payload = read_checkpoint(path)
+    params = net._collect_params_with_prefix()
+    weights = payload["weights"]
+    missing = sorted(set(params) - set(weights))
+    unexpected = sorted(set(weights) - set(params))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path}: does not fit this network (missing {missing[:3]}, unexpected "
+            f"{unexpected[:3]}): were --model/--backbone/--dataset the same?"
+        )
+    for name, param in params.items():
+        value = weights[name]
+        if param.shape is not None and tuple(param.shape) != value.shape and 0 not in param.shape:
+            raise CheckpointError(
+                f"{path}: {name} has shape {value.shape}, network wants "
+                f"{param.shape} (different number of classes?)"
+            )
+        # the same call Gluon's load_parameters makes: fills deferred or live parameters
+        param._load_init(mx.nd.array(value, dtype=value.dtype), None)
+    if trainer is not None and payload["trainer"] is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "states").write_bytes(payload["trainer"])
+            trainer.load_states(os.path.join(tmp, "states"))
+    return payload["meta"]
+
+
+def export_params(path: str | os.PathLike, net: mx.gluon.Block) -> Path:
+    """Plain Gluon ``.params`` (readable by ``net.load_parameters``), written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    net.save_parameters(str(tmp))
+    os.replace(tmp, path)
+    return path

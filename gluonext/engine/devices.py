@@ -1,0 +1,160 @@
+"""Devices and data parallelism: contexts, the kvstore, and per-rank data shards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mxnet as mx
+import numpy as np
+
+
+class DeviceError(ValueError):
+    """A device or kvstore request that cannot be met on this machine."""
+
+
+def parse_contexts(ngpus: int = 0, ctx: str | None = None) -> list[mx.Context]:
+    """``--ctx cpu:0,cpu:1`` / ``--ctx gpu:0`` if given, else ``--ngpus N`` GPUs, else the CPU."""
+    if ctx:
+        contexts = []
+        for token in ctx.split(","):
+            kind, _, index = token.strip().lower().partition(":")
+            if kind not in ("cpu", "gpu") or (index and not index.isdigit()):
+                raise DeviceError(
+                    f"--ctx {ctx!r}: expected e.g. 'cpu', 'cpu:0,cpu:1' or 'gpu:0,gpu:1'"
+                )
+            contexts.append(mx.Context(kind, int(index or 0)))
+        if len(set(map(str, contexts))) != len(contexts):
+            raise DeviceError(f"--ctx {ctx!r} names a device twice")
+    elif ngpus > 0:
+        contexts = [mx.gpu(i) for i in range(ngpus)]
+    else:
+        contexts = [mx.cpu()]
+    wanted = sum(c.device_type == "gpu" for c in contexts)
+    if wanted:
+        available = mx.context.num_gpus()
+        if max(c.device_id for c in contexts if c.device_type == "gpu") >= available:
+            raise DeviceError(
+                f"{wanted} GPU(s) requested but MXNet sees {available}: this is the CPU build of "
+                "MXNet or no GPU is visible. Use --ctx cpu (or cpu:0,cpu:1), or install "
+                "mxnet-cu112 as the README describes."
+            )
+    return contexts
+
+
+@dataclass
+class Parallel:
+    """Where this process stands in data-parallel training."""
+
+    kvstore: object  # an mx.kv.KVStore, or a kvstore name for gluon.Trainer
+    rank: int = 0
+    num_workers: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.num_workers > 1
+
+
+def create_kvstore(name: str, contexts: list[mx.Context]) -> Parallel:
+    """The kvstore for ``--kvstore``; dist_* ones connect through the DMLC_* environment."""
+    if name == "nccl" and any(c.device_type != "gpu" for c in contexts):
+        raise DeviceError("--kvstore nccl needs GPU contexts; use device or local on CPU")
+    if name.startswith("dist"):
+        try:
+            kv = mx.kv.create(name)
+        except mx.base.MXNetError as exc:
+            raise DeviceError(
+                f"--kvstore {name}: could not join the cluster ({str(exc).splitlines()[0]}). "
+                "Start workers with mxnet/tools/launch.py or set the DMLC_* variables."
+            ) from None
+        return Parallel(kv, kv.rank, kv.num_workers)
+    if name not in ("device", "local", "nccl"):
+        raise DeviceError(f"--kvstore {name!r}: expected device, local, nccl, dist_sync, ...")
+    return Parallel(name)
+
+
+def shard_order(
+    num_items: int, seed: int, epoch: int, rank: int = 0, num_workers: int = 1, shuffle: bool = True
+) -> np.ndarray:
+    """This rank's item indices for ``epoch``: one seeded permutation, cut into equal shards.
+
+    Every rank gets the same number of items (the remainder is left out of the epoch) so that
+    synchronous workers run the same number of steps; shards never overlap.
+    """
+    order = (
+        np.random.RandomState([seed & 0xFFFFFFFF, epoch]).permutation(num_items)
+        if shuffle
+        else np.arange(num_items)
+    )
+    per_rank = num_items // num_workers
+    if per_rank == 0:
+        raise DeviceError(f"{num_items} items cannot be shared among {num_workers} workers")
+    return order[rank * per_rank : (rank + 1) * per_rank]
+
+
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """The augmentation seed of one item in one epoch (independent of loader workers)."""
+    return int(np.random.RandomState([seed & 0xFFFFFFFF, epoch, index]).randint(2**31 - 1))
+
+
+class SeededBatchSampler:
+    """Batches of ``(index, seed)`` pairs: the dataset seeds each item's augmentation itself,
+    so data order and augmentation are the same whatever the number of loader workers."""
+
+    def __init__(
+        self,
+        indices: np.ndarray,
+        batch_size: int,
+        seed: int,
+        epoch: int,
+        last_batch: str = "discard",
+    ):
+        self.indices, self.batch_size = np.asarray(indices), batch_size
+        self.seed, self.epoch, self.last_batch = seed, epoch, last_batch
+
+    def __iter__(self):
+        batch = []
+        for index in self.indices.tolist():
+            batch.append((index, sample_seed(self.seed, self.epoch, index)))
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and self.last_batch == "keep":
+            yield batch
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.indices), self.batch_size)
+        return full + (1 if rest and self.last_batch == "keep" else 0)
+
+
+_STATE_KEY_OFFSET = 1_000_000  # kvstore keys of running statistics, clear of the Trainer's
+
+
+def average_running_stats(net, parallel: Parallel) -> int:
+    """Average non-trained state (BatchNorm running mean/var) over devices and workers.
+
+    The kvstore only reduces gradients, so each device and each worker otherwise keeps the
+    statistics of its own share of the data. Returns the number of arrays averaged.
+    """
+    params = [
+        p for p in net.collect_params().values() if p.grad_req == "null" and p._data is not None
+    ]
+    kv = parallel.kvstore if parallel.distributed else None
+    initialised = getattr(parallel, "_state_keys", set())
+    for index, param in enumerate(params):
+        copies = param.list_data()
+        mean = mx.nd.add_n(*[c.as_in_context(copies[0].context) for c in copies]) / len(copies)
+        if kv is not None:
+            key = _STATE_KEY_OFFSET + index
+            if key not in initialised:
+                kv.init(key, mx.nd.zeros_like(mean))
+                initialised.add(key)
+            kv.push(key, mean / parallel.num_workers)
+            kv.pull(key, out=mean)
+        for copy in copies:
+            mean.copyto(copy)
+    parallel._state_keys = initialised
+    return len(params)

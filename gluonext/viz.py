@@ -1,0 +1,109 @@
+"""Pictures people would rather look at than read: palettes, mask overlays, training curves."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+# seed 001's colours for the 3-class merge: upper body red, lower body green, full body yellow
+PARTS_PALETTE = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (255, 255, 0)]
+
+
+def voc_palette(num_classes: int = 256) -> list[tuple[int, int, int]]:
+    """The Pascal VOC bit-interleaved palette (class 0 black), as GluonCV draws masks."""
+    colours = []
+    for label in range(num_classes):
+        r = g = b = 0
+        value = label
+        for shift in range(7, -1, -1):
+            r |= ((value >> 0) & 1) << shift
+            g |= ((value >> 1) & 1) << shift
+            b |= ((value >> 2) & 1) << shift
+            value >>= 3
+        colours.append((r, g, b))
+    return colours
+
+
+def palette_for(num_classes: int, label_mode: str | None = None) -> list[tuple[int, int, int]]:
+    """Seed 001's colours in the parts mode, the VOC palette otherwise."""
+    if label_mode == "parts" and num_classes <= len(PARTS_PALETTE):
+        return PARTS_PALETTE[:num_classes]
+    return voc_palette(max(num_classes, 1))
+
+
+def colorize(mask: np.ndarray, palette: list[tuple[int, int, int]]):
+    """An index mask as a PIL palette ('P') image; values outside the palette show white."""
+    from PIL import Image
+
+    flat = [channel for colour in palette for channel in colour]
+    flat += [255, 255, 255] * (256 - len(palette))
+    image = Image.fromarray(np.asarray(mask, dtype=np.uint8), mode="P")
+    image.putpalette(flat[:768])
+    return image
+
+
+def overlay(
+    image: np.ndarray, mask: np.ndarray, palette, alpha: float = 0.5, background: int | None = 0
+) -> np.ndarray:
+    """Blend class colours over an RGB image; ``background`` pixels stay as they are."""
+    colours = np.asarray(palette, dtype=np.float32)
+    index = np.clip(np.asarray(mask, dtype=np.int64), 0, len(colours) - 1)
+    tinted = image.astype(np.float32) * (1 - alpha) + colours[index] * alpha
+    if background is not None:
+        keep = np.asarray(mask) == background
+        tinted[keep] = image[keep]
+    return np.clip(tinted, 0, 255).astype(np.uint8)
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def plot_curves(records: list[dict], path: str | os.PathLike, title: str = "training") -> Path:
+    """Plot every numeric per-epoch metric of ``records`` (JSON-lines rows) into a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from .fileio import atomic_open
+
+    keys = sorted(
+        {
+            k
+            for r in records
+            for k, v in r.items()
+            if k != "epoch" and isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+    )
+    losses = [k for k in keys if "loss" in k]
+    scores = [k for k in keys if k not in losses and k not in ("lr", "seconds", "img_per_s")]
+    panels = [
+        ("loss", losses),
+        ("score", scores),
+        ("learning rate", ["lr"] if "lr" in keys else []),
+    ]
+    panels = [p for p in panels if p[1]]
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5 * max(1, len(panels)), 3.6))
+    axes = np.atleast_1d(axes)
+    for ax, (name, panel_keys) in zip(axes, panels, strict=False):
+        for key in panel_keys:
+            points = [(r["epoch"], r[key]) for r in records if key in r]
+            if points:
+                xs, ys = zip(*points, strict=True)
+                ax.plot(xs, ys, marker="o", label=key)
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=90)
+    plt.close(fig)
+    return path

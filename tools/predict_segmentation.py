@@ -1,0 +1,76 @@
+#!/usr/bin/env python
+"""Segment a folder of images (or one image) with a trained checkpoint.
+
+Writes, per image, ``<name>_mask.png`` (class indices with a colour palette, at the image's
+own resolution) and ``<name>_overlay.jpg``, plus ``class_fractions.json`` (each class's share
+of the pixels). Unreadable files are reported and skipped.
+
+    python tools/predict_segmentation.py --checkpoint runs/.../checkpoint_best.ckpt \
+        --input photos/ --output predictions/
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gluonext.engine.checkpoint import CheckpointError  # noqa: E402
+from gluonext.engine.devices import DeviceError  # noqa: E402
+from gluonext.logs import setup_logging  # noqa: E402
+from gluonext.segmentation_predict import PredictOptions, predict_folder  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", required=True, help="a .ckpt written by train_segmentation.py")
+    p.add_argument("--input", required=True, help="an image file or a folder of images")
+    p.add_argument("--output", required=True, help="folder for masks, overlays and the JSON")
+    p.add_argument("--ctx", default="cpu", help="cpu or gpu:0")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="long side the network sees (default: the run's --base-size); "
+        "results are resized back to each image's size",
+    )
+    p.add_argument("--scales", default="1.0", help="multi-scale test, e.g. 0.75,1.0,1.25")
+    p.add_argument("--flip", action="store_true", help="add horizontally flipped inputs")
+    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(args) -> int:
+    log = setup_logging(Path(args.output) / "predict.log")
+    options = PredictOptions(
+        checkpoint=Path(args.checkpoint),
+        input=Path(args.input),
+        output=Path(args.output),
+        ctx=args.ctx,
+        size=args.size,
+        scales=tuple(float(s) for s in args.scales.split(",")),
+        flip=args.flip,
+        alpha=args.alpha,
+        progress=not args.no_progress,
+    )
+    try:
+        report = predict_folder(options)
+    except (CheckpointError, DeviceError, FileNotFoundError) as exc:
+        log.error("error: %s", exc)
+        return 2
+    log.info(
+        "%d image(s) segmented, %d skipped; results in %s",
+        report["done"],
+        len(report["skipped"]),
+        args.output,
+    )
+    for path, reason in report["skipped"]:
+        log.info("  skipped %s: %s", path, reason)
+    return 0 if report["done"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))

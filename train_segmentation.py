@@ -1,0 +1,354 @@
+#!/usr/bin/env python
+"""Train FCN / PSPNet / DeepLabV3 / DeepLabV3+ for garment parsing (GluonCV's recipe).
+
+    python train_segmentation.py --model deeplabv3 --backbone resnet18 \
+        --dataset imaterialist_parts --data-root datasets/imaterialist --ctx cpu:0,cpu:1
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon
+from tqdm import tqdm
+
+from gluonext.data.segmentation import DATASETS, DatasetError, get_segmentation_dataset
+from gluonext.engine.checkpoint import (
+    CheckpointError,
+    export_params,
+    load_checkpoint,
+    save_checkpoint,
+)
+from gluonext.engine.devices import (
+    DeviceError,
+    SeededBatchSampler,
+    average_running_stats,
+    create_kvstore,
+    parse_contexts,
+    shard_order,
+)
+from gluonext.engine.schedules import WarmupSchedule
+from gluonext.engine.tracking import MetricsLog, TrainingDiverged, check_finite
+from gluonext.logs import setup_logging
+from gluonext.metrics import ConfusionMatrix
+from gluonext.models import (
+    BACKBONES,
+    MODEL_ALIASES,
+    ModelError,
+    build_segmentation_model,
+    canonical_model,
+    load_model_zoo,
+)
+from gluonext.segmentation_eval import predict_logits
+
+log = logging.getLogger("train_segmentation")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="deeplabv3", choices=sorted(MODEL_ALIASES))
+    p.add_argument("--backbone", default="resnet50", choices=[*BACKBONES, "xception"])
+    p.add_argument("--dataset", default="imaterialist", choices=DATASETS)
+    p.add_argument("--data-root", "--data_root", dest="data_root", default="datasets/imaterialist")
+    p.add_argument("--aux", action="store_true", help="auxiliary FCN head on stride-8 features")
+    p.add_argument("--aux-weight", type=float, default=0.5)
+    p.add_argument(
+        "--model-zoo",
+        default=None,
+        help="fine-tune a GluonCV model-zoo model, "
+        "e.g. deeplab_resnet101_coco (classifier reset to the dataset's classes)",
+    )
+    p.add_argument(
+        "--pretrained-base",
+        default=None,
+        metavar="FILE",
+        help="local ImageNet .params for the ResNet backbone",
+    )
+    p.add_argument("--base-size", type=int, default=520)
+    p.add_argument("--crop-size", type=int, default=480)
+    p.add_argument(
+        "--batch-size", type=int, default=8, help="images per step over all devices and workers"
+    )
+    p.add_argument("--test-batch-size", type=int, default=4, help="batch for --val-mode crop")
+    p.add_argument(
+        "--val-mode",
+        choices=("whole", "crop"),
+        default="whole",
+        help="evaluate whole images at original resolution, or GluonCV's centre crops",
+    )
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    p.add_argument("--lr", type=float, default=0.001)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--warmup-epochs", type=float, default=0.0)
+    p.add_argument("--ngpus", type=int, default=0, help="use GPUs 0..N-1 (GluonCV's flag)")
+    p.add_argument("--ctx", default=None, help="devices, e.g. cpu, cpu:0,cpu:1 or gpu:0,gpu:1")
+    p.add_argument(
+        "--kvstore",
+        default="device",
+        choices=("device", "local", "nccl", "dist_sync", "dist_device_sync"),
+    )
+    p.add_argument("--syncbn", action="store_true", help="synchronised BatchNorm (GPUs only)")
+    p.add_argument("--workers", "-j", type=int, default=2, help="data-loading processes")
+    p.add_argument("--resume", default=None, metavar="CKPT", help="continue from a checkpoint")
+    p.add_argument("--eval", action="store_true", help="evaluate --resume's weights and stop")
+    p.add_argument("--eval-scales", default="1.0", help="comma-separated, e.g. 0.75,1.0,1.25")
+    p.add_argument("--eval-flip", action="store_true", help="add horizontally flipped inputs")
+    p.add_argument("--val-interval", type=int, default=1, help="evaluate every N epochs")
+    p.add_argument("--no-val", action="store_true")
+    p.add_argument("--save-dir", default=None, help="default runs/segmentation/<run name>")
+    p.add_argument("--checkname", default="default", help="run name suffix (seed 003's flag)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--hybridize", action=argparse.BooleanOptionalAction, default=True)
+    return p.parse_args(argv)
+
+
+def build_net(args, nclass: int, contexts, norm_layer, norm_kwargs):
+    """The network, initialised on ``contexts``; heads get 10x the learning rate."""
+    if args.model_zoo:
+        net = load_model_zoo(args.model_zoo, nclass)
+    else:
+        net = build_segmentation_model(
+            args.model,
+            args.backbone,
+            nclass,
+            args.aux,
+            args.pretrained_base,
+            args.crop_size,
+            norm_layer,
+            norm_kwargs,
+        )
+    for param in net.collect_params().values():
+        if param._data is None and not param._deferred_init:
+            param.initialize(ctx=contexts, default_init=mx.init.Xavier(magnitude=2))
+    net.collect_params().reset_ctx(contexts)
+    for block in getattr(net, "head_blocks", lambda: [])():
+        block.collect_params().setattr("lr_mult", 10)
+    if args.hybridize:
+        net.hybridize(static_alloc=True)
+    return net
+
+
+def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show) -> dict:
+    """One pass over this worker's shard; returns mean loss, images/s and the final lr."""
+    total_loss, seen, start = 0.0, 0, time.perf_counter()
+    bar = tqdm(loader, desc=f"epoch {epoch}", disable=not show, leave=False)
+    for iteration, (images, labels) in enumerate(bar):
+        data = gluon.utils.split_and_load(images, contexts, even_split=False)
+        target = gluon.utils.split_and_load(labels, contexts, even_split=False)
+        with autograd.record():
+            losses = [loss_fn(*net(x), y) for x, y in zip(data, target, strict=True)]
+        autograd.backward(losses)
+        trainer.step(args.batch_size)
+        batch_loss = sum(loss.sum().asscalar() for loss in losses) / images.shape[0]
+        check_finite(batch_loss, epoch, iteration)
+        total_loss += batch_loss * images.shape[0]
+        seen += images.shape[0]
+        bar.set_postfix(loss=f"{total_loss / seen:.4f}", lr=f"{trainer.learning_rate:.2e}")
+    seconds = time.perf_counter() - start
+    return {
+        "train_loss": total_loss / max(seen, 1),
+        "lr": trainer.learning_rate,
+        "img_per_s": seen / seconds if seconds else 0.0,
+        "seconds": seconds,
+    }
+
+
+def evaluate(net, dataset, ctx, scales=(1.0,), flip=False, show=True, batch_size=1):
+    """One confusion matrix over the whole set; whole images are scored at original size."""
+    matrix = ConfusionMatrix(dataset.NUM_CLASS, list(dataset.CLASSES))
+    if dataset.mode == "val":  # fixed-size centre crops, batched
+        loader = gluon.data.DataLoader(dataset, batch_size, shuffle=False, last_batch="keep")
+        for images, labels in tqdm(loader, desc="val", disable=not show, leave=False):
+            logits = predict_logits(net, images.as_in_context(ctx), scales, flip)
+            matrix.update(labels.asnumpy(), logits.argmax(axis=1).asnumpy())
+        return matrix
+    for index in tqdm(range(len(dataset)), desc="val", disable=not show, leave=False):
+        image, label = dataset[index]
+        logits = predict_logits(net, mx.nd.array(image[None], ctx=ctx), scales, flip)
+        matrix.update(label, logits[0].argmax(axis=0).asnumpy())
+    return matrix
+
+
+def main(args) -> int:
+    run_name = f"{args.dataset}_{canonical_model(args.model)}_{args.backbone}_{args.checkname}"
+    save_dir = Path(args.save_dir or Path("runs") / "segmentation" / run_name)
+    if args.ngpus and args.ctx:
+        raise DeviceError("give --ngpus N or --ctx LIST, not both")
+    contexts = parse_contexts(args.ngpus, args.ctx)
+    if args.syncbn and any(c.device_type == "cpu" for c in contexts):
+        raise DeviceError(
+            "--syncbn needs GPU contexts: MXNet 1.9.1's SyncBatchNorm hangs on "
+            "several CPU contexts. Drop --syncbn on CPU (plain BatchNorm is used)."
+        )
+    parallel = create_kvstore(args.kvstore, contexts)
+    if parallel.is_main:
+        setup_logging(save_dir / "train.log")
+    else:
+        logging.getLogger().setLevel(logging.WARNING)
+    show = parallel.is_main and not args.no_progress
+    mx.random.seed(args.seed)
+    np.random.seed(args.seed)
+
+    kwargs = {"base_size": args.base_size, "crop_size": args.crop_size, "seed": args.seed}
+    train_set = get_segmentation_dataset(args.dataset, args.data_root, "train", **kwargs)
+    val_set = get_segmentation_dataset(
+        args.dataset,
+        args.data_root,
+        "val",
+        "val" if args.val_mode == "crop" else "testval",
+        **kwargs,
+    )
+    nclass = train_set.NUM_CLASS
+    norm_layer, norm_kwargs = gluon.nn.BatchNorm, None
+    if args.syncbn:
+        norm_layer = mx.gluon.contrib.nn.SyncBatchNorm
+        norm_kwargs = {"num_devices": len(contexts)}
+    net = build_net(args, nclass, contexts, norm_layer, norm_kwargs)
+    scales = tuple(float(s) for s in args.eval_scales.split(","))
+
+    if args.eval:
+        if not args.resume:
+            raise CheckpointError("--eval needs --resume CKPT (the weights to evaluate)")
+        meta = load_checkpoint(args.resume, net)
+        matrix = evaluate(
+            net, val_set, contexts[0], scales, args.eval_flip, show, args.test_batch_size
+        )
+        log.info(
+            "evaluated %s (epoch %s) on %d images, scales %s%s\n%s",
+            args.resume,
+            meta.get("epoch"),
+            len(val_set),
+            scales,
+            " + flip" if args.eval_flip else "",
+            matrix.table(),
+        )
+        return 0
+
+    if args.batch_size % parallel.num_workers:
+        raise DeviceError(
+            f"--batch-size {args.batch_size} must divide among {parallel.num_workers} workers"
+        )
+    local_batch = args.batch_size // parallel.num_workers
+    shard = len(train_set) // parallel.num_workers
+    iters_per_epoch = shard // local_batch
+    if iters_per_epoch == 0:
+        raise DatasetError(
+            f"{len(train_set)} training images give no full batch of "
+            f"{local_batch} per worker; lower --batch-size"
+        )
+    schedule = WarmupSchedule(
+        args.lr,
+        args.epochs * iters_per_epoch,
+        int(args.warmup_epochs * iters_per_epoch),
+        mode="poly",
+        power=0.9,
+    )
+    opt_params = {"learning_rate": args.lr, "wd": args.weight_decay, "lr_scheduler": schedule}
+    if args.optimizer == "sgd":
+        opt_params["momentum"] = args.momentum
+    trainer = gluon.Trainer(
+        net.collect_params(),
+        args.optimizer,
+        opt_params,
+        kvstore=parallel.kvstore,
+        update_on_kvstore=False,
+    )
+    from gluoncv.loss import MixSoftmaxCrossEntropyLoss
+
+    loss_fn = MixSoftmaxCrossEntropyLoss(
+        aux=bool(getattr(net, "aux", False)), aux_weight=args.aux_weight
+    )
+    start_epoch, best = 1, {"mIoU": -1.0, "epoch": 0}
+    metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
+    if args.resume:
+        meta = load_checkpoint(args.resume, net, trainer)
+        start_epoch, best = meta["epoch"] + 1, meta.get("best", best)
+        metrics.truncate(meta["epoch"])
+        log.info("resumed from %s at epoch %d", args.resume, meta["epoch"])
+    log.info(
+        "%s: %d train / %d val images, %d classes, %s, batch %d (%d per worker), "
+        "%d iterations per epoch",
+        run_name,
+        len(train_set),
+        len(val_set),
+        nclass,
+        ",".join(map(str, contexts)),
+        args.batch_size,
+        local_batch,
+        iters_per_epoch,
+    )
+
+    for epoch in range(start_epoch, args.epochs + 1):
+        mx.random.seed(args.seed * 1000 + epoch)  # dropout: same draws when resumed
+        order = shard_order(len(train_set), args.seed, epoch, parallel.rank, parallel.num_workers)
+        sampler = SeededBatchSampler(order, local_batch, args.seed, epoch)
+        loader = gluon.data.DataLoader(
+            train_set, batch_sampler=sampler, num_workers=args.workers, thread_pool=False
+        )
+        record = {
+            "epoch": epoch,
+            **train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show),
+        }
+        average_running_stats(net, parallel)
+        validate = not args.no_val and (epoch % args.val_interval == 0 or epoch == args.epochs)
+        if validate and parallel.is_main:
+            matrix = evaluate(
+                net, val_set, contexts[0], scales, args.eval_flip, show, args.test_batch_size
+            )
+            record.update(pixAcc=matrix.pixel_accuracy, mIoU=matrix.mean_iou)
+            log.info("epoch %d validation:\n%s", epoch, matrix.table())
+            if matrix.mean_iou > best["mIoU"]:
+                best = {"mIoU": matrix.mean_iou, "epoch": epoch}
+        if parallel.is_main:
+            meta = {
+                "epoch": epoch,
+                "best": best,
+                "args": vars(args),
+                "classes": train_set.CLASSES,
+                "dataset": args.dataset,
+                "model": canonical_model(args.model),
+                "backbone": args.backbone,
+                "nclass": nclass,
+                "aux": args.aux,
+                "label_mode": getattr(train_set, "label_mode", None),
+            }
+            save_checkpoint(save_dir / "checkpoint_last.ckpt", net, trainer, meta)
+            if best["epoch"] == epoch:
+                save_checkpoint(save_dir / "checkpoint_best.ckpt", net, None, meta)
+                export_params(save_dir / "model_best.params", net)
+            metrics.append(record)
+            log.info(
+                "epoch %d: loss %.4f, %.2f img/s, lr %.2e%s",
+                epoch,
+                record["train_loss"],
+                record["img_per_s"],
+                record["lr"],
+                f", mIoU {record['mIoU']:.4f}" if "mIoU" in record else "",
+            )
+    if parallel.is_main:
+        log.info(
+            "done: best mIoU %.4f at epoch %d; outputs in %s", best["mIoU"], best["epoch"], save_dir
+        )
+    return 0
+
+
+def run(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        return main(args)
+    except (DeviceError, DatasetError, ModelError, CheckpointError, TrainingDiverged) as exc:
+        logging.getLogger("train_segmentation").error("error: %s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(run())
