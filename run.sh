@@ -1,16 +1,43 @@
 #!/usr/bin/env bash
-# Fresh machine to first result: set up .venv, make sample iMaterialist data, convert it to COCO.
-# Extra arguments go to the converter (e.g. ./run.sh --categories main --workers 2).
+# Fresh machine to a trained garment parser: set up .venv, make sample iMaterialist data,
+# convert it to COCO, train DeepLabV3 (ResNet-18) in the upper/lower/whole-body mode on the CPU,
+# evaluate, and draw prediction overlays.
+#
+# Point it at real data and a longer schedule with environment variables, e.g.
+#   DATA_ROOT=datasets/imaterialist EPOCHS=30 CROP=480 BASE=520 CTX=gpu:0 ./run.sh
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup_env.sh
+
 data_root="${DATA_ROOT:-datasets/imaterialist_sample}"
-num_images="${NUM_IMAGES:-200}"
+num_images="${NUM_IMAGES:-360}"
+image_size="${IMAGE_SIZE:-96x128}"
+epochs="${EPOCHS:-12}"
+crop="${CROP:-80}"
+base="${BASE:-112}"
+ctx="${CTX:-cpu}"
+save_dir="${SAVE_DIR:-runs/segmentation/main_job}"
+
 if [ ! -f "$data_root/train.csv" ]; then
   python tools/make_sample_data.py --format imaterialist --output "$data_root" \
-      --num-images "$num_images" --seed 0
+      --num-images "$num_images" --image-size "$image_size" --seed 0
 fi
-python tools/convert_imaterialist_to_coco.py --data-root "$data_root" --val-num 40 --check-images "$@"
+if [ ! -f "$data_root/annotations/instances_train.json" ]; then
+  python tools/convert_imaterialist_to_coco.py --data-root "$data_root" --val-num 40 --check-images
+fi
+python train_segmentation.py --model deeplabv3 --backbone resnet18 --dataset imaterialist_parts \
+    --data-root "$data_root" --epochs "$epochs" --crop-size "$crop" --base-size "$base" \
+    --batch-size 8 --lr 0.05 --warmup-epochs 1 --ctx "$ctx" --workers 1 --val-interval 2 \
+    --save-dir "$save_dir" "$@"
+python train_segmentation.py --model deeplabv3 --backbone resnet18 --dataset imaterialist_parts \
+    --data-root "$data_root" --crop-size "$crop" --base-size "$base" --ctx "$ctx" \
+    --save-dir "$save_dir" --eval --resume "$save_dir/checkpoint_best.ckpt" --eval-flip
+python tools/predict_segmentation.py --checkpoint "$save_dir/checkpoint_best.ckpt" \
+    --input "$data_root/train" --output "$save_dir/predictions" --size "$base" --no-progress \
+    2>&1 | tail -n 2
+
 echo
-echo "Sample data:      $data_root/train, $data_root/train.csv, $data_root/label_descriptions.json"
-echo "COCO annotations: $data_root/annotations/instances_train.json, instances_val.json"
+echo "Sample data:        $data_root (train.csv, train/, annotations/)"
+echo "Checkpoints:        $save_dir/checkpoint_best.ckpt, checkpoint_last.ckpt, model_best.params"
+echo "Metrics and curves: $save_dir/metrics.jsonl, $save_dir/metrics.png, $save_dir/train.log"
+echo "Predictions:        $save_dir/predictions/*_overlay.jpg, class_fractions.json"

@@ -18,6 +18,7 @@ import numpy as np
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
+from gluonext.cli import positive_float, positive_int, scale_list
 from gluonext.data.segmentation import DATASETS, DatasetError, get_segmentation_dataset
 from gluonext.engine.checkpoint import (
     CheckpointError,
@@ -70,21 +71,26 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="FILE",
         help="local ImageNet .params for the ResNet backbone",
     )
-    p.add_argument("--base-size", type=int, default=520)
-    p.add_argument("--crop-size", type=int, default=480)
+    p.add_argument("--base-size", type=positive_int, default=520)
+    p.add_argument("--crop-size", type=positive_int, default=480)
     p.add_argument(
-        "--batch-size", type=int, default=8, help="images per step over all devices and workers"
+        "--batch-size",
+        type=positive_int,
+        default=8,
+        help="images per step over all devices and workers",
     )
-    p.add_argument("--test-batch-size", type=int, default=4, help="batch for --val-mode crop")
+    p.add_argument(
+        "--test-batch-size", type=positive_int, default=4, help="batch for --val-mode crop"
+    )
     p.add_argument(
         "--val-mode",
         choices=("whole", "crop"),
         default="whole",
         help="evaluate whole images at original resolution, or GluonCV's centre crops",
     )
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=positive_int, default=30)
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
-    p.add_argument("--lr", type=float, default=0.001)
+    p.add_argument("--lr", type=positive_float, default=0.001)
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--warmup-epochs", type=float, default=0.0)
@@ -99,9 +105,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workers", "-j", type=int, default=2, help="data-loading processes")
     p.add_argument("--resume", default=None, metavar="CKPT", help="continue from a checkpoint")
     p.add_argument("--eval", action="store_true", help="evaluate --resume's weights and stop")
-    p.add_argument("--eval-scales", default="1.0", help="comma-separated, e.g. 0.75,1.0,1.25")
+    p.add_argument(
+        "--eval-scales", type=scale_list, default=(1.0,), help="comma-separated, e.g. 0.75,1.0,1.25"
+    )
     p.add_argument("--eval-flip", action="store_true", help="add horizontally flipped inputs")
-    p.add_argument("--val-interval", type=int, default=1, help="evaluate every N epochs")
+    p.add_argument("--val-interval", type=positive_int, default=1, help="evaluate every N epochs")
     p.add_argument("--no-val", action="store_true")
     p.add_argument("--save-dir", default=None, help="default runs/segmentation/<run name>")
     p.add_argument("--checkname", default="default", help="run name suffix (seed 003's flag)")
@@ -213,7 +221,7 @@ def main(args) -> int:
         norm_layer = mx.gluon.contrib.nn.SyncBatchNorm
         norm_kwargs = {"num_devices": len(contexts)}
     net = build_net(args, nclass, contexts, norm_layer, norm_kwargs)
-    scales = tuple(float(s) for s in args.eval_scales.split(","))
+    scales = args.eval_scales
 
     if args.eval:
         if not args.resume:

@@ -180,21 +180,6 @@ VOC_KIND_CLASS = {
     "bra": "Lingerie",
     "briefs": "Lingerie",
 }
-CLOTHING13_CLASSES = (
-    "background",
-    "skin",
-    "hair",
-    "outer top",
-    "inner top",
-    "skirt",
-    "dress",
-    "outer bottom",
-    "inner bottom",
-    "shoes",
-    "bag",
-    "accessories",
-    "other",
-)
 CLOTHING13_KIND_CLASS = {
     "skin": 1,
     "hair": 2,

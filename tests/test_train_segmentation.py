@@ -1,86 +1,74 @@
 import json
+import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import segmentation_args
 
 import train_segmentation as ts
 from gluonext.engine.checkpoint import read_checkpoint
 from gluonext.engine.launch import launch_local
-from gluonext.imaterialist_coco import ConvertOptions, convert
-from gluonext.sample_data import write_imaterialist
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """24 small iMaterialist images, converted (16 train / 8 val)."""
-    root = tmp_path_factory.mktemp("tiny") / "data"
-    write_imaterialist(root, 24, seed=5, size=(64, 80), progress=False)
-    convert(ConvertOptions(data_root=root, val_num=8, progress=False))
-    return root
+@pytest.fixture
+def tiny(tiny_converted):
+    return tiny_converted
 
 
 def base_args(root, save_dir, *extra, ctx=("--ctx", "cpu")):
-    return [
-        "--model",
-        "fcn",
-        "--backbone",
-        "resnet18",
-        "--dataset",
-        "imaterialist_parts",
-        "--data-root",
-        str(root),
-        "--base-size",
-        "64",
-        "--crop-size",
-        "48",
-        "--batch-size",
-        "4",
-        "--epochs",
-        "2",
-        "--lr",
-        "0.01",
-        *ctx,
-        "--workers",
-        "0",
-        "--save-dir",
-        str(save_dir),
-        "--no-progress",
-        *extra,
-    ]
+    return segmentation_args(root, save_dir, *extra, ctx=ctx)
 
 
 def weights(path):
     return read_checkpoint(path)["weights"]
 
 
-def test_resume_after_epoch_1_ends_with_the_same_weights(tiny, tmp_path, monkeypatch):
-    assert ts.main(ts.parse_args(base_args(tiny, tmp_path / "full", "--aux"))) == 0
-    original = ts.train_one_epoch
+def max_difference(a, b):
+    assert a.keys() == b.keys()
+    return max(float(np.abs(a[name] - b[name]).max()) for name in a)
 
-    def crash_in_epoch_2(*args, **kwargs):
-        if args[5] == 2:  # epoch
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
 
-    monkeypatch.setattr(ts, "train_one_epoch", crash_in_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        ts.main(ts.parse_args(base_args(tiny, tmp_path / "cut", "--aux")))
-    assert read_checkpoint(tmp_path / "cut" / "checkpoint_last.ckpt")["meta"]["epoch"] == 1
-    monkeypatch.setattr(ts, "train_one_epoch", original)
-    resumed = base_args(
-        tiny, tmp_path / "cut", "--aux", "--resume", str(tmp_path / "cut" / "checkpoint_last.ckpt")
+def run_single_threaded(*argv):
+    """train_segmentation.py in a fresh process with one OpenMP thread: bit-repeatable."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    helper = REPO / "tests" / "helpers" / "run_segmentation.py"
+    return subprocess.run(
+        [sys.executable, str(helper), *argv], env=env, capture_output=True, text=True, timeout=600
     )
-    assert ts.main(ts.parse_args(resumed)) == 0
-    full = weights(tmp_path / "full" / "checkpoint_last.ckpt")
-    cut = weights(tmp_path / "cut" / "checkpoint_last.ckpt")
-    assert full.keys() == cut.keys()
-    for name in full:
-        np.testing.assert_allclose(cut[name], full[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_resume_after_epoch_1_ends_with_the_same_weights(tiny, tmp_path):
+    full = run_single_threaded(*base_args(tiny, tmp_path / "full", "--aux"))
+    assert full.returncode == 0, full.stderr[-2000:]
+    cut = run_single_threaded("--crash-at-epoch", "2", *base_args(tiny, tmp_path / "cut", "--aux"))
+    assert cut.returncode != 0 and "KeyboardInterrupt" in cut.stderr
+    last = tmp_path / "cut" / "checkpoint_last.ckpt"
+    assert read_checkpoint(last)["meta"]["epoch"] == 1
+    # control: the same checkpoint without the optimizer state (momentum, update count)
+    payload = read_checkpoint(last)
+    payload["trainer"] = None
+    (tmp_path / "no_state").mkdir()
+    with open(tmp_path / "no_state" / "checkpoint_last.ckpt", "wb") as handle:
+        pickle.dump(payload, handle)
+    for folder in ("cut", "no_state"):
+        resume = tmp_path / folder / "checkpoint_last.ckpt"
+        done = run_single_threaded(
+            *base_args(tiny, tmp_path / folder, "--aux", "--resume", str(resume))
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    reference = weights(tmp_path / "full" / "checkpoint_last.ckpt")
+    resumed = weights(tmp_path / "cut" / "checkpoint_last.ckpt")
+    assert reference.keys() == resumed.keys()
+    for name in reference:
+        np.testing.assert_array_equal(resumed[name], reference[name], err_msg=name)
+    stateless = weights(tmp_path / "no_state" / "checkpoint_last.ckpt")
+    assert max(float(np.abs(stateless[n] - reference[n]).max()) for n in reference) > 1e-4
     lines = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
     assert (tmp_path / "cut" / "metrics.png").is_file()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gluonext.cli import image_size  # noqa: E402
 from gluonext.imaterialist import LabelDescriptionError  # noqa: E402
 from gluonext.imaterialist_coco import (  # noqa: E402
     ConversionError,
@@ -21,16 +22,6 @@ from gluonext.imaterialist_coco import (  # noqa: E402
     format_summary,
 )
 from gluonext.logs import setup_logging  # noqa: E402
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().replace("x", ",").split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected W,H such as 512,512, got {text!r}") from None
-    if width <= 0 or height <= 0:
-        raise argparse.ArgumentTypeError(f"W and H must be positive, got {text!r}")
-    return width, height
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -80,7 +71,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--resize-val",
-        type=parse_size,
+        type=image_size,
         default=None,
         metavar="W,H",
         help="also write instances_val_<W>x<H>.json with masks resized to W,H",

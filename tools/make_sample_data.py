@@ -13,29 +13,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gluonext.cli import positive_int, sample_image_size  # noqa: E402
 from gluonext.logs import setup_logging  # noqa: E402
 from gluonext.sample_data import DEFAULT_SIZES, WRITERS  # noqa: E402
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().replace("x", ",").split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WxH such as 256x256, got {text!r}") from None
-    if not (32 <= width <= 4096 and 32 <= height <= 4096):
-        raise argparse.ArgumentTypeError(f"width and height must be 32..4096, got {text!r}")
-    return width, height
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--format", required=True, choices=sorted(WRITERS))
     parser.add_argument("--output", required=True, help="folder to write the dataset into")
-    parser.add_argument("--num-images", type=int, default=100)
+    parser.add_argument("--num-images", type=positive_int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--image-size",
-        type=parse_size,
+        type=sample_image_size,
         default=None,
         metavar="WxH",
         help="image size (iMaterialist sizes vary around it); default per format: "
@@ -47,9 +38,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(args: argparse.Namespace) -> int:
     log = setup_logging()
-    if args.num_images < 1:
-        log.error("error: --num-images must be at least 1, got %d", args.num_images)
-        return 2
     out = Path(args.output)
     size = args.image_size or DEFAULT_SIZES[args.format]
     start = time.perf_counter()

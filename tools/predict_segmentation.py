@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gluonext.cli import scale_list  # noqa: E402
 from gluonext.engine.checkpoint import CheckpointError  # noqa: E402
 from gluonext.engine.devices import DeviceError  # noqa: E402
 from gluonext.logs import setup_logging  # noqa: E402
@@ -36,7 +37,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="long side the network sees (default: the run's --base-size); "
         "results are resized back to each image's size",
     )
-    p.add_argument("--scales", default="1.0", help="multi-scale test, e.g. 0.75,1.0,1.25")
+    p.add_argument(
+        "--scales", type=scale_list, default=(1.0,), help="multi-scale test, e.g. 0.75,1.0,1.25"
+    )
     p.add_argument("--flip", action="store_true", help="add horizontally flipped inputs")
     p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity")
     p.add_argument("--no-progress", action="store_true")
@@ -51,7 +54,7 @@ def main(args) -> int:
         output=Path(args.output),
         ctx=args.ctx,
         size=args.size,
-        scales=tuple(float(s) for s in args.scales.split(",")),
+        scales=args.scales,
         flip=args.flip,
         alpha=args.alpha,
         progress=not args.no_progress,

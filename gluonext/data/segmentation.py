@@ -18,24 +18,11 @@ import numpy as np
 import pycocotools.mask as mask_util
 from mxnet import gluon
 
+from .. import clothing13
 from ..imaterialist import BODY_PARTS, MAIN_CATEGORY_IDS
 from .transforms import IGNORE_LABEL, normalize, read_rgb, seg_train_transform, seg_val_transform
 
-CLOTHING13_CLASSES = (
-    "background",
-    "skin",
-    "hair",
-    "outer top",
-    "inner top",
-    "skirt",
-    "dress",
-    "outer bottom",
-    "inner bottom",
-    "shoes",
-    "bag",
-    "accessories",
-    "other",
-)
+CLOTHING13_CLASSES = clothing13.CLASSES
 LABEL_MODES = ("main", "parts", "binary")
 DATASETS = ("imaterialist", "imaterialist_parts", "imaterialist_binary", "clothing13")
 
@@ -223,7 +210,7 @@ class Clothing13Segmentation(SegmentationBase):
             raise DatasetError(
                 f"{path}: values {bad.tolist()} are not clothing13 classes (0-12, 255 = ignore)"
             )
-        label[label == 255] = IGNORE_LABEL
+        label[label == clothing13.IGNORE_VALUE] = IGNORE_LABEL
         return label
 
     def load(self, index: int):

@@ -1,0 +1,53 @@
+"""argparse types shared by the scripts: bad values fail with a message naming the flag."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def scale_list(text: str) -> tuple[float, ...]:
+    """``0.75,1.0,1.25`` to a tuple of positive floats."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers like 0.75,1.0,1.25, got {text!r}"
+        ) from None
+    if not values or any(not v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"scales must be positive numbers, got {text!r}")
+    return values
+
+
+def image_size(text: str, low: int = 1, high: int = 100_000) -> tuple[int, int]:
+    """``WxH`` or ``W,H`` to (width, height)."""
+    try:
+        width, height = (int(v) for v in text.lower().replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH such as 256x256, got {text!r}") from None
+    if not (low <= width <= high and low <= height <= high):
+        raise argparse.ArgumentTypeError(f"width and height must be {low}..{high}, got {text!r}")
+    return width, height
+
+
+def sample_image_size(text: str) -> tuple[int, int]:
+    return image_size(text, 32, 4096)

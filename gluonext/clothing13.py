@@ -1,0 +1,18 @@
+"""clothing13 (seed 000): 13 classes in id order; 255 in its masks means ignore."""
+
+CLASSES = (
+    "background",
+    "skin",
+    "hair",
+    "outer top",
+    "inner top",
+    "skirt",
+    "dress",
+    "outer bottom",
+    "inner bottom",
+    "shoes",
+    "bag",
+    "accessories",
+    "other",
+)
+IGNORE_VALUE = 255

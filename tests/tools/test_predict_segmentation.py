@@ -1,0 +1,94 @@
+import json
+
+import numpy as np
+import predict_segmentation as cli
+import pytest
+from conftest import segmentation_args
+from PIL import Image
+
+import train_segmentation as ts
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_converted, tmp_path_factory):
+    run = tmp_path_factory.mktemp("pred") / "run"
+    args = segmentation_args(tiny_converted, run, "--epochs", "1", model="deeplabv3plus")
+    assert ts.main(ts.parse_args(args)) == 0
+    return run / "checkpoint_best.ckpt", tiny_converted
+
+
+def test_folder_prediction_writes_masks_overlays_and_fractions(checkpoint, tmp_path):
+    ckpt, root = checkpoint
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    sources = sorted((root / "train").glob("*.jpg"))[:2]
+    for src in sources:
+        (photos / src.name).write_bytes(src.read_bytes())
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (photos / "notes.txt").write_text("hello")
+    out = tmp_path / "out"
+    args = cli.parse_args(
+        [
+            "--checkpoint",
+            str(ckpt),
+            "--input",
+            str(photos),
+            "--output",
+            str(out),
+            "--no-progress",
+            "--scales",
+            "0.75,1.0",
+            "--flip",
+        ]
+    )
+    assert cli.main(args) == 0
+    summary = json.loads((out / "class_fractions.json").read_text())
+    assert summary["classes"] == ["background", "upper body", "lower body", "whole body"]
+    assert sorted(summary["images"]) == sorted(s.name for s in sources)
+    assert {s["file"].split("/")[-1] for s in summary["skipped"]} == {"broken.jpg", "notes.txt"}
+    for src in sources:
+        fractions = summary["images"][src.name]
+        assert sum(fractions.values()) == pytest.approx(1.0, abs=1e-3)
+        with Image.open(src) as original, Image.open(out / f"{src.stem}_mask.png") as mask:
+            assert mask.size == original.size and mask.mode == "P"
+            assert mask.getpalette()[3:6] == [255, 0, 0]  # seed 001's red for upper body
+            assert set(np.unique(np.asarray(mask))) <= {0, 1, 2, 3}
+        with Image.open(out / f"{src.stem}_overlay.jpg") as blended:
+            assert blended.size == original.size
+
+
+def test_single_image_and_missing_input(checkpoint, tmp_path, capsys):
+    ckpt, root = checkpoint
+    image = sorted((root / "train").glob("*.jpg"))[0]
+    out = tmp_path / "one"
+    assert (
+        cli.main(
+            cli.parse_args(
+                [
+                    "--checkpoint",
+                    str(ckpt),
+                    "--input",
+                    str(image),
+                    "--output",
+                    str(out),
+                    "--no-progress",
+                ]
+            )
+        )
+        == 0
+    )
+    assert (out / f"{image.stem}_mask.png").is_file()
+    code = cli.main(
+        cli.parse_args(
+            [
+                "--checkpoint",
+                str(ckpt),
+                "--input",
+                str(tmp_path / "nope"),
+                "--output",
+                str(tmp_path / "o2"),
+                "--no-progress",
+            ]
+        )
+    )
+    assert code == 2 and "no such file or folder" in capsys.readouterr().err
