@@ -64,7 +64,8 @@ def gluoncv_dataset(folder: Path, base_size: int, crop_size: int):
                 ]
             )
             super().__init__(str(folder), "train", "train", transform, base_size, crop_size)
-            self.images = sorted((folder / "train").glob("*.jpg"))
+            ours = IMaterialistSegmentation(folder, "train", "testval", label_mode="parts")
+            self.images = [ours.image_path(i) for i in range(len(ours))]  # the same images
 
         def __len__(self):
             return len(self.images)
@@ -170,6 +171,7 @@ def bare_loop(folder: Path, args) -> float:
     # timed as train_segmentation.py times an epoch: loader start-up and first step included
     seen, start = 0, time.perf_counter()
     for step, (data, label) in enumerate(loader):
+        data, label = data.as_in_context(mx.cpu()), label.as_in_context(mx.cpu())
         with autograd.record():
             loss = loss_fn(*net(data), label.astype("float32"))
         loss.backward()

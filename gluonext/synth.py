@@ -671,10 +671,16 @@ def render_scene(
         anchor = {"blouse": 0.33, "outwear": 0.4, "dress": 0.45, "skirt": 0.6, "trousers": 0.65}
         focus_y = anchor.get(fashionai_category, 0.5)
         top = height / 2 - focus_y * fig_h + rng.uniform(-0.05, 0.05) * height
-    else:
+    elif mode == "voc":  # shop photos: the whole figure, smaller in the frame
         fig_h = height * rng.uniform(0.6, 0.95)
         top = rng.uniform(0.02, max(0.03, 1.0 - fig_h / height - 0.02)) * height
-    cx = width / 2 + rng.uniform(-0.25, 0.25) * width * (1 if mode != "fashionai" else 0.3)
+    else:  # street-fashion framing: the person fills the frame, often cut at the knees
+        fig_h = height * rng.uniform(0.75, 1.3)
+        top = rng.uniform(0.01, max(0.02, 1.0 - fig_h / height - 0.01)) * height
+        if fig_h > height:
+            top = rng.uniform(-0.02, 0.06) * height
+    spread = {"fashionai": 0.075, "voc": 0.25}.get(mode, 0.15)
+    cx = width / 2 + rng.uniform(-spread, spread) * width
     fig = _Figure(rng, fig_h, cx, top)
     main = fashionai_category if mode == "fashionai" else None
     outfit = _outfit(rng, mode, main)

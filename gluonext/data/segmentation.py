@@ -137,13 +137,21 @@ class IMaterialistSegmentation(SegmentationBase):
         return self.image_dir / self.images[index]["file_name"]
 
     def label(self, index: int) -> np.ndarray:
-        """The H x W class map of image ``index`` (no transform)."""
+        """The H x W uint8 class map of image ``index`` (no transform)."""
         info = self.images[index]
-        label = np.zeros((info["height"], info["width"]), dtype=np.int32)
-        for _area, cls, segmentation in self.annotations[index]:
-            rle = {"size": segmentation["size"], "counts": segmentation["counts"].encode()}
-            label[mask_util.decode(rle).astype(bool)] = cls
-        return label
+        # painted in the masks' own (column-major) order, then made row-major once
+        label = np.zeros((info["height"], info["width"]), dtype=np.uint8, order="F")
+        annotations = self.annotations[index]
+        if annotations:
+            masks = mask_util.decode(
+                [
+                    {"size": seg_["size"], "counts": seg_["counts"].encode()}
+                    for _area, _cls, seg_ in annotations
+                ]
+            )
+            for k, (_area, cls, _seg) in enumerate(annotations):
+                np.copyto(label, np.uint8(cls), where=masks[:, :, k].view(bool))
+        return np.ascontiguousarray(label)
 
     def load(self, index: int):
         image = read_rgb(self.image_path(index))

@@ -27,14 +27,22 @@ def read_rgb(path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+# uint8 value -> normalised float, one table per channel: one lookup instead of float math
+_NORMALIZE_LUT = np.ascontiguousarray(
+    (np.arange(256, dtype=np.float32)[None, :] - MEAN[:, None]) / STD[:, None]
+)
+
+
 def normalize(image: np.ndarray) -> np.ndarray:
     """H x W x 3 uint8 RGB to C x H x W float32 with ImageNet mean and std (GluonCV's input)."""
-    out = (image.astype(np.float32) - MEAN) / STD
-    return np.ascontiguousarray(out.transpose(2, 0, 1))
+    out = np.empty((3, *image.shape[:2]), dtype=np.float32)
+    for channel, plane in enumerate(cv2.split(image)):
+        cv2.LUT(plane, _NORMALIZE_LUT[channel], dst=out[channel])
+    return out
 
 
 def denormalize(chw: np.ndarray) -> np.ndarray:
-    return np.clip(chw.transpose(1, 2, 0) * STD + MEAN, 0, 255).astype(np.uint8)
+    return np.clip(np.rint(chw.transpose(1, 2, 0) * STD + MEAN), 0, 255).astype(np.uint8)
 
 
 def resize_long_side(image, mask, long_size):
@@ -50,28 +58,58 @@ def resize_long_side(image, mask, long_size):
 
 
 def seg_train_transform(image, mask, rng: np.random.RandomState, base_size: int, crop_size: int):
-    """GluonCV's training augmentation for segmentation, with ignore-label padding."""
-    if rng.rand() < 0.5:
-        image, mask = image[:, ::-1], mask[:, ::-1]
+    """GluonCV's training augmentation for segmentation, with ignore-label padding.
+
+    Random flip, long side resized to a random size in [0.5, 2.0] x ``base_size``, padding
+    to ``crop_size`` (image 0, mask ignore), random crop and, half the time, a Gaussian blur
+    of random sigma < 1: the same draws as GluonCV's ``_sync_transform``. Flip, resize, pad
+    and crop are done as one affine warp that only computes the crop.
+    """
+    flip = rng.rand() < 0.5
     long_size = rng.randint(int(base_size * 0.5), int(base_size * 2.0) + 1)
-    image, mask = resize_long_side(
-        np.ascontiguousarray(image), np.ascontiguousarray(mask), long_size
-    )
     h, w = image.shape[:2]
-    pad_h, pad_w = max(crop_size - h, 0), max(crop_size - w, 0)
-    if pad_h or pad_w:
-        image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=0)
-        mask = cv2.copyMakeBorder(mask, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=IGNORE_LABEL)
-        h, w = image.shape[:2]
-    y0 = rng.randint(0, h - crop_size + 1)
-    x0 = rng.randint(0, w - crop_size + 1)
-    image = image[y0 : y0 + crop_size, x0 : x0 + crop_size]
-    mask = mask[y0 : y0 + crop_size, x0 : x0 + crop_size]
+    if h > w:
+        oh, ow = long_size, int(w * long_size / h + 0.5)
+    else:
+        ow, oh = long_size, int(h * long_size / w + 0.5)
+    x0 = rng.randint(0, max(ow, crop_size) - crop_size + 1)
+    y0 = rng.randint(0, max(oh, crop_size) - crop_size + 1)
+    sx, sy = w / ow, h / oh  # source pixels per resized pixel
+    if flip:  # output column u shows resized column ow - 1 - (u + x0)
+        row_x = [-sx, 0.0, (ow - 1 - x0 + 0.5) * sx - 0.5]
+    else:
+        row_x = [sx, 0.0, (x0 + 0.5) * sx - 0.5]
+    inverse = np.array([row_x, [0.0, sy, (y0 + 0.5) * sy - 0.5]], dtype=np.float64)
+    size = (crop_size, crop_size)
+    flags = cv2.WARP_INVERSE_MAP
+    out_image = cv2.warpAffine(
+        image,
+        inverse,
+        size,
+        flags=flags | cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
+    )
+    labels = mask.astype(np.uint8, copy=False)  # -1 (ignore) becomes 255
+    out_mask = cv2.warpAffine(
+        labels,
+        inverse,
+        size,
+        flags=flags | cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=255,
+    )
+    # pixels of the padded area: outside the resized picture
+    valid_w, valid_h = min(crop_size, ow - x0), min(crop_size, oh - y0)
+    out_image[valid_h:], out_image[:, valid_w:] = 0, 0
+    out_mask[valid_h:], out_mask[:, valid_w:] = 255, 255
+    out_mask = out_mask.astype(np.int32)
+    out_mask[out_mask == 255] = IGNORE_LABEL
     if rng.rand() < 0.5:
         sigma = rng.rand()
         if sigma > 0.05:
-            image = cv2.GaussianBlur(image, (0, 0), sigma)
-    return np.ascontiguousarray(image), np.ascontiguousarray(mask)
+            out_image = cv2.GaussianBlur(out_image, (0, 0), sigma)
+    return out_image, out_mask
 
 
 def seg_val_transform(image, mask, crop_size: int):
