@@ -93,6 +93,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=positive_float, default=0.001)
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument(
+        "--head-lr-mult",
+        type=positive_float,
+        default=10.0,
+        help="learning-rate multiplier of the heads (GluonCV: 10)",
+    )
     p.add_argument("--warmup-epochs", type=float, default=0.0)
     p.add_argument("--ngpus", type=int, default=0, help="use GPUs 0..N-1 (GluonCV's flag)")
     p.add_argument("--ctx", default=None, help="devices, e.g. cpu, cpu:0,cpu:1 or gpu:0,gpu:1")
@@ -139,7 +145,7 @@ def build_net(args, nclass: int, contexts, norm_layer, norm_kwargs):
             param.initialize(ctx=contexts, default_init=mx.init.Xavier(magnitude=2))
     net.collect_params().reset_ctx(contexts)
     for block in getattr(net, "head_blocks", lambda: [])():
-        block.collect_params().setattr("lr_mult", 10)
+        block.collect_params().setattr("lr_mult", args.head_lr_mult)
     if args.hybridize:
         net.hybridize(static_alloc=True)
     return net
