@@ -74,6 +74,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--base-size", type=positive_int, default=520)
     p.add_argument("--crop-size", type=positive_int, default=480)
     p.add_argument(
+        "--scale-range",
+        type=scale_list,
+        default=(0.5, 2.0),
+        help="random scale of --base-size for training crops (GluonCV: 0.5,2.0)",
+    )
+    p.add_argument(
         "--batch-size",
         type=positive_int,
         default=8,
@@ -212,8 +218,12 @@ def main(args) -> int:
     mx.random.seed(args.seed)
     np.random.seed(args.seed)
 
+    if len(args.scale_range) != 2 or args.scale_range[0] > args.scale_range[1]:
+        raise DatasetError(f"--scale-range {args.scale_range}: expected LOW,HIGH with LOW <= HIGH")
     kwargs = {"base_size": args.base_size, "crop_size": args.crop_size, "seed": args.seed}
-    train_set = get_segmentation_dataset(args.dataset, args.data_root, "train", **kwargs)
+    train_set = get_segmentation_dataset(
+        args.dataset, args.data_root, "train", scale_range=args.scale_range, **kwargs
+    )
     val_set = get_segmentation_dataset(
         args.dataset,
         args.data_root,

@@ -95,6 +95,15 @@ def test_gpu_request_on_cpu_build_is_refused(tiny, tmp_path, caplog):
     assert "not both" in caplog.text
 
 
+def test_bad_numbers_are_refused_with_the_flag(tiny, tmp_path, caplog, capsys):
+    assert ts.run(base_args(tiny, tmp_path, "--scale-range", "2,1")) == 2
+    assert "--scale-range" in caplog.text
+    for flag, value in (("--batch-size", "0"), ("--eval-scales", "1,x"), ("--lr", "-1")):
+        with pytest.raises(SystemExit):
+            ts.parse_args(base_args(tiny, tmp_path, flag, value))
+        assert flag in capsys.readouterr().err
+
+
 def test_nan_loss_stops_with_the_iteration(tiny, tmp_path, caplog):
     assert ts.run(base_args(tiny, tmp_path, "--lr", "1e30", "--epochs", "1")) == 2
     assert "training diverged" in caplog.text and "iteration" in caplog.text

@@ -36,10 +36,17 @@ class SegmentationBase(gluon.data.Dataset):
 
     CLASSES: tuple[str, ...] = ()
 
-    def __init__(self, mode: str, base_size: int, crop_size: int):
+    def __init__(
+        self,
+        mode: str,
+        base_size: int,
+        crop_size: int,
+        scale_range: tuple[float, float] = (0.5, 2.0),
+    ):
         if mode not in ("train", "val", "testval"):
             raise ValueError(f"mode must be train, val or testval, got {mode!r}")
         self.mode, self.base_size, self.crop_size = mode, base_size, crop_size
+        self.scale_range = tuple(scale_range)
 
     @property
     def NUM_CLASS(self) -> int:  # noqa: N802 - GluonCV's name
@@ -60,7 +67,12 @@ class SegmentationBase(gluon.data.Dataset):
         image, label = self.load(index)
         if self.mode == "train":
             image, label = seg_train_transform(
-                image, label, np.random.RandomState(seed), self.base_size, self.crop_size
+                image,
+                label,
+                np.random.RandomState(seed),
+                self.base_size,
+                self.crop_size,
+                self.scale_range,
             )
         elif self.mode == "val":
             image, label = seg_val_transform(image, label, self.crop_size)
@@ -86,8 +98,9 @@ class IMaterialistSegmentation(SegmentationBase):
         base_size: int = 520,
         crop_size: int = 480,
         annotation_file: str | None = None,
+        scale_range: tuple[float, float] = (0.5, 2.0),
     ):
-        super().__init__(mode or split, base_size, crop_size)
+        super().__init__(mode or split, base_size, crop_size, scale_range)
         if label_mode not in LABEL_MODES:
             raise ValueError(f"label_mode must be one of {LABEL_MODES}, got {label_mode!r}")
         self.root = Path(root)
@@ -183,8 +196,9 @@ class Clothing13Segmentation(SegmentationBase):
         crop_size: int = 480,
         val_fraction: float = 0.1,
         seed: int = 0,
+        scale_range: tuple[float, float] = (0.5, 2.0),
     ):
-        super().__init__(mode or split, base_size, crop_size)
+        super().__init__(mode or split, base_size, crop_size, scale_range)
         root = Path(root)
         folder = root / split if (root / "train").is_dir() and (root / "val").is_dir() else root
         if not folder.is_dir():

@@ -57,16 +57,25 @@ def resize_long_side(image, mask, long_size):
     return image, mask
 
 
-def seg_train_transform(image, mask, rng: np.random.RandomState, base_size: int, crop_size: int):
+def seg_train_transform(
+    image,
+    mask,
+    rng: np.random.RandomState,
+    base_size: int,
+    crop_size: int,
+    scale_range: tuple[float, float] = (0.5, 2.0),
+):
     """GluonCV's training augmentation for segmentation, with ignore-label padding.
 
-    Random flip, long side resized to a random size in [0.5, 2.0] x ``base_size``, padding
+    Random flip, long side resized to a random size in ``scale_range`` (GluonCV: [0.5, 2.0])
+    x ``base_size``, padding
     to ``crop_size`` (image 0, mask ignore), random crop and, half the time, a Gaussian blur
     of random sigma < 1: the same draws as GluonCV's ``_sync_transform``. Flip, resize, pad
     and crop are done as one affine warp that only computes the crop.
     """
     flip = rng.rand() < 0.5
-    long_size = rng.randint(int(base_size * 0.5), int(base_size * 2.0) + 1)
+    low, high = scale_range
+    long_size = rng.randint(int(base_size * low), int(base_size * high) + 1)
     h, w = image.shape[:2]
     if h > w:
         oh, ow = long_size, int(w * long_size / h + 0.5)
