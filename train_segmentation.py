@@ -132,7 +132,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build_net(args, nclass: int, contexts, norm_layer, norm_kwargs):
-    """The network, initialised on ``contexts``; heads get 10x the learning rate."""
+    """The network, initialised on ``contexts``; heads train at ``--head-lr-mult`` x the LR."""
     if args.model_zoo:
         net = load_model_zoo(args.model_zoo, nclass)
     else:

@@ -45,16 +45,15 @@ def denormalize(chw: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(chw.transpose(1, 2, 0) * STD + MEAN), 0, 255).astype(np.uint8)
 
 
-def resize_long_side(image, mask, long_size):
-    h, w = image.shape[:2]
-    if h > w:
-        oh, ow = long_size, int(w * long_size / h + 0.5)
-    else:
-        ow, oh = long_size, int(h * long_size / w + 0.5)
-    image = cv2.resize(image, (ow, oh), interpolation=cv2.INTER_LINEAR)
-    if mask is not None:
-        mask = cv2.resize(mask, (ow, oh), interpolation=cv2.INTER_NEAREST)
-    return image, mask
+def _warp(src, inverse, size, interpolation, fill):
+    return cv2.warpAffine(
+        src,
+        inverse,
+        size,
+        flags=cv2.WARP_INVERSE_MAP | interpolation,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=fill,
+    )
 
 
 def seg_train_transform(
@@ -90,24 +89,9 @@ def seg_train_transform(
         row_x = [sx, 0.0, (x0 + 0.5) * sx - 0.5]
     inverse = np.array([row_x, [0.0, sy, (y0 + 0.5) * sy - 0.5]], dtype=np.float64)
     size = (crop_size, crop_size)
-    flags = cv2.WARP_INVERSE_MAP
-    out_image = cv2.warpAffine(
-        image,
-        inverse,
-        size,
-        flags=flags | cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=(0, 0, 0),
-    )
+    out_image = _warp(image, inverse, size, cv2.INTER_LINEAR, (0, 0, 0))
     labels = mask.astype(np.uint8, copy=False)  # -1 (ignore) becomes 255
-    out_mask = cv2.warpAffine(
-        labels,
-        inverse,
-        size,
-        flags=flags | cv2.INTER_NEAREST,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=255,
-    )
+    out_mask = _warp(labels, inverse, size, cv2.INTER_NEAREST, 255)
     # pixels of the padded area: outside the resized picture
     valid_w, valid_h = min(crop_size, ow - x0), min(crop_size, oh - y0)
     out_image[valid_h:], out_image[:, valid_w:] = 0, 0
