@@ -27,7 +27,8 @@ if [ ! -f "$data_root/annotations/instances_train.json" ]; then
 fi
 python train_segmentation.py --model deeplabv3 --backbone resnet18 --dataset imaterialist_parts \
     --data-root "$data_root" --epochs "$epochs" --crop-size "$crop" --base-size "$base" \
-    --batch-size 8 --lr 0.05 --warmup-epochs 1 --ctx "$ctx" --workers 1 --val-interval 2 \
+    --scale-range "${SCALE_RANGE:-0.75,1.25}" --batch-size "${BATCH:-4}" --lr 0.05 \
+    --warmup-epochs 0.5 --ctx "$ctx" --workers 1 --val-interval 2 \
     --save-dir "$save_dir" "$@"
 python train_segmentation.py --model deeplabv3 --backbone resnet18 --dataset imaterialist_parts \
     --data-root "$data_root" --crop-size "$crop" --base-size "$base" --ctx "$ctx" \

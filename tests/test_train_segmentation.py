@@ -172,3 +172,65 @@ def test_launch_local_cli_requires_a_command():
         [sys.executable, str(REPO / "tools" / "launch_local.py")], capture_output=True, text=True
     )
     assert out.returncode == 2 and "command" in out.stderr
+
+
+def test_learns_garment_parts_far_above_chance(tmp_path):
+    """Held-out upper / lower / whole-body mIoU from random weights on generated data.
+
+    Bar 0.6 (the issue's); the stride-8 upper bound on this data is about 0.8 and predicting
+    background everywhere scores about 0.22. FCN-ResNet18 at 64 x 80 px, batch 4, 6,000
+    samples (about 7 minutes on two cores) reached 0.66 when measured; runs differ by about
+    0.04 because multithreaded sums are not bit-repeatable.
+    """
+    from gluonext.data.segmentation import get_segmentation_dataset
+    from gluonext.imaterialist_coco import ConvertOptions, convert
+    from gluonext.metrics import ConfusionMatrix
+    from gluonext.sample_data import write_imaterialist
+
+    root = tmp_path / "data"
+    write_imaterialist(root, 640, seed=2, size=(64, 80), progress=False)
+    convert(ConvertOptions(data_root=root, val_num=40, progress=False))
+    args = [
+        "--model",
+        "fcn",
+        "--backbone",
+        "resnet18",
+        "--dataset",
+        "imaterialist_parts",
+        "--data-root",
+        str(root),
+        "--base-size",
+        "80",
+        "--crop-size",
+        "64",
+        "--scale-range",
+        "0.75,1.25",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "10",
+        "--lr",
+        "0.05",
+        "--warmup-epochs",
+        "0.5",
+        "--ctx",
+        "cpu",
+        "--workers",
+        "1",
+        "--val-interval",
+        "5",
+        "--save-dir",
+        str(tmp_path / "run"),
+        "--no-progress",
+    ]
+    assert ts.main(ts.parse_args(args)) == 0
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    scored = [r["mIoU"] for r in records if "mIoU" in r]
+    val = get_segmentation_dataset("imaterialist_parts", root, "val", mode="testval")
+    background_only = ConfusionMatrix(4)
+    for index in range(len(val)):
+        label = val.label(index)
+        background_only.update(label, np.zeros_like(label))
+    assert background_only.mean_iou < 0.25
+    assert scored[-1] >= 0.6, scored
+    assert scored[-1] > scored[0]  # still improving between the two validations
