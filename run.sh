@@ -12,7 +12,7 @@ source scripts/setup_env.sh
 data_root="${DATA_ROOT:-datasets/imaterialist_sample}"
 num_images="${NUM_IMAGES:-360}"
 image_size="${IMAGE_SIZE:-96x128}"
-epochs="${EPOCHS:-10}"
+epochs="${EPOCHS:-8}"
 crop="${CROP:-80}"
 base="${BASE:-112}"
 ctx="${CTX:-cpu}"
