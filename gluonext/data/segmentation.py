@@ -55,12 +55,25 @@ class SegmentationBase(gluon.data.Dataset):
     num_class = NUM_CLASS
     pred_offset = 0
 
-    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """(H x W x 3 uint8 RGB image, H x W int32 label with -1 ignore)."""
-        raise NotImplementedError
+    SIZE_HINT = ""  # what to do when an image and its label disagree in size
 
     def image_path(self, index: int) -> Path:
         raise NotImplementedError
+
+    def label(self, index: int) -> np.ndarray:
+        """The H x W class map of item ``index`` (-1 = ignore), before any transform."""
+        raise NotImplementedError
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(H x W x 3 uint8 RGB image, H x W label); sizes must agree."""
+        image = read_rgb(self.image_path(index))
+        label = self.label(index)
+        if image.shape[:2] != label.shape:
+            raise DatasetError(
+                f"{self.image_path(index)}: image is {image.shape[0]}x{image.shape[1]} but "
+                f"its annotation says {label.shape[0]}x{label.shape[1]}{self.SIZE_HINT}"
+            )
+        return image, label
 
     def __getitem__(self, key):
         index, seed = key if isinstance(key, tuple) else (key, None)
@@ -88,6 +101,8 @@ class IMaterialistSegmentation(SegmentationBase):
     garment parts and accessories stay background. Overlaps: instances are painted from the
     largest area to the smallest, so a small garment lying on a large one stays visible.
     """
+
+    SIZE_HINT = "; convert with --check-images"
 
     def __init__(
         self,
@@ -166,17 +181,6 @@ class IMaterialistSegmentation(SegmentationBase):
                 np.copyto(label, np.uint8(cls), where=masks[:, :, k].view(bool))
         return np.ascontiguousarray(label)
 
-    def load(self, index: int):
-        image = read_rgb(self.image_path(index))
-        label = self.label(index)
-        if image.shape[:2] != label.shape:
-            raise DatasetError(
-                f"{self.image_path(index)}: image is {image.shape[0]}x"
-                f"{image.shape[1]} but its annotation says {label.shape[0]}x"
-                f"{label.shape[1]}; convert with --check-images"
-            )
-        return image, label
-
 
 class Clothing13Segmentation(SegmentationBase):
     """clothing13: ``<id>.jpg`` photos with ``<id>.png`` index masks (255 = ignore).
@@ -234,13 +238,6 @@ class Clothing13Segmentation(SegmentationBase):
             )
         label[label == clothing13.IGNORE_VALUE] = IGNORE_LABEL
         return label
-
-    def load(self, index: int):
-        image = read_rgb(self.image_path(index))
-        label = self.label(index)
-        if image.shape[:2] != label.shape:
-            raise DatasetError(f"{self.image_path(index)}: image and mask sizes differ")
-        return image, label
 
 
 def get_segmentation_dataset(
