@@ -51,3 +51,27 @@ def image_size(text: str, low: int = 1, high: int = 100_000) -> tuple[int, int]:
 
 def sample_image_size(text: str) -> tuple[int, int]:
     return image_size(text, 32, 4096)
+
+
+def short_side(text: str) -> tuple[int, int]:
+    """``800`` or a random range ``640,800`` (GluonCV's --image-short) to (low, high)."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 800 or 640,800, got {text!r}") from None
+    if len(values) not in (1, 2) or min(values) < 16 or values[0] > values[-1]:
+        raise argparse.ArgumentTypeError(
+            f"expected one size >= 16 or LOW,HIGH with LOW <= HIGH, got {text!r}"
+        )
+    return values[0], values[-1]
+
+
+def epoch_list(text: str) -> tuple[float, ...]:
+    """``17,23`` (epochs at which the learning rate decays) to a sorted tuple; may be empty."""
+    try:
+        values = tuple(sorted(float(v) for v in text.split(",") if v.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected epochs like 17,23, got {text!r}") from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"epochs must not be negative, got {text!r}")
+    return values

@@ -308,19 +308,19 @@ def build_segmentation_model(
     return SegmentationNet(model, backbone, nclass, aux, pretrained_base, norm_layer, norm_kwargs)
 
 
-def load_model_zoo(name: str, nclass: int, root: str | None = None) -> nn.HybridBlock:
-    """A pretrained GluonCV model-zoo network with its classifiers reset to ``nclass``.
+def fetch_model_zoo(name: str, root: str | None = None, **kwargs) -> nn.HybridBlock:
+    """GluonCV's pretrained ``name`` from its cache (``~/.mxnet/models`` or ``root``).
 
-    The weights come from GluonCV's cache (``~/.mxnet/models`` or ``root``); without them and
-    without network this fails with a message saying so, not a download traceback.
+    Without the weights and without network this fails with a message saying so, not a
+    download traceback.
     """
     import gluoncv
 
-    kwargs = {"pretrained": True}
+    kwargs["pretrained"] = True
     if root:
         kwargs["root"] = root
     try:
-        net = gluoncv.model_zoo.get_model(name, **kwargs)
+        return gluoncv.model_zoo.get_model(name, **kwargs)
     except ValueError as exc:
         raise ModelError(f"--model-zoo {name!r}: not a GluonCV model ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - download errors come in many types
@@ -330,6 +330,11 @@ def load_model_zoo(name: str, nclass: int, root: str | None = None) -> nn.Hybrid
             f"downloaded ({exc.__class__.__name__}). Copy the .params file there from a machine "
             "with network, or train without --model-zoo."
         ) from None
+
+
+def load_model_zoo(name: str, nclass: int, root: str | None = None) -> nn.HybridBlock:
+    """A pretrained GluonCV segmentation network with its classifiers reset to ``nclass``."""
+    net = fetch_model_zoo(name, root)
     reset_segmentation_classes(net, nclass)
     return net
 

@@ -37,10 +37,9 @@ def max_difference(a, b):
 def run_single_threaded(*argv):
     """train_segmentation.py in a fresh process with one OpenMP thread: bit-repeatable."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    helper = REPO / "tests" / "helpers" / "run_segmentation.py"
-    return subprocess.run(
-        [sys.executable, str(helper), *argv], env=env, capture_output=True, text=True, timeout=600
-    )
+    helper = REPO / "tests" / "helpers" / "run_training.py"
+    command = [sys.executable, str(helper), "train_segmentation", *argv]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_resume_after_epoch_1_ends_with_the_same_weights(tiny, tmp_path):
@@ -143,7 +142,8 @@ def test_dist_sync_workers_get_disjoint_shards_and_identical_weights(tiny, tmp_p
     report.mkdir()
     command = [
         sys.executable,
-        str(REPO / "tests" / "helpers" / "dist_segmentation_worker.py"),
+        str(REPO / "tests" / "helpers" / "dist_worker.py"),
+        "train_segmentation",
         *base_args(tiny, tmp_path / "run", "--kvstore", "dist_sync", "--no-val"),
     ]
     import os

@@ -48,6 +48,7 @@ class Parallel:
     kvstore: object  # an mx.kv.KVStore, or a kvstore name for gluon.Trainer
     rank: int = 0
     num_workers: int = 1
+    horovod: object = None  # the horovod.mxnet module when running under --horovod
 
     @property
     def is_main(self) -> bool:
@@ -74,6 +75,29 @@ def create_kvstore(name: str, contexts: list[mx.Context]) -> Parallel:
     if name not in ("device", "local", "nccl"):
         raise DeviceError(f"--kvstore {name!r}: expected device, local, nccl, dist_sync, ...")
     return Parallel(name)
+
+
+def create_horovod() -> tuple[Parallel, list[mx.Context]]:
+    """Join a horovod job (one GPU per process); a clear error when horovod is missing."""
+    try:
+        import horovod.mxnet as hvd
+    except ImportError:
+        raise DeviceError(
+            "--horovod: horovod is not installed (it needs MPI and a GPU build of MXNet: "
+            "HOROVOD_WITH_MXNET=1 pip install horovod). Without it use --kvstore dist_sync."
+        ) from None
+    hvd.init()
+    return Parallel(None, hvd.rank(), hvd.size(), hvd), [mx.gpu(hvd.local_rank())]
+
+
+def create_trainer(params, optimizer: str, optimizer_params: dict, parallel: Parallel):
+    """A Gluon trainer that reduces gradients through the kvstore (or horovod)."""
+    if parallel.horovod is not None:
+        parallel.horovod.broadcast_parameters(params, root_rank=0)
+        return parallel.horovod.DistributedTrainer(params, optimizer, optimizer_params)
+    return mx.gluon.Trainer(
+        params, optimizer, optimizer_params, kvstore=parallel.kvstore, update_on_kvstore=False
+    )
 
 
 def shard_order(
@@ -142,12 +166,14 @@ def average_running_stats(net, parallel: Parallel) -> int:
     params = [
         p for p in net.collect_params().values() if p.grad_req == "null" and p._data is not None
     ]
-    kv = parallel.kvstore if parallel.distributed else None
+    kv = parallel.kvstore if parallel.distributed and parallel.horovod is None else None
     initialised = getattr(parallel, "_state_keys", set())
     for index, param in enumerate(params):
         copies = param.list_data()
         mean = mx.nd.add_n(*[c.as_in_context(copies[0].context) for c in copies]) / len(copies)
-        if kv is not None:
+        if parallel.distributed and parallel.horovod is not None:
+            mean = parallel.horovod.allreduce(mean, average=True, name=f"running_stat_{index}")
+        elif kv is not None:
             key = _STATE_KEY_OFFSET + index
             if key not in initialised:
                 kv.init(key, mx.nd.zeros_like(mean))

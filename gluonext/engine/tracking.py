@@ -20,7 +20,7 @@ def check_finite(loss: float, epoch: int, iteration: int) -> float:
     if not math.isfinite(loss):
         raise TrainingDiverged(
             f"loss is {loss} at epoch {epoch}, iteration {iteration}: training diverged. "
-            "Lower --lr, add --warmup-epochs, or check the data."
+            "Lower --lr, warm up for longer, or check the data."
         )
     return loss
 

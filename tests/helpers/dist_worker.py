@@ -1,9 +1,11 @@
-"""A dist_sync worker for the tests: runs train_segmentation.main, then reports what it saw.
+"""A dist_sync worker for the tests: ``dist_worker.py MODULE ARGS...`` runs a training script's
+main(), then reports what it saw.
 
 It records this rank's shard of every epoch and its final parameters into ``$REPORT_DIR``
 (test-only: the product itself writes files from rank 0 only).
 """
 
+import importlib
 import json
 import os
 import sys
@@ -14,7 +16,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-import train_segmentation as ts  # noqa: E402
+ts = importlib.import_module(sys.argv[1])
 
 record = {"shards": {}}
 nets = []
@@ -35,7 +37,7 @@ def keep_net(*args, **kwargs):
 
 
 ts.shard_order, ts.build_net = spy_shard, keep_net
-code = ts.main(ts.parse_args(sys.argv[1:]))
+code = ts.main(ts.parse_args(sys.argv[2:]))
 out = Path(os.environ["REPORT_DIR"])
 rank = record["rank"]
 np.savez(
