@@ -1,0 +1,101 @@
+import mxnet as mx
+import numpy as np
+import pytest
+from mxnet import autograd
+
+from gluonext.mask_rcnn import (
+    MaskRCNNLoss,
+    anchor_budget,
+    build_mask_rcnn,
+    fix_cpu_roi_align,
+    initialize,
+    load_model_zoo_mask_rcnn,
+)
+from gluonext.models import ModelError
+
+CLASSES = ["shirt", "pants", "dress"]
+
+
+def test_small_images_get_proposal_counts_their_anchors_allow():
+    net = build_mask_rcnn("resnet18_v1b", CLASSES, False, 128, 256)
+    initialize(net, [mx.cpu()])
+    assert net.classes == CLASSES and net.num_class == 3
+    budget = anchor_budget(128, False)
+    assert budget == 4 * 4 * 15
+    x = mx.nd.random.uniform(shape=(1, 3, 128, 170))
+    ids, scores, boxes, masks = net(x)  # GluonCV's counts (6000 / 1000) would fail here
+    assert ids.shape[1] == boxes.shape[1] == masks.shape[1] <= budget
+    assert masks.shape[2:] == (14, 14)
+
+
+def test_cpu_roi_align_leaves_no_garbage_in_fpn_features():
+    """MXNet's CPU ROIAlign does not write rows whose batch index is -1 (GluonCV's way of
+    hiding other FPN levels); the pooled features must still be exactly those of each level."""
+    features = mx.nd.random.normal(shape=(1, 4, 16, 16))
+    poisoned = mx.nd.ones((4000,)) * 1e30  # leaves large values in freed memory
+    poisoned.wait_to_read()
+    del poisoned
+    rois = mx.nd.array([[-1, -1, -1, -1, -1], [0, 1, 1, 8, 8]])
+    raw = mx.nd.contrib.ROIAlign(features, rois, (7, 7), 0.25, sample_ratio=2)
+    assert np.isfinite(raw[1].asnumpy()).all()
+    net = build_mask_rcnn("resnet18_v1b", CLASSES, True, 128, 256, max_post_nms=50)
+    initialize(net, [mx.cpu()])
+    fix_cpu_roi_align(net)
+    levels = [mx.nd.random.normal(shape=(1, 8, 64 // s, 64 // s)) for s in (1, 2, 4, 8)]
+    small, large = [0, 2, 2, 20, 20], [0, 0, 0, 250, 250]
+    pooled = net._pyramid_roi_feats(
+        mx.nd, levels, mx.nd.array([small, large]), (7, 7), (4, 8, 16, 32)
+    ).asnumpy()
+    expected_small = mx.nd.contrib.ROIAlign(
+        levels[0], mx.nd.array([small]), (7, 7), 1 / 4, sample_ratio=2
+    ).asnumpy()
+    np.testing.assert_allclose(pooled[0], expected_small[0], rtol=1e-6)
+    assert np.abs(pooled).max() < 100
+
+
+@pytest.mark.parametrize("use_fpn", [False, True])
+def test_training_forward_gives_five_finite_losses(use_fpn):
+    from gluoncv.data.batchify import MaskRCNNTrainBatchify
+
+    from gluonext.data.rcnn_transforms import MaskRCNNTrainTransform
+
+    net = build_mask_rcnn("resnet18_v1b", CLASSES, use_fpn, 96, 160, num_sample=32, max_post_nms=64)
+    initialize(net, [mx.cpu()])
+    transform = MaskRCNNTrainTransform(net, 96, 160, multi_stage=use_fpn)
+    image = np.random.RandomState(0).randint(0, 255, (120, 90, 3)).astype(np.uint8)
+    polygons = [[[10, 10, 60, 10, 60, 80, 10, 80]], [[30, 40, 80, 40, 80, 110, 30, 110]]]
+    label = np.array([[10, 10, 60, 80, 0], [30, 40, 80, 110, 2]], np.float32)
+    item = transform(image, label, polygons, np.random.RandomState(1))
+    batch = MaskRCNNTrainBatchify(net, 1)([item])
+    items = [(b[0] if isinstance(b, (list, tuple)) else b).as_in_context(mx.cpu()) for b in batch]
+    with autograd.record():
+        total, parts = MaskRCNNLoss()(net, *items)
+    total.backward()
+    values = [float(p.asscalar()) for p in parts]
+    assert len(values) == 5 and all(np.isfinite(values)) and float(total.asscalar()) > 0
+
+
+def test_frozen_layers_follow_gluoncv_only_with_imagenet_weights(tmp_path):
+    import gluoncv
+
+    base = gluoncv.model_zoo.get_model("resnet18_v1b", pretrained=False)
+    base.initialize()
+    base(mx.nd.zeros((1, 3, 32, 32)))
+    path = tmp_path / "resnet18_v1b.params"
+    base.save_parameters(str(path))
+    pretrained = build_mask_rcnn("resnet18_v1b", CLASSES, False, 128, 256, str(path))
+    assert pretrained.train_patterns is not None  # stem, layer1 and BatchNorm stay frozen
+    names = list(pretrained.collect_train_params().keys())
+    assert not any("layers1" in n or n.endswith("gamma") for n in names)
+    scratch = build_mask_rcnn("resnet18_v1b", CLASSES, False, 128, 256)
+    assert scratch.train_patterns is None
+    with pytest.raises(ModelError, match="not found"):
+        build_mask_rcnn("resnet18_v1b", CLASSES, False, 128, 256, str(tmp_path / "missing"))
+    with pytest.raises(ModelError, match="--network"):
+        build_mask_rcnn("resnet34_v1b", CLASSES, False, 128, 256)
+
+
+def test_model_zoo_without_weights_or_network_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("MXNET_GLUON_REPO", "http://127.0.0.1:9/")
+    with pytest.raises(ModelError, match="could not be downloaded"):
+        load_model_zoo_mask_rcnn("mask_rcnn_resnet18_v1b_coco", CLASSES, 128, 256, root=tmp_path)
