@@ -107,3 +107,42 @@ def plot_curves(records: list[dict], path: str | os.PathLike, title: str = "trai
         fig.savefig(handle, format="png", dpi=90)
     plt.close(fig)
     return path
+
+
+def draw_instances(
+    image: np.ndarray,
+    boxes: np.ndarray,
+    class_ids,
+    scores,
+    names,
+    masks: np.ndarray | None = None,
+    alpha: float = 0.5,
+) -> np.ndarray:
+    """RGB image with each instance's mask tinted, its box drawn and ``name score`` written.
+
+    ``masks`` is H x W x N (0/1) or None for boxes only; colours follow the class (VOC palette,
+    class k drawn in colour k + 1 so no class is black).
+    """
+    import cv2
+
+    palette = np.asarray(voc_palette(len(names) + 1), dtype=np.float32)
+    out = image.astype(np.float32)
+    if masks is not None:
+        for k in range(masks.shape[2]):
+            on = masks[:, :, k].astype(bool)
+            out[on] = out[on] * (1 - alpha) + palette[class_ids[k] + 1] * alpha
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    thickness = max(1, round(max(image.shape[:2]) / 400))
+    scale = max(0.35, max(image.shape[:2]) / 1200)
+    for k in np.argsort(scores):  # best drawn last, on top
+        colour = tuple(int(c) for c in palette[class_ids[k] + 1])
+        x1, y1, x2, y2 = (int(round(v)) for v in boxes[k])
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
+        text = f"{names[class_ids[k]]} {scores[k]:.2f}"
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        top = max(0, y1 - th - base)
+        cv2.rectangle(out, (x1, top), (x1 + tw, top + th + base), colour, -1)
+        cv2.putText(
+            out, text, (x1, top + th), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA
+        )
+    return out

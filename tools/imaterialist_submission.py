@@ -1,0 +1,70 @@
+#!/usr/bin/env python
+"""Turn Mask R-CNN predictions into the iMaterialist (FGVC6) Kaggle submission CSV.
+
+Reads ``predictions.json`` from tools/predict_instances.py and writes
+``ImageId,EncodedPixels,ClassId`` rows: Kaggle RLE (column-major, 1-indexed, as train.csv),
+masks of one image made non-overlapping (higher scores keep their pixels).
+
+    python tools/imaterialist_submission.py --predictions predictions/predictions.json \
+        --output submission.csv --threshold 0.5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gluonext.imaterialist_submission import (  # noqa: E402
+    SubmissionError,
+    submission_rows,
+    write_submission,
+)
+from gluonext.logs import setup_logging  # noqa: E402
+from gluonext.segmentation_predict import IMAGE_SUFFIXES  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--predictions", required=True, help="predictions.json of predict_instances")
+    p.add_argument("--output", required=True, help="the submission CSV to write")
+    p.add_argument("--threshold", type=float, default=0.5, help="lowest score submitted")
+    p.add_argument("--min-area", type=int, default=1, help="pixels a mask must keep")
+    p.add_argument(
+        "--images", default=None, help="folder of the test images: report those with no row"
+    )
+    return p.parse_args(argv)
+
+
+def main(args) -> int:
+    log = setup_logging(Path(args.output).with_suffix(".log"))
+    try:
+        records = json.loads(Path(args.predictions).read_text(encoding="utf-8"))
+        if not isinstance(records, list):
+            raise SubmissionError(f"{args.predictions}: expected a list of COCO results")
+        rows, report = submission_rows(records, args.threshold, args.min_area)
+    except (OSError, json.JSONDecodeError, SubmissionError) as exc:
+        log.error("error: %s", exc)
+        return 2
+    write_submission(args.output, rows)
+    log.info(
+        "%s: %d rows for %d images (%d predictions below %.2f, %d covered by better masks)",
+        args.output,
+        report.rows,
+        report.images,
+        report.below_threshold,
+        args.threshold,
+        report.swallowed,
+    )
+    if args.images:
+        names = {p.name for p in Path(args.images).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+        missing = sorted(names - {row[0] for row in rows})
+        log.info("%d of %d images in %s have no row", len(missing), len(names), args.images)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))

@@ -1,0 +1,70 @@
+#!/usr/bin/env python
+"""Detect garment instances in a folder of images (or one image) with a Mask R-CNN checkpoint.
+
+Writes ``<name>_overlay.jpg`` per image (masks, boxes, class names and scores) and
+``predictions.json``: COCO results (``image_id``, ``category_id``, ``bbox`` x,y,w,h, ``score``,
+RLE ``segmentation``) plus each record's ``file_name``. Give ``--annotations`` (a COCO JSON)
+to use its image ids, e.g. to score the JSON with pycocotools. Unreadable files are skipped.
+
+    python tools/predict_instances.py --checkpoint runs/mask_rcnn/.../checkpoint_best.ckpt \
+        --input datasets/imaterialist/test --output predictions/
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gluonext.engine.checkpoint import CheckpointError  # noqa: E402
+from gluonext.engine.devices import DeviceError  # noqa: E402
+from gluonext.instance_predict import InstancePredictOptions, predict_folder  # noqa: E402
+from gluonext.logs import setup_logging  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", required=True, help="a .ckpt written by train_mask_rcnn.py")
+    p.add_argument("--input", required=True, help="an image file or a folder of images")
+    p.add_argument("--output", required=True, help="folder for overlays and predictions.json")
+    p.add_argument("--ctx", default="cpu", help="cpu or gpu:0")
+    p.add_argument("--min-score", type=float, default=0.05, help="lowest score kept in the JSON")
+    p.add_argument("--draw-score", type=float, default=0.5, help="lowest score drawn")
+    p.add_argument("--annotations", default=None, help="COCO JSON giving image ids by file name")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(args) -> int:
+    log = setup_logging(Path(args.output) / "predict.log")
+    options = InstancePredictOptions(
+        checkpoint=Path(args.checkpoint),
+        input=Path(args.input),
+        output=Path(args.output),
+        ctx=args.ctx,
+        min_score=args.min_score,
+        draw_score=args.draw_score,
+        annotations=Path(args.annotations) if args.annotations else None,
+        progress=not args.no_progress,
+    )
+    try:
+        report = predict_folder(options)
+    except (CheckpointError, DeviceError, FileNotFoundError, ValueError) as exc:
+        log.error("error: %s", exc)
+        return 2
+    log.info(
+        "%d image(s), %d detections, %d skipped; results in %s",
+        report["done"],
+        report["detections"],
+        len(report["skipped"]),
+        args.output,
+    )
+    for path, reason in report["skipped"]:
+        log.info("  skipped %s: %s", path, reason)
+    return 0 if report["done"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))

@@ -1,0 +1,421 @@
+#!/usr/bin/env python
+"""Train Mask R-CNN for garment instance segmentation on COCO JSON (GluonCV's recipe).
+
+    python train_mask_rcnn.py --network resnet50_v1b --use-fpn --data-root datasets/imaterialist \
+        --categories all --ngpus 8 --batch-size 8
+    python train_mask_rcnn.py --network resnet18_v1b --use-fpn --ctx cpu:0,cpu:1 \
+        --short 320 --max-size 512 --categories main
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon
+from tqdm import tqdm
+
+from gluonext.cli import epoch_list, positive_float, positive_int, short_side
+from gluonext.data.instance import InstanceDataset
+from gluonext.data.rcnn_transforms import MaskRCNNTrainTransform, MaskRCNNValTransform
+from gluonext.data.segmentation import DatasetError
+from gluonext.engine.checkpoint import (
+    CheckpointError,
+    export_params,
+    load_checkpoint,
+    save_checkpoint,
+)
+from gluonext.engine.devices import (
+    DeviceError,
+    SeededBatchSampler,
+    average_running_stats,
+    create_horovod,
+    create_kvstore,
+    create_trainer,
+    parse_contexts,
+    shard_order,
+)
+from gluonext.engine.schedules import WarmupSchedule
+from gluonext.engine.tracking import MetricsLog, TrainingDiverged, check_finite
+from gluonext.instance_eval import (
+    category_table,
+    coco_evaluate,
+    load_coco,
+    predict_instances,
+    to_coco_results,
+)
+from gluonext.logs import setup_logging
+from gluonext.mask_rcnn import (
+    NETWORKS,
+    MaskRCNNLoss,
+    build_mask_rcnn,
+    initialize,
+    load_model_zoo_mask_rcnn,
+)
+from gluonext.models import ModelError
+
+log = logging.getLogger("train_mask_rcnn")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--network", default="resnet50_v1b", choices=sorted(NETWORKS))
+    p.add_argument("--use-fpn", action="store_true", help="feature pyramid network")
+    p.add_argument("--dataset", default="imaterialist", help="name used in the run folder")
+    p.add_argument("--data-root", "--data_root", dest="data_root", default="datasets/imaterialist")
+    p.add_argument(
+        "--categories", default="all", help="all (46), main (13 main apparel) or ids 0,1,10"
+    )
+    p.add_argument("--train-json", default=None, help="default DATA_ROOT/annotations/...train")
+    p.add_argument("--val-json", default=None, help="default DATA_ROOT/annotations/...val")
+    p.add_argument("--image-dir", default=None, help="default DATA_ROOT/train")
+    p.add_argument(
+        "--model-zoo",
+        default=None,
+        help="fine-tune GluonCV's pretrained COCO model, e.g. mask_rcnn_fpn_resnet50_v1b_coco",
+    )
+    p.add_argument("--pretrained-base", default=None, metavar="FILE", help="ImageNet .params")
+    p.add_argument("--short", type=short_side, default=(800, 800), help="short side or LOW,HIGH")
+    p.add_argument("--max-size", type=positive_int, default=1333, help="longest side")
+    p.add_argument(
+        "--rcnn-num-samples", type=positive_int, default=None, help="RoIs per image (GluonCV's)"
+    )
+    p.add_argument("--rpn-pre-nms", type=positive_int, default=None, help="cap on proposals")
+    p.add_argument("--rpn-post-nms", type=positive_int, default=None, help="cap after NMS")
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        help="images per step over all devices and workers (default: one per device)",
+    )
+    p.add_argument("--epochs", type=positive_int, default=26)
+    p.add_argument("--lr", type=positive_float, default=None, help="default 0.00125 x batch")
+    p.add_argument("--lr-decay", type=positive_float, default=0.1)
+    p.add_argument("--lr-decay-epoch", type=epoch_list, default=(17, 23))
+    p.add_argument(
+        "--lr-warmup",
+        type=int,
+        default=None,
+        help="warmup iterations (GluonCV: max(8000 / batch, 1000); capped at one epoch here)",
+    )
+    p.add_argument("--lr-warmup-factor", type=float, default=1.0 / 3)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--wd", type=float, default=1e-4)
+    p.add_argument("--clip-gradient", type=float, default=-1.0, help="off when <= 0")
+    p.add_argument("--ngpus", type=int, default=0)
+    p.add_argument("--ctx", default=None, help="devices, e.g. cpu:0,cpu:1 or gpu:0,gpu:1")
+    p.add_argument(
+        "--kvstore",
+        default="device",
+        choices=("device", "local", "nccl", "dist_sync", "dist_device_sync"),
+    )
+    p.add_argument("--horovod", action="store_true", help="one process per GPU under horovodrun")
+    p.add_argument("--amp", action="store_true", help="mixed precision (GPUs only)")
+    p.add_argument("--workers", "-j", type=int, default=2)
+    p.add_argument("--resume", default=None, metavar="CKPT")
+    p.add_argument("--eval", action="store_true", help="evaluate --resume's weights and stop")
+    p.add_argument("--val-interval", type=positive_int, default=1)
+    p.add_argument("--no-val", action="store_true")
+    p.add_argument("--save-dir", default=None, help="default runs/mask_rcnn/<run name>")
+    p.add_argument("--seed", type=int, default=233)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--hybridize", action=argparse.BooleanOptionalAction, default=True)
+    return p.parse_args(argv)
+
+
+def build_net(args, classes, contexts, per_device):
+    if args.model_zoo:
+        net = load_model_zoo_mask_rcnn(
+            args.model_zoo, classes, args.short, args.max_size, per_device
+        )
+    else:
+        net = build_mask_rcnn(
+            args.network,
+            classes,
+            args.use_fpn,
+            args.short,
+            args.max_size,
+            args.pretrained_base,
+            per_device,
+            args.rcnn_num_samples,
+            args.rpn_pre_nms,
+            args.rpn_post_nms,
+        )
+    initialize(net, contexts)
+    fixed = {name for name, p in net.collect_params().items() if p.grad_req == "null"}
+    net.collect_params().setattr("grad_req", "null")
+    for name, param in net.collect_train_params().items():
+        if name not in fixed:  # BatchNorm running statistics and anchors stay fixed
+            param.grad_req = "write"
+    for param in net.collect_params(".*bias").values():
+        param.wd_mult = 0.0
+    return net
+
+
+def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show) -> dict:
+    """One pass over this worker's shard; mean losses, images/s, final lr."""
+    if args.hybridize:
+        net.hybridize(static_alloc=True)
+    totals = dict.fromkeys(("loss", *loss_fn.PARTS), 0.0)
+    steps, seen, start = 0, 0, time.perf_counter()
+    bar = tqdm(loader, desc=f"epoch {epoch}", disable=not show, leave=False)
+    for iteration, batch in enumerate(bar):
+        per_device = zip(*[_shards(b) for b in batch], strict=True)
+        shards = [
+            [x.as_in_context(ctx) for x in items]
+            for ctx, items in zip(contexts, per_device, strict=False)  # a short last batch
+        ]
+        with autograd.record():
+            results = [loss_fn(net, *items) for items in shards]
+        if args.amp:
+            from mxnet.contrib import amp
+
+            with amp.scale_loss([r[0] for r in results], trainer) as scaled:
+                autograd.backward(scaled)
+        else:
+            autograd.backward([r[0] for r in results])
+        trainer.step(args.batch_size)
+        loss = sum(r[0].asscalar() for r in results)
+        check_finite(loss, epoch, iteration)
+        totals["loss"] += loss
+        for k, name in enumerate(loss_fn.PARTS):
+            totals[name] += sum(r[1][k].asscalar() for r in results)
+        steps += 1
+        seen += sum(items[0].shape[0] for items in shards)
+        bar.set_postfix(loss=f"{totals['loss'] / steps:.3f}", lr=f"{trainer.learning_rate:.2e}")
+    seconds = time.perf_counter() - start
+    record = {f"train_{k}": v / max(steps, 1) for k, v in totals.items()}
+    record.update(lr=trainer.learning_rate, img_per_s=seen / seconds if seconds else 0.0)
+    record["seconds"] = seconds
+    return record
+
+
+def _shards(x):
+    return x if isinstance(x, (list, tuple)) else [x]
+
+
+def evaluate(net, dataset, ctx, short, max_size, show=True, hybridize=True) -> tuple[dict, list]:
+    """COCO box and mask AP on every validation image at its original resolution."""
+    if hybridize:
+        net.hybridize(static_alloc=True)
+    transform = MaskRCNNValTransform(short, max_size)
+    results = []
+    for index in tqdm(range(len(dataset)), desc="val", disable=not show, leave=False):
+        image, _label, _segs = dataset.load(index)
+        found = predict_instances(net, image, transform, ctx)
+        results.extend(to_coco_results(dataset.images[index]["id"], found, dataset.category_ids))
+    gt = load_coco(dataset.annotation_file)
+    scores = coco_evaluate(gt, results, dataset.image_ids, dataset.category_ids)
+    return scores, results
+
+
+def main(args) -> int:
+    if args.ngpus and args.ctx:
+        raise DeviceError("give --ngpus N or --ctx LIST, not both")
+    if args.horovod:
+        parallel, contexts = create_horovod()
+    else:
+        contexts = parse_contexts(args.ngpus, args.ctx)
+        parallel = create_kvstore(args.kvstore, contexts)
+    if args.amp and any(c.device_type == "cpu" for c in contexts):
+        raise DeviceError("--amp needs GPU contexts (float16 training); drop it on CPU")
+    name = f"{'fpn_' if args.use_fpn else ''}{args.network}"
+    run_name = f"{args.dataset}_{args.categories.replace(',', '-')}_mask_rcnn_{name}"
+    save_dir = Path(args.save_dir or Path("runs") / "mask_rcnn" / run_name)
+    if parallel.is_main:
+        setup_logging(save_dir / "train.log")
+    else:
+        logging.getLogger().setLevel(logging.WARNING)
+    show = parallel.is_main and not args.no_progress
+    mx.random.seed(args.seed)
+    np.random.seed(args.seed)
+    if args.amp:
+        from mxnet.contrib import amp
+
+        amp.init()
+
+    sources = {"image_dir": args.image_dir, "categories": args.categories}
+    train_set = InstanceDataset(args.data_root, "train", annotation_file=args.train_json, **sources)
+    val_set = InstanceDataset(args.data_root, "val", annotation_file=args.val_json, **sources)
+    classes = list(train_set.CLASSES)
+    if list(val_set.CLASSES) != classes:
+        raise DatasetError("train and val JSON files define different categories")
+    devices = len(contexts) * parallel.num_workers
+    args.batch_size = args.batch_size or devices
+    if args.batch_size % devices:
+        raise DeviceError(
+            f"--batch-size {args.batch_size} must split evenly over {len(contexts)} device(s) "
+            f"x {parallel.num_workers} worker(s) (GluonCV: one image per device)"
+        )
+    per_device = args.batch_size // devices
+    net = build_net(args, classes, contexts, per_device)
+    short_val = args.short[1]
+
+    if args.eval:
+        if not args.resume:
+            raise CheckpointError("--eval needs --resume CKPT (the weights to evaluate)")
+        meta = load_checkpoint(args.resume, net)
+        scores, _ = evaluate(net, val_set, contexts[0], short_val, args.max_size, show)
+        log_scores(f"evaluated {args.resume} (epoch {meta.get('epoch')})", scores, val_set)
+        return 0
+
+    local_batch = args.batch_size // parallel.num_workers
+    shard = len(train_set) // parallel.num_workers
+    iters_per_epoch = shard // local_batch
+    if iters_per_epoch == 0:
+        raise DatasetError(
+            f"{len(train_set)} training images give no full batch of {local_batch} per worker"
+        )
+    lr = args.lr or 0.00125 * args.batch_size
+    warmup = args.lr_warmup
+    if warmup is None:
+        warmup = min(max(8000 // args.batch_size, 1000), iters_per_epoch)
+    schedule = WarmupSchedule(
+        lr,
+        args.epochs * iters_per_epoch,
+        warmup,
+        mode="step",
+        steps=tuple(int(e * iters_per_epoch) for e in args.lr_decay_epoch),
+        factor=args.lr_decay,
+        warmup_factor=args.lr_warmup_factor,
+    )
+    opt_params = {"learning_rate": lr, "wd": args.wd, "momentum": args.momentum}
+    opt_params["lr_scheduler"] = schedule
+    if args.clip_gradient > 0:
+        opt_params["clip_gradient"] = args.clip_gradient
+    if args.amp:
+        opt_params["multi_precision"] = True
+    trainable = {k: p for k, p in net.collect_params().items() if p.grad_req != "null"}
+    trainer = create_trainer(trainable, "sgd", opt_params, parallel)
+    if args.amp:
+        amp.init_trainer(trainer)
+    loss_fn = MaskRCNNLoss()
+
+    start_epoch, best = 1, {"mask_AP": -1.0, "epoch": 0}
+    metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
+    if args.resume:
+        meta = load_checkpoint(args.resume, net, trainer)
+        start_epoch, best = meta["epoch"] + 1, meta.get("best", best)
+        metrics.truncate(meta["epoch"])
+        log.info("resumed from %s at epoch %d", args.resume, meta["epoch"])
+    log.info("train: %s", train_set.summary())
+    log.info("val: %s", val_set.summary())
+    log.info(
+        "%s: %s, batch %d (%d per device), %d iterations per epoch, lr %.4g, warmup %d",
+        run_name,
+        ",".join(map(str, contexts)),
+        args.batch_size,
+        per_device,
+        iters_per_epoch,
+        lr,
+        warmup,
+    )
+
+    from gluoncv.data.batchify import MaskRCNNTrainBatchify
+
+    train_set.transform_fn = MaskRCNNTrainTransform(
+        net, args.short, args.max_size, multi_stage=args.use_fpn
+    )
+    batchify = MaskRCNNTrainBatchify(net, len(contexts))
+    for epoch in range(start_epoch, args.epochs + 1):
+        mx.random.seed(args.seed * 1000 + epoch)  # RoI sampling: same draws when resumed
+        order = shard_order(len(train_set), args.seed, epoch, parallel.rank, parallel.num_workers)
+        loader = gluon.data.DataLoader(
+            train_set,
+            batch_sampler=SeededBatchSampler(order, local_batch, args.seed, epoch),
+            batchify_fn=batchify,
+            num_workers=args.workers,
+            thread_pool=False,
+        )
+        record = {
+            "epoch": epoch,
+            **train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show),
+        }
+        average_running_stats(net, parallel)
+        validate = not args.no_val and (epoch % args.val_interval == 0 or epoch == args.epochs)
+        if validate and parallel.is_main:
+            scores, _ = evaluate(
+                net, val_set, contexts[0], short_val, args.max_size, show, args.hybridize
+            )
+            record.update({f"bbox_{k}": v for k, v in scores["bbox"].items()})
+            record.update({f"mask_{k}": v for k, v in scores["segm"].items()})
+            log_scores(f"epoch {epoch} validation", scores, val_set)
+            if scores["segm"]["AP"] > best["mask_AP"]:
+                best = {"mask_AP": scores["segm"]["AP"], "epoch": epoch}
+        if parallel.is_main:
+            meta = {
+                "epoch": epoch,
+                "best": best,
+                "args": {k: v for k, v in vars(args).items()},
+                "classes": classes,
+                "category_ids": train_set.category_ids,
+                "network": args.network,
+                "use_fpn": args.use_fpn,
+                "model_zoo": args.model_zoo,
+                "short": list(args.short),
+                "max_size": args.max_size,
+                "num_sample": args.rcnn_num_samples,
+                "max_pre_nms": args.rpn_pre_nms,
+                "max_post_nms": args.rpn_post_nms,
+                "mask_head_norm": not (args.pretrained_base or args.model_zoo),
+            }
+            save_checkpoint(save_dir / "checkpoint_last.ckpt", net, trainer, meta)
+            if best["epoch"] == epoch:
+                save_checkpoint(save_dir / "checkpoint_best.ckpt", net, None, meta)
+                export_params(save_dir / "model_best.params", net)
+            metrics.append(record)
+            log.info(
+                "epoch %d: loss %.4f (rpn %.3f + %.3f, rcnn %.3f + %.3f, mask %.3f), "
+                "%.2f img/s, lr %.2e%s",
+                epoch,
+                record["train_loss"],
+                *(record[f"train_{k}"] for k in loss_fn.PARTS),
+                record["img_per_s"],
+                record["lr"],
+                f", mask AP {record['mask_AP']:.4f}" if "mask_AP" in record else "",
+            )
+    if parallel.is_main:
+        log.info(
+            "done: best mask AP %.4f at epoch %d; outputs in %s",
+            best["mask_AP"],
+            best["epoch"],
+            save_dir,
+        )
+    return 0
+
+
+def log_scores(title: str, scores: dict, dataset: InstanceDataset) -> None:
+    counts: dict = {}
+    for anns in dataset.annotations:
+        for ann in anns:
+            counts[ann["category_id"]] = counts.get(ann["category_id"], 0) + 1
+    names = dict(zip(dataset.category_ids, dataset.CLASSES, strict=True))
+    lines = [
+        f"{kind:>5}: " + "  ".join(f"{k} {v:.4f}" for k, v in scores[key].items())
+        for kind, key in (("box", "bbox"), ("mask", "segm"))
+    ]
+    log.info(
+        "%s on %d images:\n%s\n%s",
+        title,
+        len(dataset),
+        "\n".join(lines),
+        category_table(scores["per_category"], names, counts),
+    )
+
+
+def run(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        return main(args)
+    except (DeviceError, DatasetError, ModelError, CheckpointError, TrainingDiverged) as exc:
+        logging.getLogger("train_mask_rcnn").error("error: %s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(run())
