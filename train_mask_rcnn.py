@@ -189,7 +189,10 @@ def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show) 
         seen += sum(items[0].shape[0] for items in shards)
         bar.set_postfix(loss=f"{totals['loss'] / steps:.3f}", lr=f"{trainer.learning_rate:.2e}")
     seconds = time.perf_counter() - start
-    record = {f"train_{k}": v / max(steps, 1) for k, v in totals.items()}
+    record = {
+        ("train_loss" if k == "loss" else f"train_loss_{k}"): v / max(steps, 1)
+        for k, v in totals.items()
+    }
     record.update(lr=trainer.learning_rate, img_per_s=seen / seconds if seconds else 0.0)
     record["seconds"] = seconds
     return record
@@ -374,7 +377,7 @@ def main(args) -> int:
                 "%.2f img/s, lr %.2e%s",
                 epoch,
                 record["train_loss"],
-                *(record[f"train_{k}"] for k in loss_fn.PARTS),
+                *(record[f"train_loss_{k}"] for k in loss_fn.PARTS),
                 record["img_per_s"],
                 record["lr"],
                 f", mask AP {record['mask_AP']:.4f}" if "mask_AP" in record else "",

@@ -89,7 +89,7 @@ def time_gluoncv(items, transform, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def training_rate(folder: Path, use_fpn: bool, short: int, out: Path) -> dict:
+def training_rate(folder: Path, use_fpn: bool, short: int, out: Path, extra: list) -> dict:
     command = [
         sys.executable, str(REPO / "train_mask_rcnn.py"), "--network", "resnet18_v1b",
         "--data-root", str(folder), "--categories", "all", "--short", str(short),
@@ -98,6 +98,7 @@ def training_rate(folder: Path, use_fpn: bool, short: int, out: Path) -> dict:
     ]  # fmt: skip
     if use_fpn:
         command.append("--use-fpn")
+    command.extend(extra)
     subprocess.run(command, check=True, capture_output=True)
     record = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     return {"img_per_s": record["img_per_s"], "seconds": record["seconds"]}
@@ -113,6 +114,7 @@ def main() -> int:
     p.add_argument("--train-short", type=int, default=320)
     p.add_argument("--train-images", type=int, default=12)
     p.add_argument("--data", default=str(REPO / "bench" / "data" / "mask_rcnn"))
+    p.add_argument("--skip-training", action="store_true")
     args = p.parse_args()
     width, height = (int(v) for v in args.image_size.split("x"))
     folder = prepare(Path(args.data) / "imaterialist", args.images, (width, height))
@@ -143,6 +145,8 @@ def main() -> int:
         f"({ours_rate / theirs_rate:.2f}x)"
     )
 
+    if args.skip_training:
+        return 0
     subset = folder.parent / "train_subset"
     if not (subset / "annotations" / "instances_train.json").is_file():
         convert(
@@ -155,10 +159,15 @@ def main() -> int:
         )
         (subset / "train").symlink_to(folder / "train")
     results["training"] = {}
-    for use_fpn in (True, False):
-        name = "fpn_resnet18_v1b" if use_fpn else "resnet18_v1b"
-        rate = training_rate(subset, use_fpn, args.train_short, folder.parent / f"run_{name}")
-        results["training"][name] = rate
+    cpu_caps = ["--rcnn-num-samples", "128", "--rpn-pre-nms", "2000", "--rpn-post-nms", "300"]
+    for name, use_fpn, extra in (
+        ("fpn_resnet18_v1b", True, []),
+        ("resnet18_v1b", False, []),
+        ("fpn_resnet18_v1b, CPU caps", True, cpu_caps),
+    ):
+        out = folder.parent / f"run_{name.replace(', ', '_').replace(' ', '_')}"
+        rate = training_rate(subset, use_fpn, args.train_short, out, extra)
+        results["training"][name] = {**rate, "extra": " ".join(extra)}
         print(
             f"training Mask R-CNN {name}, short side {args.train_short}, CPU: "
             f"{rate['img_per_s']:.2f} img/s ({args.train_images} images in {rate['seconds']:.0f} s)"

@@ -46,12 +46,14 @@ def _pyramid_roi_feats(
     self, F, features, rpn_rois, roi_size, strides, roi_mode="align",
     roi_canonical_scale=224.0, sampling_ratio=2, eps=1e-6,
 ):  # fmt: skip
-    """GluonCV's FPN RoI pooling with each level's output masked to its own RoIs.
+    """GluonCV's FPN RoI pooling, without the RoIs of batch index -1.
 
-    GluonCV hides the other levels' RoIs from ``ROIAlign`` by setting their batch index to -1;
-    MXNet 1.9.1's CPU ``ROIAlign`` then leaves those rows uninitialised (any value, up to
-    1e30) instead of zero, so training from the CPU blows up at random. Same level rule as
-    GluonCV (``floor(4 + log2(sqrt(wh) / 224))``, P6 not used).
+    GluonCV hides other levels' RoIs from ``ROIAlign`` by setting their batch index to -1.
+    MXNet 1.9.1's CPU ``ROIAlign`` then leaves row n of its output uninitialised (any value, up
+    to 1e30) and may write a 0 at flat position n instead (inside the first RoI's features), so
+    FPN training on the CPU blows up at random. Here every level pools every RoI
+    and keeps the rows of its own RoIs (same level rule: ``floor(4 + log2(sqrt(wh) / 224))``,
+    P6 not used).
     """
     max_stage = self._max_stage - 1 if self._max_stage > 5 else self._max_stage
     _, x1, y1, x2, y2 = F.split(rpn_rois, axis=-1, num_outputs=5)
@@ -61,10 +63,9 @@ def _pyramid_roi_feats(
     pooled = []
     for i, stage in enumerate(range(self._min_stage, max_stage + 1)):
         here = level == stage
-        rois = F.where(here, rpn_rois, F.ones_like(rpn_rois) * -1.0)
         if roi_mode == "align":
             feature = F.contrib.ROIAlign(
-                features[i], rois, roi_size, 1.0 / strides[i], sample_ratio=sampling_ratio
+                features[i], rpn_rois, roi_size, 1.0 / strides[i], sample_ratio=sampling_ratio
             )
         else:
             feature = F.ROIPooling(features[i], rpn_rois, roi_size, 1.0 / strides[i])
@@ -73,7 +74,7 @@ def _pyramid_roi_feats(
 
 
 def fix_cpu_roi_align(net: nn.HybridBlock) -> nn.HybridBlock:
-    """Give a GluonCV R-CNN (FPN) the masked RoI pooling above; harmless on GPUs."""
+    """Give a GluonCV R-CNN (FPN) the RoI pooling above (same results as GluonCV's on GPUs)."""
     net._pyramid_roi_feats = types.MethodType(_pyramid_roi_feats, net)
     return net
 
@@ -240,6 +241,9 @@ def _normalize_mask_head(net, num_convs: int, channels: int = 256, groups: int =
                 head.add(nn.GroupNorm(num_groups=groups), nn.Activation("relu"))
             head.add(nn.Conv2DTranspose(channels, 2, strides=2, weight_initializer=init))
             head.add(nn.GroupNorm(num_groups=groups), nn.Activation("relu"))
+    # Gluon refuses to change a child's type in place: unregister the old head first
+    del net.mask.deconv
+    net.mask._children.pop("deconv")
     net.mask.deconv = head
 
 
@@ -289,7 +293,8 @@ def initialize(net: nn.HybridBlock, contexts) -> None:
     """Initialise what has no weights yet (MSRA-style for convolutions without their own
     initialiser) and place every parameter on ``contexts``. The training target generator
     (GluonCV creates it lazily, with constant parameters) is created first, so training and
-    prediction networks hold the same parameters."""
+    prediction networks hold the same parameters.
+    """
     if getattr(net, "_target_generator", None) is not None:
         net.target_generator  # noqa: B018 - the property builds and registers it
     for name, param in net.collect_params().items():
@@ -297,6 +302,12 @@ def initialize(net: nn.HybridBlock, contexts) -> None:
             default = mx.init.Zero() if name.endswith("bias") else mx.init.Xavier(magnitude=2)
             param.initialize(ctx=contexts, default_init=default)
     net.collect_params().reset_ctx(contexts)
+    if any(p._deferred_init for p in net.collect_params().values()):
+        # settle the shapes with one imperative pass: a hybridized first call in test mode fails
+        # on the training-only parameters its graph does not contain
+        short = net.short[0] if isinstance(net.short, (tuple, list)) else net.short
+        with mx.autograd.predict_mode():
+            net(mx.nd.zeros((1, 3, short, short), ctx=contexts[0]))
 
 
 class MaskRCNNLoss:

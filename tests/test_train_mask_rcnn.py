@@ -27,6 +27,18 @@ def small(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def three(tmp_path_factory):
+    """3 training images and 1 validation image: for the subprocess runs of the resume test."""
+    from gluonext.imaterialist_coco import ConvertOptions, convert
+    from gluonext.sample_data import write_imaterialist
+
+    root = tmp_path_factory.mktemp("mask_rcnn_resume") / "data"
+    write_imaterialist(root, 4, seed=22, size=(96, 128), progress=False)
+    convert(ConvertOptions(data_root=root, val_num=1, categories="main", progress=False))
+    return root
+
+
 def mask_args(root, save_dir, *extra, ctx=("--ctx", "cpu")):
     """A small, fast train_mask_rcnn.py command line (FPN ResNet-18, short side 96)."""
     return [
@@ -50,7 +62,8 @@ def weights(path):
     return read_checkpoint(path)["weights"]
 
 
-def test_resume_after_epoch_1_ends_with_the_same_weights(small, tmp_path):
+def test_resume_after_epoch_1_ends_with_the_same_weights(three, tmp_path):
+    small = three
     args = ("--no-val",)
     full = run_single_threaded(*mask_args(small, tmp_path / "full", *args))
     assert full.returncode == 0, full.stderr[-2000:]
@@ -85,7 +98,15 @@ def test_two_cpu_contexts_validation_outputs_and_eval_only(small, tmp_path, capl
     assert tm.main(tm.parse_args(args)) == 0
     assert "batch 2 (1 per device)" in caplog.text
     (record,) = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    for key in ("train_loss", "train_mask", "mask_AP", "mask_AP50", "bbox_AP", "lr", "img_per_s"):
+    for key in (
+        "train_loss",
+        "train_loss_mask",
+        "mask_AP",
+        "mask_AP50",
+        "bbox_AP",
+        "lr",
+        "img_per_s",
+    ):
         assert key in record and np.isfinite(record[key])
     for name in ("checkpoint_last.ckpt", "checkpoint_best.ckpt", "model_best.params",
                  "metrics.png", "train.log"):  # fmt: skip
@@ -153,13 +174,13 @@ def test_dist_sync_workers_get_disjoint_shards_and_identical_weights(small, tmp_
 
 
 def test_overfits_a_few_images_then_predicts_and_submits(tmp_path):
-    """From random weights, 120 iterations on 4 generated images (8 garments) lift the
+    """From random weights, 80 iterations on 4 generated images (8 garments) lift the
     training-set mask AP50 from about 0 to well above it, and the loss falls by more than half;
     the checkpoint then goes through the prediction and submission tools."""
-    import mxnet as mx
-
     import imaterialist_submission
+    import mxnet as mx
     import predict_instances
+
     from gluonext.data.instance import InstanceDataset
     from gluonext.imaterialist_coco import ConvertOptions, convert
     from gluonext.rle import parse_kaggle
@@ -170,22 +191,22 @@ def test_overfits_a_few_images_then_predicts_and_submits(tmp_path):
     convert(ConvertOptions(data_root=root, val_num=2, categories="main", progress=False))
     train_json = root / "annotations" / "instances_train.json"
     args = mask_args(
-        root, tmp_path / "run", "--val-json", str(train_json), "--short", "128",
-        "--max-size", "256", "--rcnn-num-samples", "64", "--rpn-pre-nms", "1000",
-        "--rpn-post-nms", "100", "--epochs", "30", "--val-interval", "30",
-        "--lr-decay-epoch", "25", "--lr-warmup", "4",
+        root, tmp_path / "run", "--val-json", str(train_json), "--rcnn-num-samples", "64",
+        "--rpn-pre-nms", "1000", "--rpn-post-nms", "100", "--epochs", "20",
+        "--val-interval", "20", "--lr-decay-epoch", "16", "--lr-warmup", "4",
     )  # fmt: skip
     parsed = tm.parse_args(args)
     parsed.batch_size = 1
     mx.random.seed(parsed.seed)
     train_set = InstanceDataset(root, "train", "main", skip_empty=False)
     untrained = tm.build_net(parsed, list(train_set.CLASSES), [mx.cpu()], 1)
-    before, _ = tm.evaluate(untrained, train_set, mx.cpu(), 128, 256, show=False)
+    before, _ = tm.evaluate(untrained, train_set, mx.cpu(), 96, 160, show=False)
     assert tm.main(tm.parse_args(args)) == 0
-    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().split()]
+    metrics = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in metrics]
     after = records[-1]
     assert before["segm"]["AP50"] < 0.05
-    assert after["mask_AP50"] >= 0.35, after  # measured 0.6 (see the closing note)
+    assert after["mask_AP50"] >= 0.25, after  # measured 0.39-0.50 (see the closing note)
     assert after["train_loss"] < 0.5 * records[0]["train_loss"]
 
     out = tmp_path / "predictions"
@@ -200,7 +221,9 @@ def test_overfits_a_few_images_then_predicts_and_submits(tmp_path):
     predictions = json.loads((out / "predictions.json").read_text())
     names = {Path(r["file_name"]).name for r in predictions}
     assert names <= {p.name for p in (root / "train").iterdir()} and len(names) >= 3
-    assert len(list(out.glob("*_overlay.jpg"))) == 6  # every image, annotated or not
+    assert len(list(out.glob("*_overlay.jpg"))) == 4  # the images the annotations know
+    skipped = json.loads((out / "skipped.json").read_text())
+    assert len(skipped) == 2 and all("not in" in s["reason"] for s in skipped)
     csv_path = tmp_path / "submission.csv"
     code = imaterialist_submission.main(
         imaterialist_submission.parse_args(

@@ -3,8 +3,8 @@
 GluonCV's ``MaskRCNNDefaultTrainTransform`` resizes and flips polygons one instance at a time
 and rasterises each with pycocotools. Here the masks of an image are decoded in one
 pycocotools call, resized in one OpenCV call (channels = instances) and flipped together with
-the image and boxes. RPN targets come from GluonCV's own generator and anchors, as in its
-recipe, with the random draws seeded per item.
+the image and boxes. RPN targets follow GluonCV's generator exactly (same anchors, rules and
+random draws, seeded per item) but are computed only where they can be non-zero.
 """
 
 from __future__ import annotations
@@ -86,12 +86,79 @@ def flip_boxes(label: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU of corner boxes, float32: MXNet's ``box_iou`` (GluonCV's, and threaded)."""
+    return mx.nd.contrib.box_iou(mx.nd.array(a), mx.nd.array(b), format="corner").asnumpy()
+
+
+def rpn_targets(
+    anchors: np.ndarray,
+    boxes: np.ndarray,
+    width: int,
+    height: int,
+    num_sample: int = 256,
+    pos_iou: float = 0.7,
+    neg_iou: float = 0.3,
+    pos_ratio: float = 0.5,
+):
+    """GluonCV's RPN targets (``RPNTargetGenerator``, same rules, same random draws from numpy's
+    global generator) computed only where they can be non-trivial: IoUs for the anchors inside
+    the image, box targets for the sampled positives. Returns (cls_target (N,), box_target
+    (N, 4), box_mask (N, 4)) as float32: cls 1 positive, 0 negative, -1 ignored.
+    """
+    count = len(anchors)
+    inside = np.flatnonzero(
+        (anchors[:, 0] >= 0)
+        & (anchors[:, 1] >= 0)
+        & (anchors[:, 2] < width)
+        & (anchors[:, 3] < height)
+    )
+    samples = np.zeros(count, np.float32)
+    ious = box_iou(anchors[inside], boxes) if len(boxes) else np.zeros((len(inside), 0))
+    best = ious.max(axis=1) if ious.shape[1] else np.full(len(inside), -1.0, np.float32)
+    if len(inside) and ious.shape[1]:
+        # an anchor that is some box's best match is positive (GluonCV's tie rule) ...
+        per_box = np.maximum(ious.max(axis=0, keepdims=True), -1.0)
+        eps = np.spacing(np.float32(1.0))
+        chosen = ((ious + eps) > per_box).any(axis=1)
+        local = np.where(chosen, 1.0, 0.0)
+        # ... as is any with IoU >= pos_iou, while IoU < neg_iou makes it negative (last word)
+        local = np.where(best >= pos_iou, 1.0, local)
+        local = np.where((best < neg_iou) & (best >= 0), -1.0, local)
+        samples[inside] = local
+    max_pos = int(round(num_sample * pos_ratio))
+    num_pos = int((samples > 0).sum())
+    if num_pos > max_pos:
+        drop = np.random.choice(np.where(samples > 0)[0], size=num_pos - max_pos, replace=False)
+        samples[drop] = 0
+    num_neg = int((samples < 0).sum())
+    max_neg = num_sample - min(num_pos, max_pos)
+    if num_neg > max_neg:
+        drop = np.random.choice(np.where(samples < 0)[0], size=num_neg - max_neg, replace=False)
+        samples[drop] = 0
+    cls_target = np.where(samples == 0, -1.0, (samples + 1) / 2).astype(np.float32)
+    box_target = np.zeros((count, 4), np.float32)
+    box_mask = np.zeros((count, 4), np.float32)
+    positive = np.flatnonzero(samples > 0)
+    if positive.size:
+        row = np.searchsorted(inside, positive)  # positives are always inside anchors
+        match = ious[row].argmax(axis=1)
+        a, g = anchors[positive], boxes[match]
+        aw, ah = a[:, 2] - a[:, 0], a[:, 3] - a[:, 1]
+        gw, gh = g[:, 2] - g[:, 0], g[:, 3] - g[:, 1]
+        box_target[positive, 0] = ((g[:, 0] + gw * 0.5) - (a[:, 0] + aw * 0.5)) / aw
+        box_target[positive, 1] = ((g[:, 1] + gh * 0.5) - (a[:, 1] + ah * 0.5)) / ah
+        box_target[positive, 2] = np.log(gw / aw)
+        box_target[positive, 3] = np.log(gh / ah)
+        box_mask[positive] = 1.0
+    return cls_target, box_target, box_mask
+
+
 class RPNTargets:
-    """GluonCV's RPN training targets for an image size, from the network's own anchors."""
+    """RPN training targets for an image size, from the network's own anchors (GluonCV's
+    anchors and rules; see ``rpn_targets``)."""
 
-    def __init__(self, net, ashape: int, multi_stage: bool, **generator_kwargs):
-        from gluoncv.model_zoo.rcnn.rpn.rpn_target import RPNTargetGenerator
-
+    def __init__(self, net, ashape: int, multi_stage: bool):
         generator = copy.deepcopy(net.rpn.anchor_generator)
         generator.collect_params().reset_ctx(None)
         self.multi_stage = multi_stage
@@ -99,14 +166,13 @@ class RPNTargets:
             self.anchors, side = [], ashape
             for level in generator:
                 data = mx.nd.zeros((1, 3, side, side))
-                self.anchors.append(level(data).reshape((1, 1, side, side, -1)))
+                self.anchors.append(level(data).reshape((side, side, -1)).asnumpy())
                 side = max(side // 2, 16)
         else:
             data = mx.nd.zeros((1, 3, ashape, ashape))
-            self.anchors = [generator(data).reshape((1, 1, ashape, ashape, -1))]
+            self.anchors = [generator(data).reshape((ashape, ashape, -1)).asnumpy()]
         features = net.features(mx.sym.var(name="data"))
         self.features = features if isinstance(features, (list, tuple)) else [features]
-        self.generator = RPNTargetGenerator(**generator_kwargs)
         self._level_shapes: dict[tuple[int, int], list] = {}
 
     def _shapes(self, height: int, width: int) -> list[tuple[int, int]]:
@@ -120,21 +186,22 @@ class RPNTargets:
 
     def __call__(self, boxes: np.ndarray, width: int, height: int, seed: int):
         """(cls_targets, box_targets, box_masks): lists with one array per feature level."""
-        levels = []
-        for anchor, (fh, fw) in zip(self.anchors, self._shapes(height, width), strict=True):
-            levels.append(anchor[:, :, :fh, :fw, :])
-        flat = mx.nd.concat(*[a.reshape((-1, 4)) for a in levels], dim=0)
+        levels = [
+            anchor[:fh, :fw, :]
+            for anchor, (fh, fw) in zip(self.anchors, self._shapes(height, width), strict=True)
+        ]
+        flat = np.concatenate([a.reshape(-1, 4) for a in levels])
         state = np.random.get_state()  # GluonCV's sampler draws from numpy's global generator
         np.random.seed(seed)
         try:
-            cls_t, box_t, box_m = self.generator(mx.nd.array(boxes[:, :4]), flat, width, height)
+            targets = rpn_targets(flat, boxes[:, :4].astype(np.float32), width, height)
         finally:
             np.random.set_state(state)
         outputs, start = ([], [], []), 0
         for anchor in levels:
-            fh, fw, per_cell = anchor.shape[2], anchor.shape[3], anchor.shape[4] // 4
-            stop = start + fh * fw * per_cell
-            for out, target in zip(outputs, (cls_t, box_t, box_m), strict=True):
+            fh, fw = anchor.shape[:2]
+            stop = start + anchor.size // 4
+            for out, target in zip(outputs, targets, strict=True):
                 out.append(target[start:stop].reshape((fh, fw, -1)))
             start = stop
         return outputs
@@ -167,7 +234,8 @@ class MaskRCNNTrainTransform:
         image, label, masks = self.geometry(image, label, segmentations, rng)
         height, width = image.shape[:2]
         tensor = mx.nd.array(normalize(image))
-        gt_masks = mx.nd.array(masks.transpose(2, 0, 1).astype(np.float32))
+        planes = np.ascontiguousarray(masks.transpose(2, 0, 1))  # uint8: a quarter of the copy
+        gt_masks = mx.nd.array(planes, dtype=np.uint8).astype(np.float32)
         if self.rpn_targets is None:
             return tensor, mx.nd.array(label), gt_masks
         seed = int(rng.randint(2**31 - 1))

@@ -147,3 +147,33 @@ def test_val_transform_reports_the_scale():
     tensor, info = MaskRCNNValTransform(50, 1000)(image)
     assert tensor.shape == (3, 100, 50)
     np.testing.assert_allclose(info.asnumpy(), [100, 50, 0.5])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rpn_targets_equal_gluoncv_generator(seed, fpn_net):
+    """Same anchors, boxes and numpy seed: the same targets as GluonCV's RPNTargetGenerator."""
+    import mxnet as mx
+    from gluoncv.model_zoo.rcnn.rpn.rpn_target import RPNTargetGenerator
+
+    from gluonext.data.rcnn_transforms import RPNTargets, rpn_targets
+
+    rng = np.random.RandomState(seed)
+    width, height = int(rng.randint(96, 200)), int(rng.randint(96, 200))
+    levels = RPNTargets(fpn_net, fpn_net.ashape, multi_stage=True)
+    shapes = levels._shapes(height, width)
+    anchors = np.concatenate(
+        [a[:fh, :fw].reshape(-1, 4) for a, (fh, fw) in zip(levels.anchors, shapes, strict=True)]
+    )
+    count = rng.randint(1, 12)
+    x1, y1 = rng.uniform(0, width - 8, count), rng.uniform(0, height - 8, count)
+    boxes = np.stack(
+        [x1, y1, x1 + rng.uniform(4, width - x1), y1 + rng.uniform(4, height - y1)], axis=1
+    ).astype(np.float32)
+    np.random.seed(seed)
+    ours = rpn_targets(anchors, boxes, width, height)
+    np.random.seed(seed)
+    theirs = RPNTargetGenerator()(mx.nd.array(boxes), mx.nd.array(anchors), width, height)
+    for mine, reference in zip(ours, theirs, strict=True):
+        reference = reference.asnumpy() if hasattr(reference, "asnumpy") else reference
+        np.testing.assert_allclose(mine, np.asarray(reference).reshape(mine.shape), atol=1e-5)
+    assert (ours[0] == 1).any() and (ours[0] == 0).any() and (ours[0] == -1).any()
