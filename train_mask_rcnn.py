@@ -16,11 +16,10 @@ import time
 from pathlib import Path
 
 import mxnet as mx
-import numpy as np
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from gluonext.cli import epoch_list, positive_float, positive_int, short_side
+from gluonext.cli import add_run_flags, epoch_list, positive_float, positive_int, short_side
 from gluonext.data.instance import InstanceDataset
 from gluonext.data.rcnn_transforms import MaskRCNNTrainTransform, MaskRCNNValTransform
 from gluonext.data.segmentation import DatasetError
@@ -34,13 +33,11 @@ from gluonext.engine.devices import (
     DeviceError,
     SeededBatchSampler,
     average_running_stats,
-    create_horovod,
-    create_kvstore,
     create_trainer,
-    parse_contexts,
     shard_order,
 )
 from gluonext.engine.schedules import WarmupSchedule
+from gluonext.engine.session import start_run
 from gluonext.engine.tracking import MetricsLog, TrainingDiverged, check_finite
 from gluonext.instance_eval import (
     category_table,
@@ -49,7 +46,6 @@ from gluonext.instance_eval import (
     predict_instances,
     to_coco_results,
 )
-from gluonext.logs import setup_logging
 from gluonext.mask_rcnn import (
     NETWORKS,
     MaskRCNNLoss,
@@ -107,24 +103,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--wd", type=float, default=1e-4)
     p.add_argument("--clip-gradient", type=float, default=-1.0, help="off when <= 0")
-    p.add_argument("--ngpus", type=int, default=0)
-    p.add_argument("--ctx", default=None, help="devices, e.g. cpu:0,cpu:1 or gpu:0,gpu:1")
-    p.add_argument(
-        "--kvstore",
-        default="device",
-        choices=("device", "local", "nccl", "dist_sync", "dist_device_sync"),
-    )
     p.add_argument("--horovod", action="store_true", help="one process per GPU under horovodrun")
     p.add_argument("--amp", action="store_true", help="mixed precision (GPUs only)")
-    p.add_argument("--workers", "-j", type=int, default=2)
-    p.add_argument("--resume", default=None, metavar="CKPT")
-    p.add_argument("--eval", action="store_true", help="evaluate --resume's weights and stop")
-    p.add_argument("--val-interval", type=positive_int, default=1)
-    p.add_argument("--no-val", action="store_true")
-    p.add_argument("--save-dir", default=None, help="default runs/mask_rcnn/<run name>")
-    p.add_argument("--seed", type=int, default=233)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--hybridize", action=argparse.BooleanOptionalAction, default=True)
+    add_run_flags(p, seed=233, save_dir="runs/mask_rcnn/<run name>")
     return p.parse_args(argv)
 
 
@@ -218,25 +199,12 @@ def evaluate(net, dataset, ctx, short, max_size, show=True, hybridize=True) -> t
 
 
 def main(args) -> int:
-    if args.ngpus and args.ctx:
-        raise DeviceError("give --ngpus N or --ctx LIST, not both")
-    if args.horovod:
-        parallel, contexts = create_horovod()
-    else:
-        contexts = parse_contexts(args.ngpus, args.ctx)
-        parallel = create_kvstore(args.kvstore, contexts)
-    if args.amp and any(c.device_type == "cpu" for c in contexts):
-        raise DeviceError("--amp needs GPU contexts (float16 training); drop it on CPU")
     name = f"{'fpn_' if args.use_fpn else ''}{args.network}"
     run_name = f"{args.dataset}_{args.categories.replace(',', '-')}_mask_rcnn_{name}"
     save_dir = Path(args.save_dir or Path("runs") / "mask_rcnn" / run_name)
-    if parallel.is_main:
-        setup_logging(save_dir / "train.log")
-    else:
-        logging.getLogger().setLevel(logging.WARNING)
-    show = parallel.is_main and not args.no_progress
-    mx.random.seed(args.seed)
-    np.random.seed(args.seed)
+    contexts, parallel, show = start_run(args, save_dir)
+    if args.amp and any(c.device_type == "cpu" for c in contexts):
+        raise DeviceError("--amp needs GPU contexts (float16 training); drop it on CPU")
     if args.amp:
         from mxnet.contrib import amp
 

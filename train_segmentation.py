@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 
 import mxnet as mx
-import numpy as np
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from gluonext.cli import positive_float, positive_int, scale_list
+from gluonext.cli import add_run_flags, positive_float, positive_int, scale_list
 from gluonext.data.segmentation import DATASETS, DatasetError, get_segmentation_dataset
 from gluonext.engine.checkpoint import (
     CheckpointError,
@@ -30,13 +29,11 @@ from gluonext.engine.devices import (
     DeviceError,
     SeededBatchSampler,
     average_running_stats,
-    create_kvstore,
-    parse_contexts,
     shard_order,
 )
 from gluonext.engine.schedules import WarmupSchedule
+from gluonext.engine.session import start_run
 from gluonext.engine.tracking import MetricsLog, TrainingDiverged, check_finite
-from gluonext.logs import setup_logging
 from gluonext.metrics import ConfusionMatrix
 from gluonext.models import (
     BACKBONES,
@@ -106,28 +103,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="learning-rate multiplier of the heads (GluonCV: 10)",
     )
     p.add_argument("--warmup-epochs", type=float, default=0.0)
-    p.add_argument("--ngpus", type=int, default=0, help="use GPUs 0..N-1 (GluonCV's flag)")
-    p.add_argument("--ctx", default=None, help="devices, e.g. cpu, cpu:0,cpu:1 or gpu:0,gpu:1")
-    p.add_argument(
-        "--kvstore",
-        default="device",
-        choices=("device", "local", "nccl", "dist_sync", "dist_device_sync"),
-    )
     p.add_argument("--syncbn", action="store_true", help="synchronised BatchNorm (GPUs only)")
-    p.add_argument("--workers", "-j", type=int, default=2, help="data-loading processes")
-    p.add_argument("--resume", default=None, metavar="CKPT", help="continue from a checkpoint")
-    p.add_argument("--eval", action="store_true", help="evaluate --resume's weights and stop")
     p.add_argument(
         "--eval-scales", type=scale_list, default=(1.0,), help="comma-separated, e.g. 0.75,1.0,1.25"
     )
     p.add_argument("--eval-flip", action="store_true", help="add horizontally flipped inputs")
-    p.add_argument("--val-interval", type=positive_int, default=1, help="evaluate every N epochs")
-    p.add_argument("--no-val", action="store_true")
-    p.add_argument("--save-dir", default=None, help="default runs/segmentation/<run name>")
     p.add_argument("--checkname", default="default", help="run name suffix (seed 003's flag)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--hybridize", action=argparse.BooleanOptionalAction, default=True)
+    add_run_flags(p, seed=0, save_dir="runs/segmentation/<run name>")
     return p.parse_args(argv)
 
 
@@ -201,22 +183,12 @@ def evaluate(net, dataset, ctx, scales=(1.0,), flip=False, show=True, batch_size
 def main(args) -> int:
     run_name = f"{args.dataset}_{canonical_model(args.model)}_{args.backbone}_{args.checkname}"
     save_dir = Path(args.save_dir or Path("runs") / "segmentation" / run_name)
-    if args.ngpus and args.ctx:
-        raise DeviceError("give --ngpus N or --ctx LIST, not both")
-    contexts = parse_contexts(args.ngpus, args.ctx)
+    contexts, parallel, show = start_run(args, save_dir)
     if args.syncbn and any(c.device_type == "cpu" for c in contexts):
         raise DeviceError(
             "--syncbn needs GPU contexts: MXNet 1.9.1's SyncBatchNorm hangs on "
             "several CPU contexts. Drop --syncbn on CPU (plain BatchNorm is used)."
         )
-    parallel = create_kvstore(args.kvstore, contexts)
-    if parallel.is_main:
-        setup_logging(save_dir / "train.log")
-    else:
-        logging.getLogger().setLevel(logging.WARNING)
-    show = parallel.is_main and not args.no_progress
-    mx.random.seed(args.seed)
-    np.random.seed(args.seed)
 
     if len(args.scale_range) != 2 or args.scale_range[0] > args.scale_range[1]:
         raise DatasetError(f"--scale-range {args.scale_range}: expected LOW,HIGH with LOW <= HIGH")

@@ -75,3 +75,27 @@ def epoch_list(text: str) -> tuple[float, ...]:
     if any(v < 0 for v in values):
         raise argparse.ArgumentTypeError(f"epochs must not be negative, got {text!r}")
     return values
+
+
+def add_run_flags(
+    parser: argparse.ArgumentParser, seed: int = 0, save_dir: str = "runs/..."
+) -> None:
+    """The flags every training script shares: devices, kvstore, loading, resume/eval, output."""
+    parser.add_argument("--ngpus", type=int, default=0, help="use GPUs 0..N-1 (GluonCV's flag)")
+    parser.add_argument("--ctx", default=None, help="devices, e.g. cpu, cpu:0,cpu:1 or gpu:0,gpu:1")
+    parser.add_argument(
+        "--kvstore",
+        default="device",
+        choices=("device", "local", "nccl", "dist_sync", "dist_device_sync"),
+    )
+    parser.add_argument("--workers", "-j", type=int, default=2, help="data-loading processes")
+    parser.add_argument("--resume", default=None, metavar="CKPT", help="continue from a checkpoint")
+    parser.add_argument("--eval", action="store_true", help="evaluate --resume's weights and stop")
+    parser.add_argument(
+        "--val-interval", type=positive_int, default=1, help="evaluate every N epochs"
+    )
+    parser.add_argument("--no-val", action="store_true")
+    parser.add_argument("--save-dir", default=None, help=f"default {save_dir}")
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--hybridize", action=argparse.BooleanOptionalAction, default=True)

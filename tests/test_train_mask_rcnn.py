@@ -1,12 +1,11 @@
 import json
 import os
-import pickle
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import check_exact_resume
 
 import train_mask_rcnn as tm
 from gluonext.engine.checkpoint import read_checkpoint
@@ -50,47 +49,11 @@ def mask_args(root, save_dir, *extra, ctx=("--ctx", "cpu")):
     ]  # fmt: skip
 
 
-def run_single_threaded(*argv):
-    """train_mask_rcnn.py in a fresh process with one OpenMP thread: bit-repeatable."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    helper = REPO / "tests" / "helpers" / "run_training.py"
-    command = [sys.executable, str(helper), "train_mask_rcnn", *argv]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-
-
-def weights(path):
-    return read_checkpoint(path)["weights"]
-
-
 def test_resume_after_epoch_1_ends_with_the_same_weights(three, tmp_path):
-    small = three
-    args = ("--no-val",)
-    full = run_single_threaded(*mask_args(small, tmp_path / "full", *args))
-    assert full.returncode == 0, full.stderr[-2000:]
-    cut = run_single_threaded("--crash-at-epoch", "2", *mask_args(small, tmp_path / "cut", *args))
-    assert cut.returncode != 0 and "KeyboardInterrupt" in cut.stderr
-    last = tmp_path / "cut" / "checkpoint_last.ckpt"
-    assert read_checkpoint(last)["meta"]["epoch"] == 1
-    payload = read_checkpoint(last)  # control: the same weights without the optimizer state
-    payload["trainer"] = None
-    (tmp_path / "no_state").mkdir()
-    with open(tmp_path / "no_state" / "checkpoint_last.ckpt", "wb") as handle:
-        pickle.dump(payload, handle)
-    for folder in ("cut", "no_state"):
-        resume = tmp_path / folder / "checkpoint_last.ckpt"
-        done = run_single_threaded(
-            *mask_args(small, tmp_path / folder, *args, "--resume", str(resume))
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-    reference = weights(tmp_path / "full" / "checkpoint_last.ckpt")
-    resumed = weights(tmp_path / "cut" / "checkpoint_last.ckpt")
-    assert reference.keys() == resumed.keys()
-    for name in reference:
-        np.testing.assert_array_equal(resumed[name], reference[name], err_msg=name)
-    stateless = weights(tmp_path / "no_state" / "checkpoint_last.ckpt")
-    assert max(float(np.abs(stateless[n] - reference[n]).max()) for n in reference) > 1e-5
-    lines = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    def args_for(save_dir, *extra):
+        return mask_args(three, save_dir, "--no-val", *extra)
+
+    check_exact_resume("train_mask_rcnn", args_for, tmp_path, min_state_effect=1e-5)
 
 
 def test_two_cpu_contexts_validation_outputs_and_eval_only(small, tmp_path, caplog):

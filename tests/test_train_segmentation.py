@@ -1,13 +1,12 @@
 import json
 import os
-import pickle
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import segmentation_args
+from conftest import check_exact_resume, segmentation_args
 
 import train_segmentation as ts
 from gluonext.engine.checkpoint import read_checkpoint
@@ -29,48 +28,12 @@ def weights(path):
     return read_checkpoint(path)["weights"]
 
 
-def max_difference(a, b):
-    assert a.keys() == b.keys()
-    return max(float(np.abs(a[name] - b[name]).max()) for name in a)
-
-
-def run_single_threaded(*argv):
-    """train_segmentation.py in a fresh process with one OpenMP thread: bit-repeatable."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    helper = REPO / "tests" / "helpers" / "run_training.py"
-    command = [sys.executable, str(helper), "train_segmentation", *argv]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-
 
 def test_resume_after_epoch_1_ends_with_the_same_weights(tiny, tmp_path):
-    full = run_single_threaded(*base_args(tiny, tmp_path / "full", "--aux"))
-    assert full.returncode == 0, full.stderr[-2000:]
-    cut = run_single_threaded("--crash-at-epoch", "2", *base_args(tiny, tmp_path / "cut", "--aux"))
-    assert cut.returncode != 0 and "KeyboardInterrupt" in cut.stderr
-    last = tmp_path / "cut" / "checkpoint_last.ckpt"
-    assert read_checkpoint(last)["meta"]["epoch"] == 1
-    # control: the same checkpoint without the optimizer state (momentum, update count)
-    payload = read_checkpoint(last)
-    payload["trainer"] = None
-    (tmp_path / "no_state").mkdir()
-    with open(tmp_path / "no_state" / "checkpoint_last.ckpt", "wb") as handle:
-        pickle.dump(payload, handle)
-    for folder in ("cut", "no_state"):
-        resume = tmp_path / folder / "checkpoint_last.ckpt"
-        done = run_single_threaded(
-            *base_args(tiny, tmp_path / folder, "--aux", "--resume", str(resume))
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-    reference = weights(tmp_path / "full" / "checkpoint_last.ckpt")
-    resumed = weights(tmp_path / "cut" / "checkpoint_last.ckpt")
-    assert reference.keys() == resumed.keys()
-    for name in reference:
-        np.testing.assert_array_equal(resumed[name], reference[name], err_msg=name)
-    stateless = weights(tmp_path / "no_state" / "checkpoint_last.ckpt")
-    assert max(float(np.abs(stateless[n] - reference[n]).max()) for n in reference) > 1e-4
-    lines = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
-    assert (tmp_path / "cut" / "metrics.png").is_file()
+    def args_for(save_dir, *extra):
+        return base_args(tiny, save_dir, "--aux", *extra)
+
+    check_exact_resume("train_segmentation", args_for, tmp_path, min_state_effect=1e-4)
     assert (tmp_path / "full" / "model_best.params").is_file()
 
 
@@ -146,7 +109,6 @@ def test_dist_sync_workers_get_disjoint_shards_and_identical_weights(tiny, tmp_p
         "train_segmentation",
         *base_args(tiny, tmp_path / "run", "--kvstore", "dist_sync", "--no-val"),
     ]
-    import os
 
     os.environ["REPORT_DIR"] = str(report)
     try:
