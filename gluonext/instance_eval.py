@@ -113,12 +113,14 @@ def load_coco(path_or_dict):
         return COCO(str(path_or_dict))
 
 
-def coco_evaluate(gt, results: list[dict], image_ids=None, category_ids=None) -> dict:
-    """COCOeval for ``bbox`` and ``segm`` on ``results``.
+def coco_evaluate(
+    gt, results: list[dict], image_ids=None, category_ids=None, kinds=("bbox", "segm")
+) -> dict:
+    """COCOeval for each of ``kinds`` (``bbox``, ``segm``) on ``results``.
 
-    Returns ``{"bbox": {AP..APl}, "segm": {AP..APl}, "per_category": {id: mask AP, or None
-    without ground truth}, "text": pycocotools' printed summaries}``. With no detections at all
-    every AP is 0.
+    Returns ``{"bbox": {AP..APl}, "segm": {AP..APl}, "per_category": {id: AP of the last kind,
+    or None without ground truth}, "text": pycocotools' printed summaries}``. With no
+    detections at all every AP is 0.
     """
     from pycocotools.cocoeval import COCOeval
 
@@ -127,14 +129,14 @@ def coco_evaluate(gt, results: list[dict], image_ids=None, category_ids=None) ->
     category_ids = sorted(category_ids if category_ids is not None else gt.getCatIds())
     out = {"per_category": {c: 0.0 for c in category_ids}, "text": ""}
     if not results:
-        for kind in ("bbox", "segm"):
+        for kind in kinds:
             out[kind] = dict.fromkeys(STAT_NAMES, 0.0)
         out["text"] = "no detections"
         return out
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         detections = gt.loadRes([dict(r) for r in results])
-        for kind in ("bbox", "segm"):
+        for kind in kinds:
             evaluator = COCOeval(gt, detections, kind)
             evaluator.params.imgIds = image_ids
             evaluator.params.catIds = category_ids
@@ -144,7 +146,7 @@ def coco_evaluate(gt, results: list[dict], image_ids=None, category_ids=None) ->
             evaluator.summarize()
             stats = evaluator.stats[: len(STAT_NAMES)]
             out[kind] = {n: max(0.0, float(v)) for n, v in zip(STAT_NAMES, stats, strict=True)}
-            if kind == "segm":
+            if kind == kinds[-1]:
                 # precision: [IoU thresholds, recall, category, area range, max dets]
                 precision = evaluator.eval["precision"][:, :, :, 0, -1]
                 for k, cat in enumerate(category_ids):

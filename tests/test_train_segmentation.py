@@ -28,7 +28,6 @@ def weights(path):
     return read_checkpoint(path)["weights"]
 
 
-
 def test_resume_after_epoch_1_ends_with_the_same_weights(tiny, tmp_path):
     def args_for(save_dir, *extra):
         return base_args(tiny, save_dir, "--aux", *extra)

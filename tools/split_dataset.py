@@ -1,0 +1,66 @@
+#!/usr/bin/env python
+"""Split a LabelImg folder by image into train and test (seed 002's 4:1), with its table.
+
+Writes ``train.txt`` / ``test.txt`` (image stems, for ``train_detection.py --train-list``),
+``train_labels.csv`` / ``test_labels.csv`` (seed 002's box CSVs) and ``split_table.csv``
+(boxes per class in train, test and total), and prints the table.
+
+    python tools/split_dataset.py --input datasets/apparel --ratio 0.8 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gluonext.data.detection import read_class_list, scan_voc_folder  # noqa: E402
+from gluonext.data.segmentation import DatasetError  # noqa: E402
+from gluonext.logs import setup_logging  # noqa: E402
+from gluonext.voc_tables import (  # noqa: E402
+    csv_rows,
+    format_table,
+    split_by_image,
+    split_table,
+    write_csv,
+    write_lines,
+    write_table_csv,
+)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--input", required=True, help="folder of LabelImg .xml files and images")
+    p.add_argument("--output", default=None, help="where the lists go (default: --input)")
+    p.add_argument("--ratio", type=float, default=0.8, help="share of images for training")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--classes", default=None, help="file with one class name per line")
+    p.add_argument("--skip-bad", action="store_true", help="leave bad files/boxes out, counted")
+    return p.parse_args(argv)
+
+
+def main(args) -> int:
+    out = Path(args.output or args.input)
+    log = setup_logging(out / "split_dataset.log")
+    try:
+        records, report = scan_voc_folder(args.input, read_class_list(args.classes), args.skip_bad)
+        train, test = split_by_image([r.stem for r in records], args.ratio, args.seed)
+    except (DatasetError, ValueError, OSError) as exc:
+        log.error("error: %s", exc)
+        return 2
+    table = split_table(records, train, test)
+    write_lines(out / "train.txt", train)
+    write_lines(out / "test.txt", test)
+    side = set(train)
+    write_csv(out / "train_labels.csv", csv_rows([r for r in records if r.stem in side]))
+    write_csv(out / "test_labels.csv", csv_rows([r for r in records if r.stem not in side]))
+    write_table_csv(out / "split_table.csv", table)
+    log.info("%s\n%s", report.summary(), format_table(table, (len(train), len(test))))
+    log.info("wrote train.txt, test.txt, *_labels.csv and split_table.csv in %s", out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))

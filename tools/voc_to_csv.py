@@ -1,0 +1,52 @@
+#!/usr/bin/env python
+"""Flatten a folder of LabelImg (Pascal VOC) XML files into seed 002's box CSV.
+
+One row per box: ``filename,width,height,class,xmin,ymin,xmax,ymax`` (the XML's own numbers),
+and a per-class count table on the console.
+
+    python tools/voc_to_csv.py --input datasets/apparel --output datasets/apparel/labels.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gluonext.data.detection import class_counts, read_class_list, scan_voc_folder  # noqa: E402
+from gluonext.data.segmentation import DatasetError  # noqa: E402
+from gluonext.logs import setup_logging  # noqa: E402
+from gluonext.voc_tables import csv_rows, write_csv  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--input", required=True, help="folder of LabelImg .xml files and images")
+    p.add_argument("--output", required=True, help="the CSV to write")
+    p.add_argument("--classes", default=None, help="file with one class name per line")
+    p.add_argument("--skip-bad", action="store_true", help="leave bad files/boxes out, counted")
+    return p.parse_args(argv)
+
+
+def main(args) -> int:
+    log = setup_logging(Path(args.output).with_suffix(".log"))
+    try:
+        records, report = scan_voc_folder(args.input, read_class_list(args.classes), args.skip_bad)
+    except (DatasetError, OSError) as exc:
+        log.error("error: %s", exc)
+        return 2
+    rows = csv_rows(records)
+    write_csv(args.output, rows)
+    counts = class_counts(records)
+    table = "\n".join(f"  {name:<24}{count:>7}" for name, count in sorted(counts.items()))
+    log.info("%s: %d boxes in %d images (%s)\n%s", args.output, len(rows), len(records),
+             report.summary(), table)  # fmt: skip
+    for path, reason in report.skipped_files:
+        log.info("  skipped %s: %s", path, reason)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))
