@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import check_exact_resume, segmentation_args
+from conftest import check_exact_resume, run_training_process, segmentation_args
 
 import train_segmentation as ts
 from gluonext.engine.checkpoint import read_checkpoint
@@ -177,14 +177,15 @@ def test_learns_garment_parts_far_above_chance(tmp_path):
         "--ctx",
         "cpu",
         "--workers",
-        "1",
+        "0",
         "--val-interval",
         "5",
         "--save-dir",
         str(tmp_path / "run"),
         "--no-progress",
     ]
-    assert ts.main(ts.parse_args(args)) == 0
+    done = run_training_process("train_segmentation", *args)
+    assert done.returncode == 0, done.stderr[-2000:]
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     scored = [r["mIoU"] for r in records if "mIoU" in r]
     val = get_segmentation_dataset("imaterialist_parts", root, "val", mode="testval")

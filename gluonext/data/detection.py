@@ -266,3 +266,31 @@ class VOCFolderDetection(gluon.data.Dataset):
         if self.transform_fn is None:
             return image, label
         return self.transform_fn(image, label, np.random.RandomState(seed))
+
+
+class COCOBoxes:
+    """Boxes of a COCO instances file (e.g. the converter's iMaterialist JSON) with the same item
+    contract as ``VOCFolderDetection``: labels ``(N, 6)`` with continuous COCO corners and
+    difficult 0."""
+
+    def __init__(self, instances, transform=None):
+        self.instances, self.transform_fn = instances, transform
+        self.CLASSES = instances.CLASSES
+
+    @property
+    def num_class(self) -> int:
+        return len(self.CLASSES)
+
+    def __len__(self) -> int:
+        return len(self.instances)
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        image, label, _ = self.instances.load(index)
+        return image, np.concatenate([label, np.zeros((len(label), 1), np.float32)], axis=1)
+
+    def __getitem__(self, key):
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        image, label = self.load(index)
+        if self.transform_fn is None:
+            return image, label
+        return self.transform_fn(image, label, np.random.RandomState(seed))
