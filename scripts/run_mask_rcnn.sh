@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Mask R-CNN end to end on the CPU: sample iMaterialist data (13 main apparel categories) ->
 # COCO JSON -> train FPN ResNet-18 from random weights -> COCO evaluation -> prediction
-# overlays -> Kaggle submission CSV. About 6 minutes on two cores.
+# overlays -> Kaggle submission CSV. About 7 minutes on two cores. From random weights on 32
+# small images the held-out AP stays near zero: this shows the chain working, not accuracy
+# (for real data start from ImageNet weights with --pretrained-base, or --model-zoo).
 #
 # Real data and a real schedule, e.g.:
 #   DATA_ROOT=datasets/imaterialist CATEGORIES=all SHORT=800 MAX_SIZE=1333 EPOCHS=26 \
@@ -14,7 +16,7 @@ data_root="${DATA_ROOT:-datasets/imaterialist_instances_sample}"
 categories="${CATEGORIES:-main}"
 short="${SHORT:-128}"
 max_size="${MAX_SIZE:-256}"
-epochs="${EPOCHS:-12}"
+epochs="${EPOCHS:-8}"
 ctx="${CTX:-cpu}"
 save_dir="${SAVE_DIR:-runs/mask_rcnn/sample_job}"
 cpu_caps=(--rcnn-num-samples 64 --rpn-pre-nms 1000 --rpn-post-nms 100)
@@ -30,7 +32,8 @@ fi
 python train_mask_rcnn.py --network resnet18_v1b --use-fpn --data-root "$data_root" \
     --categories "$categories" --short "$short" --max-size "$max_size" "${cpu_caps[@]}" \
     --epochs "$epochs" --lr 0.01 --lr-decay-epoch "$((epochs * 3 / 4))" --lr-warmup 20 \
-    --ctx "$ctx" --workers 1 --val-interval 4 --save-dir "$save_dir" --no-progress "$@"
+    --ctx "$ctx" --workers "${WORKERS:-0}" --val-interval 4 --save-dir "$save_dir" \
+    --no-progress "$@"
 python tools/predict_instances.py --checkpoint "$save_dir/checkpoint_best.ckpt" \
     --input "$data_root/train" --output "$save_dir/predictions" --draw-score 0.3 \
     --annotations "$data_root/annotations/instances_val.json" --no-progress 2>&1 | tail -n 1

@@ -54,6 +54,8 @@ def main(args) -> int:
     except (CheckpointError, DeviceError, FileNotFoundError, ValueError) as exc:
         log.error("error: %s", exc)
         return 2
+    for path, reason in report["skipped"]:
+        log.info("  skipped %s: %s", path, reason)
     log.info(
         "%d image(s), %d detections, %d skipped; results in %s",
         report["done"],
@@ -61,8 +63,6 @@ def main(args) -> int:
         len(report["skipped"]),
         args.output,
     )
-    for path, reason in report["skipped"]:
-        log.info("  skipped %s: %s", path, reason)
     return 0 if report["done"] else 1
 
 
