@@ -37,16 +37,14 @@ from gluonext.detectors import (
 )
 from gluonext.engine.checkpoint import (
     CheckpointError,
-    export_params,
     load_checkpoint,
-    save_checkpoint,
+    save_epoch,
 )
 from gluonext.engine.devices import (
     DeviceError,
-    SeededBatchSampler,
     average_running_stats,
     create_trainer,
-    shard_order,
+    epoch_loader,
 )
 from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import start_run
@@ -219,13 +217,8 @@ def main(args) -> int:
     batchify = Tuple(Stack(), Stack(), Stack())
     for epoch in range(start_epoch, args.epochs + 1):
         mx.random.seed(args.seed * 1000 + epoch)
-        order = shard_order(len(train_set), args.seed, epoch, parallel.rank, parallel.num_workers)
-        loader = gluon.data.DataLoader(
-            train_set,
-            batch_sampler=SeededBatchSampler(order, local_batch, args.seed, epoch),
-            batchify_fn=batchify,
-            num_workers=args.workers,
-            thread_pool=False,
+        loader = epoch_loader(
+            train_set, parallel, local_batch, args.seed, epoch, args.workers, batchify
         )
         record = {
             "epoch": epoch,
@@ -250,10 +243,7 @@ def main(args) -> int:
                 "network": args.network,
                 "data_shape": args.data_shape,
             }
-            save_checkpoint(save_dir / "checkpoint_last.ckpt", net, trainer, meta)
-            if best["epoch"] == epoch:
-                save_checkpoint(save_dir / "checkpoint_best.ckpt", net, None, meta)
-                export_params(save_dir / "model_best.params", net)
+            save_epoch(save_dir, net, trainer, meta, is_best=best["epoch"] == epoch)
             metrics.append(record)
             log.info(
                 "epoch %d: loss %.4f (cls %.4f, box %.4f), %.1f img/s, lr %.2e%s",

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import mxnet as mx
-from mxnet import autograd, gluon
+from mxnet import autograd
 from tqdm import tqdm
 
 from gluonext.cli import add_run_flags, epoch_list, positive_float, positive_int, short_side
@@ -25,16 +25,14 @@ from gluonext.data.rcnn_transforms import MaskRCNNTrainTransform, MaskRCNNValTra
 from gluonext.data.segmentation import DatasetError
 from gluonext.engine.checkpoint import (
     CheckpointError,
-    export_params,
     load_checkpoint,
-    save_checkpoint,
+    save_epoch,
 )
 from gluonext.engine.devices import (
     DeviceError,
-    SeededBatchSampler,
     average_running_stats,
     create_trainer,
-    shard_order,
+    epoch_loader,
 )
 from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import start_run
@@ -295,13 +293,8 @@ def main(args) -> int:
     batchify = MaskRCNNTrainBatchify(net, len(contexts))
     for epoch in range(start_epoch, args.epochs + 1):
         mx.random.seed(args.seed * 1000 + epoch)  # RoI sampling: same draws when resumed
-        order = shard_order(len(train_set), args.seed, epoch, parallel.rank, parallel.num_workers)
-        loader = gluon.data.DataLoader(
-            train_set,
-            batch_sampler=SeededBatchSampler(order, local_batch, args.seed, epoch),
-            batchify_fn=batchify,
-            num_workers=args.workers,
-            thread_pool=False,
+        loader = epoch_loader(
+            train_set, parallel, local_batch, args.seed, epoch, args.workers, batchify
         )
         record = {
             "epoch": epoch,
@@ -335,10 +328,7 @@ def main(args) -> int:
                 "max_post_nms": args.rpn_post_nms,
                 "mask_head_norm": not (args.pretrained_base or args.model_zoo),
             }
-            save_checkpoint(save_dir / "checkpoint_last.ckpt", net, trainer, meta)
-            if best["epoch"] == epoch:
-                save_checkpoint(save_dir / "checkpoint_best.ckpt", net, None, meta)
-                export_params(save_dir / "model_best.params", net)
+            save_epoch(save_dir, net, trainer, meta, is_best=best["epoch"] == epoch)
             metrics.append(record)
             log.info(
                 "epoch %d: loss %.4f (rpn %.3f + %.3f, rcnn %.3f + %.3f, mask %.3f), "

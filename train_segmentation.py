@@ -21,15 +21,13 @@ from gluonext.cli import add_run_flags, positive_float, positive_int, scale_list
 from gluonext.data.segmentation import DATASETS, DatasetError, get_segmentation_dataset
 from gluonext.engine.checkpoint import (
     CheckpointError,
-    export_params,
     load_checkpoint,
-    save_checkpoint,
+    save_epoch,
 )
 from gluonext.engine.devices import (
     DeviceError,
-    SeededBatchSampler,
     average_running_stats,
-    shard_order,
+    epoch_loader,
 )
 from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import start_run
@@ -285,11 +283,7 @@ def main(args) -> int:
 
     for epoch in range(start_epoch, args.epochs + 1):
         mx.random.seed(args.seed * 1000 + epoch)  # dropout: same draws when resumed
-        order = shard_order(len(train_set), args.seed, epoch, parallel.rank, parallel.num_workers)
-        sampler = SeededBatchSampler(order, local_batch, args.seed, epoch)
-        loader = gluon.data.DataLoader(
-            train_set, batch_sampler=sampler, num_workers=args.workers, thread_pool=False
-        )
+        loader = epoch_loader(train_set, parallel, local_batch, args.seed, epoch, args.workers)
         record = {
             "epoch": epoch,
             **train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show),
@@ -317,10 +311,7 @@ def main(args) -> int:
                 "aux": args.aux,
                 "label_mode": getattr(train_set, "label_mode", None),
             }
-            save_checkpoint(save_dir / "checkpoint_last.ckpt", net, trainer, meta)
-            if best["epoch"] == epoch:
-                save_checkpoint(save_dir / "checkpoint_best.ckpt", net, None, meta)
-                export_params(save_dir / "model_best.params", net)
+            save_epoch(save_dir, net, trainer, meta, is_best=best["epoch"] == epoch)
             metrics.append(record)
             log.info(
                 "epoch %d: loss %.4f, %.2f img/s, lr %.2e%s",

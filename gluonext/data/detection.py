@@ -200,7 +200,29 @@ def read_split(path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-class VOCFolderDetection(gluon.data.Dataset):
+class BoxItems(gluon.data.Dataset):
+    """Shared item logic of the box datasets: ``load(index)`` gives (image, (N, 6) label);
+    items are that or ``transform_fn(image, label, rng)``, seeded by ``(index, seed)`` keys."""
+
+    CLASSES: tuple[str, ...] = ()
+    transform_fn = None
+
+    @property
+    def num_class(self) -> int:
+        return len(self.CLASSES)
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def __getitem__(self, key):
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        image, label = self.load(index)
+        if self.transform_fn is None:
+            return image, label
+        return self.transform_fn(image, label, np.random.RandomState(seed))
+
+
+class VOCFolderDetection(BoxItems):
     """Images and boxes of a LabelImg folder (optionally only the stems in ``names``).
 
     Items: ``(H x W x 3 uint8 image, (N, 6) float32 label)`` or, with ``transform``,
@@ -232,10 +254,6 @@ class VOCFolderDetection(gluon.data.Dataset):
         self.index_of = {name: k for k, name in enumerate(self.CLASSES)}
         self.records, self.transform_fn = records, transform
 
-    @property
-    def num_class(self) -> int:
-        return len(self.CLASSES)
-
     def __len__(self) -> int:
         return len(self.records)
 
@@ -260,15 +278,9 @@ class VOCFolderDetection(gluon.data.Dataset):
             )
         return image, self.label(index)
 
-    def __getitem__(self, key):
-        index, seed = key if isinstance(key, tuple) else (key, None)
-        image, label = self.load(index)
-        if self.transform_fn is None:
-            return image, label
-        return self.transform_fn(image, label, np.random.RandomState(seed))
 
 
-class COCOBoxes:
+class COCOBoxes(BoxItems):
     """Boxes of a COCO instances file (e.g. the converter's iMaterialist JSON) with the same item
     contract as ``VOCFolderDetection``: labels ``(N, 6)`` with continuous COCO corners and
     difficult 0."""
@@ -277,10 +289,6 @@ class COCOBoxes:
         self.instances, self.transform_fn = instances, transform
         self.CLASSES = instances.CLASSES
 
-    @property
-    def num_class(self) -> int:
-        return len(self.CLASSES)
-
     def __len__(self) -> int:
         return len(self.instances)
 
@@ -288,9 +296,3 @@ class COCOBoxes:
         image, label, _ = self.instances.load(index)
         return image, np.concatenate([label, np.zeros((len(label), 1), np.float32)], axis=1)
 
-    def __getitem__(self, key):
-        index, seed = key if isinstance(key, tuple) else (key, None)
-        image, label = self.load(index)
-        if self.transform_fn is None:
-            return image, label
-        return self.transform_fn(image, label, np.random.RandomState(seed))

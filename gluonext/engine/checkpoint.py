@@ -104,3 +104,13 @@ def export_params(path: str | os.PathLike, net: mx.gluon.Block) -> Path:
     net.save_parameters(str(tmp))
     os.replace(tmp, path)
     return path
+
+
+def save_epoch(save_dir, net, trainer, meta: dict, is_best: bool) -> None:
+    """End-of-epoch outputs: ``checkpoint_last.ckpt`` (with optimizer state) and, for a new
+    best, ``checkpoint_best.ckpt`` and ``model_best.params``."""
+    save_dir = Path(save_dir)
+    save_checkpoint(save_dir / "checkpoint_last.ckpt", net, trainer, meta)
+    if is_best:
+        save_checkpoint(save_dir / "checkpoint_best.ckpt", net, None, meta)
+        export_params(save_dir / "model_best.params", net)

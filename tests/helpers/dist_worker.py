@@ -16,11 +16,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+import gluonext.engine.devices as devices  # noqa: E402
+
 ts = importlib.import_module(sys.argv[1])
 
 record = {"shards": {}}
 nets = []
-_shard_order, _build_net = ts.shard_order, ts.build_net
+_shard_order, _build_net = devices.shard_order, ts.build_net
 
 
 def spy_shard(num_items, seed, epoch, rank=0, num_workers=1, shuffle=True):
@@ -36,7 +38,7 @@ def keep_net(*args, **kwargs):
     return net
 
 
-ts.shard_order, ts.build_net = spy_shard, keep_net
+devices.shard_order, ts.build_net = spy_shard, keep_net
 code = ts.main(ts.parse_args(sys.argv[2:]))
 out = Path(os.environ["REPORT_DIR"])
 rank = record["rank"]
