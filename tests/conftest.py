@@ -63,8 +63,7 @@ def segmentation_args(root, save_dir, *extra, ctx=("--ctx", "cpu"), model="fcn")
 
 def run_training_process(script: str, *argv, threads: int | None = None):
     """A training script's main() in a fresh process (``--crash-at-epoch N`` first makes epoch
-    N raise KeyboardInterrupt). ``threads=1`` makes runs bit-repeatable; long runs use a fresh
-    process too, as the test process's accumulated MXNet state slowed them by about 25%."""
+    N raise KeyboardInterrupt). ``threads=1`` makes runs bit-repeatable."""
     import os
     import subprocess
 
