@@ -116,3 +116,36 @@ def check_exact_resume(script: str, args_for, tmp_path, min_state_effect: float)
     lines = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
     assert (tmp_path / "cut" / "metrics.png").is_file()
+
+
+def check_dist_sync(script: str, args: list, tmp_path, epochs: int, shard: int, rtol: float):
+    """Scheduler, server and two workers on 127.0.0.1 (``launch_local``) run ``script`` with
+    ``--kvstore dist_sync``: each epoch the workers' shards are disjoint and ``shard`` items
+    long, their final weights agree to ``rtol``, and only rank 0 writes checkpoints."""
+    import json
+    import os
+
+    import numpy as np
+
+    from gluonext.engine.launch import launch_local
+
+    report = tmp_path / "report"
+    report.mkdir()
+    helper = REPO / "tests" / "helpers" / "dist_worker.py"
+    command = [sys.executable, str(helper), script, *args]
+    os.environ["REPORT_DIR"] = str(report)
+    try:
+        results = launch_local(command, num_workers=2, timeout=600, capture=True)
+    finally:
+        del os.environ["REPORT_DIR"]
+    for result in results:
+        assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads((report / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["num_workers"] for r in records] == [2, 2]
+    for epoch in range(1, epochs + 1):
+        a, b = (set(r["shards"][str(epoch)]) for r in records)
+        assert len(a) == len(b) == shard and not a & b
+    w0, w1 = np.load(report / "rank0.npz"), np.load(report / "rank1.npz")
+    assert sorted(w0.files) == sorted(w1.files)
+    for name in w0.files:
+        np.testing.assert_allclose(w0[name], w1[name], rtol=rtol, atol=rtol / 10, err_msg=name)

@@ -1,16 +1,19 @@
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import check_exact_resume, run_training_process, segmentation_args
+from conftest import (
+    check_dist_sync,
+    check_exact_resume,
+    run_training_process,
+    segmentation_args,
+)
 
 import train_segmentation as ts
 from gluonext.engine.checkpoint import read_checkpoint
-from gluonext.engine.launch import launch_local
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -100,31 +103,8 @@ def test_resume_from_a_foreign_file_is_refused(tiny, tmp_path, caplog):
 
 
 def test_dist_sync_workers_get_disjoint_shards_and_identical_weights(tiny, tmp_path):
-    report = tmp_path / "report"
-    report.mkdir()
-    command = [
-        sys.executable,
-        str(REPO / "tests" / "helpers" / "dist_worker.py"),
-        "train_segmentation",
-        *base_args(tiny, tmp_path / "run", "--kvstore", "dist_sync", "--no-val"),
-    ]
-
-    os.environ["REPORT_DIR"] = str(report)
-    try:
-        results = launch_local(command, num_workers=2, timeout=600, capture=True)
-    finally:
-        del os.environ["REPORT_DIR"]
-    for result in results:
-        assert result.returncode == 0, result.stderr[-3000:]
-    records = [json.loads((report / f"rank{r}.json").read_text()) for r in (0, 1)]
-    assert [r["num_workers"] for r in records] == [2, 2]
-    for epoch in ("1", "2"):
-        a, b = (set(r["shards"][epoch]) for r in records)
-        assert len(a) == len(b) == 8 and not a & b
-    w0, w1 = np.load(report / "rank0.npz"), np.load(report / "rank1.npz")
-    assert sorted(w0.files) == sorted(w1.files)
-    for name in w0.files:
-        np.testing.assert_allclose(w0[name], w1[name], rtol=1e-6, atol=1e-7, err_msg=name)
+    args = base_args(tiny, tmp_path / "run", "--kvstore", "dist_sync", "--no-val")
+    check_dist_sync("train_segmentation", args, tmp_path, epochs=2, shard=8, rtol=1e-6)
     assert (tmp_path / "run" / "checkpoint_last.ckpt").is_file()  # written by rank 0 only
 
 
