@@ -40,7 +40,6 @@ from gluonext.engine.tracking import MetricsLog, TrainingDiverged, check_finite
 from gluonext.instance_eval import (
     category_table,
     coco_evaluate,
-    load_coco,
     predict_instances,
     to_coco_results,
 )
@@ -191,8 +190,7 @@ def evaluate(net, dataset, ctx, short, max_size, show=True, hybridize=True) -> t
         image, _label, _segs = dataset.load(index)
         found = predict_instances(net, image, transform, ctx)
         results.extend(to_coco_results(dataset.images[index]["id"], found, dataset.category_ids))
-    gt = load_coco(dataset.annotation_file)
-    scores = coco_evaluate(gt, results, dataset.image_ids, dataset.category_ids)
+    scores = coco_evaluate(dataset.coco(), results, dataset.image_ids, dataset.category_ids)
     return scores, results
 
 

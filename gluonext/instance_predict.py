@@ -9,16 +9,14 @@ from pathlib import Path
 import cv2
 import mxnet as mx
 import numpy as np
-from tqdm import tqdm
 
 from .data.rcnn_transforms import MaskRCNNValTransform
-from .data.transforms import read_rgb
 from .engine.checkpoint import load_checkpoint, read_checkpoint
 from .engine.devices import parse_contexts
 from .fileio import write_json
+from .image_folder import list_inputs, readable_images
 from .instance_eval import predict_instances, to_coco_results
 from .mask_rcnn import build_from_meta, initialize
-from .segmentation_predict import IMAGE_SUFFIXES, list_inputs
 from .viz import draw_instances
 
 
@@ -65,19 +63,10 @@ def predict_folder(options: InstancePredictOptions) -> dict:
     files = list_inputs(options.input)
     ids = image_ids_by_name(options.annotations, files)
     options.output.mkdir(parents=True, exist_ok=True)
-    records, skipped, done = [], [], 0
-    for path in tqdm(files, desc="predict", disable=not options.progress):
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            skipped.append((str(path), "not an image file type"))
-            continue
-        if path.name not in ids:
-            skipped.append((str(path), f"not in {options.annotations}"))
-            continue
-        try:
-            image = read_rgb(path)
-        except OSError as exc:
-            skipped.append((str(path), str(exc)))
-            continue
+    records, done = [], 0
+    known = [p for p in files if p.name in ids]
+    skipped = [(str(p), f"not in {options.annotations}") for p in files if p.name not in ids]
+    for path, image in readable_images(known, skipped, "predict", options.progress):
         found = predict_instances(net, image, transform, ctx, options.min_score)
         for record in to_coco_results(ids[path.name], found, category_ids):
             record["file_name"] = path.name

@@ -79,11 +79,6 @@ def fix_cpu_roi_align(net: nn.HybridBlock) -> nn.HybridBlock:
     return net
 
 
-def model_name(network: str, use_fpn: bool) -> str:
-    """GluonCV's model-zoo name of the COCO network with this backbone."""
-    return f"mask_rcnn_{'fpn_' if use_fpn else ''}{network}_coco"
-
-
 def anchor_budget(short: int, use_fpn: bool) -> int:
     """Anchors of the smallest image the network sees (a square of side ``short / 2``, to leave
     room for images whose long side hits ``max_size``): proposal counts must stay below it."""

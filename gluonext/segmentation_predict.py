@@ -8,17 +8,15 @@ from pathlib import Path
 import cv2
 import mxnet as mx
 import numpy as np
-from tqdm import tqdm
 
-from .data.transforms import normalize, read_rgb
+from .data.transforms import normalize
 from .engine.checkpoint import load_checkpoint, read_checkpoint
 from .engine.devices import parse_contexts
 from .fileio import write_json
+from .image_folder import list_inputs, readable_images
 from .models import model_from_checkpoint_meta
 from .segmentation_eval import predict_logits
 from .viz import colorize, overlay, palette_for
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 @dataclass
@@ -32,15 +30,6 @@ class PredictOptions:
     flip: bool = False
     alpha: float = 0.5
     progress: bool = True
-
-
-def list_inputs(path: Path) -> list[Path]:
-    """The files to segment: ``path`` itself, or every file in the folder (sorted)."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"--input {path}: no such file or folder")
-    return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
 def load_segmenter(checkpoint: Path, ctx: mx.Context):
@@ -74,15 +63,7 @@ def predict_folder(options: PredictOptions) -> dict:
     options.output.mkdir(parents=True, exist_ok=True)
     fractions, skipped = {}, []
     files = list_inputs(options.input)
-    for path in tqdm(files, desc="segment", disable=not options.progress):
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            skipped.append((str(path), "not an image file type"))
-            continue
-        try:
-            image = read_rgb(path)
-        except OSError as exc:
-            skipped.append((str(path), str(exc)))
-            continue
+    for path, image in readable_images(files, skipped, "segment", options.progress):
         mask = segment_image(net, image, ctx, long_side, options.scales, options.flip)
         colorize(mask, palette).save(options.output / f"{path.stem}_mask.png")
         blended = overlay(image, mask, palette, options.alpha)

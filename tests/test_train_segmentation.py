@@ -131,39 +131,11 @@ def test_learns_garment_parts_far_above_chance(tmp_path):
     root = tmp_path / "data"
     write_imaterialist(root, 640, seed=2, size=(64, 80), progress=False)
     convert(ConvertOptions(data_root=root, val_num=40, progress=False))
-    args = [
-        "--model",
-        "fcn",
-        "--backbone",
-        "resnet18",
-        "--dataset",
-        "imaterialist_parts",
-        "--data-root",
-        str(root),
-        "--base-size",
-        "80",
-        "--crop-size",
-        "64",
-        "--scale-range",
-        "0.75,1.25",
-        "--batch-size",
-        "4",
-        "--epochs",
-        "10",
-        "--lr",
-        "0.05",
-        "--warmup-epochs",
-        "0.5",
-        "--ctx",
-        "cpu",
-        "--workers",
-        "0",
-        "--val-interval",
-        "5",
-        "--save-dir",
-        str(tmp_path / "run"),
-        "--no-progress",
-    ]
+    args = segmentation_args(
+        root, tmp_path / "run", "--base-size", "80", "--crop-size", "64",
+        "--scale-range", "0.75,1.25", "--epochs", "10", "--lr", "0.05",
+        "--warmup-epochs", "0.5", "--val-interval", "5",
+    )  # fmt: skip  (later flags override segmentation_args' defaults)
     done = run_training_process("train_segmentation", *args)
     assert done.returncode == 0, done.stderr[-2000:]
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]

@@ -18,13 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gluonext.image_folder import IMAGE_SUFFIXES  # noqa: E402
 from gluonext.imaterialist_submission import (  # noqa: E402
     SubmissionError,
     submission_rows,
     write_submission,
 )
 from gluonext.logs import setup_logging  # noqa: E402
-from gluonext.segmentation_predict import IMAGE_SUFFIXES  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -41,6 +41,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(args) -> int:
     log = setup_logging(Path(args.output).with_suffix(".log"))
+    if args.images and not Path(args.images).is_dir():
+        log.error("error: --images %s: no such folder", args.images)
+        return 2
     try:
         records = json.loads(Path(args.predictions).read_text(encoding="utf-8"))
         if not isinstance(records, list):

@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 from mxnet import gluon
 
+from ..image_folder import IMAGE_SUFFIXES
 from .segmentation import DatasetError
 from .transforms import read_rgb
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 @dataclass
@@ -79,7 +78,8 @@ def parse_labelimg_xml(path: Path) -> tuple[VOCRecord, list[tuple[int, str]]]:
         raise DatasetError(f"{where}: image size {width}x{height} is not positive")
     image = path.parent / filename
     if not image.is_file():
-        candidates = [path.with_suffix(s) for s in IMAGE_SUFFIXES if path.with_suffix(s).is_file()]
+        candidates = [path.with_suffix(s) for s in sorted(IMAGE_SUFFIXES)]
+        candidates = [c for c in candidates if c.is_file()]
         if not candidates:
             raise DatasetError(f"{where}: image {filename} not found beside it")
         image = candidates[0]

@@ -130,6 +130,14 @@ class InstanceDataset(gluon.data.Dataset):
     def image_path(self, index: int) -> Path:
         return self.image_dir / self.images[index]["file_name"]
 
+    def coco(self):
+        """The annotation file as a pycocotools COCO object (parsed once, on first use)."""
+        if getattr(self, "_coco", None) is None:
+            from ..instance_eval import load_coco
+
+            self._coco = load_coco(self.annotation_file)
+        return self._coco
+
     def summary(self) -> str:
         """One line: images, instances, what was left out."""
         instances = sum(len(a) for a in self.annotations)

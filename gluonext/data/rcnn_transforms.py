@@ -161,7 +161,6 @@ class RPNTargets:
     def __init__(self, net, ashape: int, multi_stage: bool):
         generator = copy.deepcopy(net.rpn.anchor_generator)
         generator.collect_params().reset_ctx(None)
-        self.multi_stage = multi_stage
         if multi_stage:
             self.anchors, side = [], ashape
             for level in generator:
