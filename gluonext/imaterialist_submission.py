@@ -56,7 +56,10 @@ def submission_rows(
             raise SubmissionError(
                 f"prediction {k}: no file_name (use tools/predict_instances.py's predictions.json)"
             )
-        if record.get("score", 0.0) < threshold:
+        missing = [key for key in ("category_id", "score") if key not in record]
+        if missing:
+            raise SubmissionError(f"{name} prediction {k}: no {', '.join(missing)}")
+        if record["score"] < threshold:
             report.below_threshold += 1
             continue
         by_image[name].append(record)

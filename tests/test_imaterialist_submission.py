@@ -72,3 +72,9 @@ def test_predictions_without_file_names_are_refused():
     broken = [{"file_name": "x.jpg", "category_id": 1, "score": 0.9, "segmentation": [[1, 2]]}]
     with pytest.raises(SubmissionError, match="x.jpg prediction 0: no RLE"):
         submission_rows(broken)
+
+
+def test_predictions_without_a_score_or_category_are_named():
+    record = {"file_name": "y.jpg", "category_id": 3, "segmentation": {}}
+    with pytest.raises(SubmissionError, match="y.jpg prediction 0: no score"):
+        submission_rows([record])
