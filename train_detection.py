@@ -1,9 +1,11 @@
-#!/usr/bin/env python
-"""Train an apparel box detector (GluonCV's SSD recipe) on LabelImg VOC XML or COCO JSON.
+"""Train an apparel box detector (GluonCV's SSD, YOLOv3 or Faster R-CNN recipe) on LabelImg
+VOC XML or COCO JSON.
 
     python tools/split_dataset.py --input datasets/apparel --ratio 0.8
     python train_detection.py --model ssd --network mobilenet1.0 --data-shape 512 \
         --dataset voc --data-root datasets/apparel --ngpus 2 --batch-size 32
+    python train_detection.py --model yolo3 --network darknet53 --mixup --ngpus 4
+    python train_detection.py --model faster_rcnn --network resnet50_v1b --ngpus 8
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from pathlib import Path
 
 import mxnet as mx
-from mxnet import autograd, gluon
+from mxnet import autograd
 from tqdm import tqdm
 
 from gluonext.cli import add_run_flags, epoch_list, positive_float, positive_int
@@ -28,13 +30,7 @@ from gluonext.data.detection import (
 from gluonext.data.instance import InstanceDataset
 from gluonext.data.segmentation import DatasetError
 from gluonext.detection_eval import evaluate_detection
-from gluonext.detectors import (
-    SSD_NETWORKS,
-    SeededGluonCVTransform,
-    build_ssd,
-    load_model_zoo_detector,
-    ssd_anchors,
-)
+from gluonext.detection_recipes import RECIPES
 from gluonext.engine.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -56,9 +52,18 @@ log = logging.getLogger("train_detection")
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="ssd", choices=("ssd",))
-    p.add_argument("--network", default="mobilenet1.0", choices=sorted(SSD_NETWORKS))
-    p.add_argument("--data-shape", type=positive_int, default=512)
+    p.add_argument("--model", default="ssd", choices=sorted(RECIPES))
+    p.add_argument("--network", default=None,
+                   help="ssd: mobilenet1.0 (default), mobilenet0.25, resnet50_v1, vgg16_atrous, "
+                   "resnet34_v1b; yolo3: darknet53 (default), mobilenet1.0, mobilenet0.25; "
+                   "faster_rcnn: resnet50_v1b (default), resnet101_v1d, resnet18_v1b")  # fmt: skip
+    p.add_argument(
+        "--data-shape",
+        type=positive_int,
+        default=None,
+        help="ssd 512 / yolo3 416: square side; faster_rcnn: short side (600)",
+    )
+    p.add_argument("--max-size", type=positive_int, default=1000, help="faster_rcnn: long side")
     p.add_argument("--dataset", default="voc", choices=("voc", "coco"))
     p.add_argument("--data-root", "--data_root", dest="data_root", default="datasets/apparel")
     p.add_argument("--train-list", default=None, help="voc: image stems (default train.txt)")
@@ -68,16 +73,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--categories", default="all", help="coco: all, main or ids")
     p.add_argument("--model-zoo", default=None, help="e.g. ssd_512_mobilenet1.0_voc")
     p.add_argument("--pretrained-base", default=None, metavar="FILE", help="ImageNet .params")
-    p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--epochs", type=positive_int, default=240)
-    p.add_argument("--lr", type=positive_float, default=0.001)
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        help="all devices (ssd 32, yolo3 64, faster_rcnn 1 per device)",
+    )
+    p.add_argument("--epochs", type=positive_int, default=None, help="ssd 240, yolo3 200, frcnn 20")
+    p.add_argument("--lr", type=positive_float, default=None, help="0.001 (frcnn: x batch size)")
     p.add_argument("--lr-decay", type=positive_float, default=0.1)
-    p.add_argument("--lr-decay-epoch", type=epoch_list, default=(160, 200))
-    p.add_argument("--warmup-epochs", type=float, default=0.0)
+    p.add_argument("--lr-decay-epoch", type=epoch_list, default=None,
+                   help="ssd 160,200; yolo3 160,180; faster_rcnn 14,20")  # fmt: skip
+    p.add_argument("--warmup-epochs", type=float, default=None, help="yolo3 2, others 0")
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--wd", type=float, default=0.0005)
+    p.add_argument("--mixup", action="store_true", help="yolo3: GluonCV's detection mixup")
+    p.add_argument("--no-mixup-epochs", type=int, default=20, help="yolo3: last epochs unmixed")
+    p.add_argument("--label-smooth", action="store_true", help="yolo3: smooth class targets")
     add_run_flags(p, seed=233, save_dir="runs/detection/<run name>")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    recipe = RECIPES[args.model]
+    for key, value in recipe.defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.network not in recipe.networks:
+        p.error(f"--network {args.network}: {args.model} takes {', '.join(recipe.networks)}")
+    return args
 
 
 def get_datasets(args):
@@ -98,39 +119,30 @@ def get_datasets(args):
     return train, val
 
 
-def build_net(args, classes, contexts):
-    if args.model_zoo:
-        net = load_model_zoo_detector(args.model_zoo, classes)
-    else:
-        net = build_ssd(args.network, args.data_shape, classes, args.pretrained_base)
-    net.collect_params().reset_ctx(contexts)
-    return net
-
-
-def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show) -> dict:
-    """One pass over this worker's shard: GluonCV's SSD step (loss normalised by positives)."""
+def train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show) -> dict:
+    """One pass over this worker's shard with the recipe's loss; mean losses, img/s, lr."""
     if args.hybridize:
-        net.hybridize(static_alloc=True, static_shape=True)
-    totals = {"train_loss": 0.0, "train_loss_cls": 0.0, "train_loss_box": 0.0}
+        net.hybridize(static_alloc=True, static_shape=recipe.name != "faster_rcnn")
+    totals = dict.fromkeys(("train_loss", *(f"train_loss_{p}" for p in recipe.parts)), 0.0)
     steps, seen, start = 0, 0, time.perf_counter()
     bar = tqdm(loader, desc=f"epoch {epoch}", disable=not show, leave=False)
-    for iteration, (images, cls_targets, box_targets) in enumerate(bar):
-        data = gluon.utils.split_and_load(images, contexts, even_split=False)
-        cls_t = gluon.utils.split_and_load(cls_targets, contexts, even_split=False)
-        box_t = gluon.utils.split_and_load(box_targets, contexts, even_split=False)
+    for iteration, batch in enumerate(bar):
+        images = _count(batch[0])
         with autograd.record():
-            outputs = [net(x) for x in data]
-            sum_loss, cls_loss, box_loss = loss_fn(
-                [o[0] for o in outputs], [o[1] for o in outputs], cls_t, box_t
-            )
-            autograd.backward(sum_loss)
-        trainer.step(1)  # the loss is already normalised by the number of positives
-        values = [sum(x.sum().asscalar() for x in part) for part in (sum_loss, cls_loss, box_loss)]
-        check_finite(values[0], epoch, iteration)
-        for key, value in zip(totals, values, strict=True):
+            to_backward, parts = recipe.losses(net, batch, contexts)
+        autograd.backward(to_backward)
+        trainer.step(recipe.step_divisor(args.batch_size))
+        divisor = recipe.report_divisor(images)
+        values = {
+            f"train_loss_{name}": sum(x.sum().asscalar() for x in arrays) / divisor
+            for name, arrays in parts.items()
+        }
+        values["train_loss"] = sum(values.values())
+        check_finite(values["train_loss"], epoch, iteration)
+        for key, value in values.items():
             totals[key] += value
         steps += 1
-        seen += images.shape[0]
+        seen += images
         bar.set_postfix(loss=f"{totals['train_loss'] / steps:.3f}")
     seconds = time.perf_counter() - start
     record = {k: v / max(steps, 1) for k, v in totals.items()}
@@ -139,11 +151,18 @@ def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show) 
     return record
 
 
-def evaluate(net, dataset, ctx, data_shape: int, show=True) -> dict:
+def _count(images) -> int:
+    """Images in a batch: one array, or one array per device (Faster R-CNN)."""
+    if isinstance(images, (list, tuple)):
+        return sum(x.shape[0] for x in images)
+    return images.shape[0]
+
+
+def evaluate(net, dataset, ctx, recipe, show=True) -> dict:
     """VOC07 mAP@0.5 per class and COCO box AP, every image at its own resolution."""
-    net.hybridize(static_alloc=True, static_shape=True)  # a fresh graph in inference mode
+    net.hybridize(static_alloc=True, static_shape=recipe.name != "faster_rcnn")  # a fresh graph
     progress = (lambda it: tqdm(it, desc="val", leave=False)) if show else None
-    return evaluate_detection(net, dataset, ctx, data_shape, progress)
+    return evaluate_detection(net, dataset, ctx, recipe, progress)
 
 
 def log_scores(title: str, scores: dict) -> None:
@@ -156,19 +175,24 @@ def log_scores(title: str, scores: dict) -> None:
 
 
 def main(args) -> int:
+    recipe = RECIPES[args.model](args)
     run_name = f"{args.dataset}_{args.model}_{args.data_shape}_{args.network}"
     save_dir = Path(args.save_dir or Path("runs") / "detection" / run_name)
     contexts, parallel, show = start_run(args, save_dir)
+    if args.batch_size is None:  # faster_rcnn: one image per device
+        args.batch_size = len(contexts) * parallel.num_workers
+    if args.lr is None:
+        args.lr = recipe.default_lr(args.batch_size)
     train_set, val_set = get_datasets(args)
     classes = list(train_set.CLASSES)
-    net = build_net(args, classes, contexts)
+    net = build_net(recipe, args, classes, contexts)
 
     if args.eval:
         if not args.resume:
             raise CheckpointError("--eval needs --resume CKPT (the weights to evaluate)")
         meta = load_checkpoint(args.resume, net)
         log_scores(f"evaluated {args.resume} (epoch {meta.get('epoch')})",
-                   evaluate(net, val_set, contexts[0], args.data_shape, show))  # fmt: skip
+                   evaluate(net, val_set, contexts[0], recipe, show))  # fmt: skip
         return 0
 
     if args.batch_size % parallel.num_workers:
@@ -181,14 +205,8 @@ def main(args) -> int:
         raise DatasetError(
             f"{len(train_set)} training images give no full batch of {local_batch} per worker"
         )
-    from gluoncv.data.batchify import Stack, Tuple
-    from gluoncv.data.transforms.presets.ssd import SSDDefaultTrainTransform
-    from gluoncv.loss import SSDMultiBoxLoss
-
-    anchors = ssd_anchors(net, args.data_shape, contexts[0]).as_in_context(mx.cpu())
-    train_set.transform_fn = SeededGluonCVTransform(
-        SSDDefaultTrainTransform(args.data_shape, args.data_shape, anchors)
-    )
+    train_set = recipe.training_set(train_set)
+    batchify = recipe.prepare(net, train_set, contexts)
     schedule = WarmupSchedule(
         args.lr,
         args.epochs * iters_per_epoch,
@@ -196,11 +214,11 @@ def main(args) -> int:
         mode="step",
         steps=tuple(int(e * iters_per_epoch) for e in args.lr_decay_epoch),
         factor=args.lr_decay,
+        warmup_factor=recipe.warmup_factor,
     )
     opt = {"learning_rate": args.lr, "wd": args.wd, "momentum": args.momentum}
     trainer = create_trainer(net.collect_params(), "sgd", {**opt, "lr_scheduler": schedule},
                              parallel)  # fmt: skip
-    loss_fn = SSDMultiBoxLoss()
     start_epoch, best = 1, {"mAP": -1.0, "epoch": 0}
     metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
     if args.resume:
@@ -214,20 +232,20 @@ def main(args) -> int:
         ",".join(map(str, contexts)), args.batch_size, iters_per_epoch,
     )  # fmt: skip
 
-    batchify = Tuple(Stack(), Stack(), Stack())
     for epoch in range(start_epoch, args.epochs + 1):
         mx.random.seed(args.seed * 1000 + epoch)
+        recipe.start_epoch(train_set, epoch)
         loader = epoch_loader(
             train_set, parallel, local_batch, args.seed, epoch, args.workers, batchify
         )
         record = {
             "epoch": epoch,
-            **train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show),
+            **train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show),
         }
         average_running_stats(net, parallel)
         validate = not args.no_val and (epoch % args.val_interval == 0 or epoch == args.epochs)
         if validate and parallel.is_main:
-            scores = evaluate(net, val_set, contexts[0], args.data_shape, show)
+            scores = evaluate(net, val_set, contexts[0], recipe, show)
             record.update({"voc07_mAP": scores["voc07_mAP"]})
             record.update({f"coco_{k}": v for k, v in scores["coco"].items()})
             log_scores(f"epoch {epoch} validation", scores)
@@ -245,16 +263,20 @@ def main(args) -> int:
             }
             save_epoch(save_dir, net, trainer, meta, is_best=best["epoch"] == epoch)
             metrics.append(record)
+            losses = ", ".join(f"{p} {record[f'train_loss_{p}']:.4f}" for p in recipe.parts)
             log.info(
-                "epoch %d: loss %.4f (cls %.4f, box %.4f), %.1f img/s, lr %.2e%s",
-                epoch, record["train_loss"], record["train_loss_cls"], record["train_loss_box"],
-                record["img_per_s"], record["lr"],
+                "epoch %d: loss %.4f (%s), %.1f img/s, lr %.2e%s",
+                epoch, record["train_loss"], losses, record["img_per_s"], record["lr"],
                 f", VOC07 mAP {record['voc07_mAP']:.4f}" if "voc07_mAP" in record else "",
             )  # fmt: skip
     if parallel.is_main:
         log.info("done: best VOC07 mAP %.4f at epoch %d; outputs in %s",
                  best["mAP"], best["epoch"], save_dir)  # fmt: skip
     return 0
+
+
+def build_net(recipe, args, classes, contexts):
+    return recipe.build(classes, contexts, args.pretrained_base, args.model_zoo)
 
 
 def run(argv=None) -> int:

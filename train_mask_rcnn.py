@@ -48,7 +48,7 @@ from gluonext.mask_rcnn import (
     MaskRCNNLoss,
     build_mask_rcnn,
     initialize,
-    load_model_zoo_mask_rcnn,
+    load_model_zoo_rcnn,
 )
 from gluonext.models import ModelError
 
@@ -108,7 +108,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def build_net(args, classes, contexts, per_device):
     if args.model_zoo:
-        net = load_model_zoo_mask_rcnn(
+        net = load_model_zoo_rcnn(
             args.model_zoo, classes, args.short, args.max_size, per_device
         )
     else:

@@ -2,38 +2,36 @@
 
 from __future__ import annotations
 
-import cv2
 import mxnet as mx
 import numpy as np
 
-from .data.transforms import normalize
 from .detection_metrics import VOC07MAP, voc_to_coco
 from .instance_eval import coco_evaluate, load_coco
 
 
-def predict_boxes(net, image: np.ndarray, data_shape: int, ctx, min_score: float = 0.001):
-    """(class ids, scores, boxes) of one RGB image; the network sees it at ``data_shape``
-    square (GluonCV's SSD/YOLO validation resize), boxes come back in the image's pixels."""
+def predict_boxes(net, image: np.ndarray, recipe, ctx, min_score: float = 0.001):
+    """(class ids, scores, boxes) of one RGB image; the network sees it as the recipe's
+    validation transform makes it (SSD / YOLO: ``data_shape`` square; Faster R-CNN: short
+    side within max size), boxes come back in the image's pixels."""
     height, width = image.shape[:2]
-    resized = cv2.resize(image, (data_shape, data_shape), interpolation=cv2.INTER_AREA)
-    x = mx.nd.array(normalize(resized)[None], ctx=ctx)
-    ids, scores, boxes = net(x)
+    array, sx, sy = recipe.inference_input(image)
+    ids, scores, boxes = net(mx.nd.array(array, ctx=ctx))
     ids, scores = ids[0, :, 0].asnumpy(), scores[0, :, 0].asnumpy()
     keep = (ids >= 0) & (scores >= min_score)
-    boxes = boxes[0].asnumpy()[keep] * np.array([width, height, width, height]) / data_shape
+    boxes = boxes[0].asnumpy()[keep] / np.array([sx, sy, sx, sy])
     boxes[:, (0, 2)] = boxes[:, (0, 2)].clip(0, width - 1)
     boxes[:, (1, 3)] = boxes[:, (1, 3)].clip(0, height - 1)
     return ids[keep].astype(int), scores[keep], boxes
 
 
-def evaluate_detection(net, dataset, ctx, data_shape: int, progress=None) -> dict:
+def evaluate_detection(net, dataset, ctx, recipe, progress=None) -> dict:
     """VOC07 mAP@0.5 per class and COCO box AP over ``dataset`` (labels (M, 6) VOC rows)."""
     metric = VOC07MAP(dataset.CLASSES)
     labels, sizes, results = [], [], []
     indices = range(len(dataset))
     for index in progress(indices) if progress else indices:
         image, label = dataset.load(index)
-        ids, scores, boxes = predict_boxes(net, image, data_shape, ctx)
+        ids, scores, boxes = predict_boxes(net, image, recipe, ctx)
         difficult = label[:, 5] if label.shape[1] > 5 else None
         metric.update(boxes, ids, scores, label[:, :4], label[:, 4], difficult)
         labels.append(label)

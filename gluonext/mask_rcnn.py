@@ -79,15 +79,16 @@ def fix_cpu_roi_align(net: nn.HybridBlock) -> nn.HybridBlock:
     return net
 
 
-def anchor_budget(short: int, use_fpn: bool) -> int:
+def anchor_budget(short: int, use_fpn: bool, per_cell: int = ANCHORS_PER_CELL) -> int:
     """Anchors of the smallest image the network sees (a square of side ``short / 2``, to leave
     room for images whose long side hits ``max_size``): proposal counts must stay below it."""
     side = max(16, short // 2)
     strides = (4, 8, 16, 32, 64) if use_fpn else (16,)
-    return sum(math.ceil(side / s) ** 2 * ANCHORS_PER_CELL for s in strides)
+    return sum(math.ceil(side / s) ** 2 * per_cell for s in strides)
 
 
-def _backbone(network: str, pretrained_base: str | None, trainable_norm: bool):
+def rcnn_backbone(network: str, pretrained_base: str | None, trainable_norm: bool):
+    """GluonCV's ResNet for R-CNN (not dilated); ImageNet weights from a local file if given."""
     import gluoncv
 
     constructor, _ = NETWORKS[network]
@@ -142,7 +143,7 @@ def build_mask_rcnn(
     def samples(default: int) -> int:
         return min(num_sample or default, train_post)
 
-    base = _backbone(network, pretrained_base, trainable_norm=pretrained_base is None)
+    base = rcnn_backbone(network, pretrained_base, trainable_norm=pretrained_base is None)
     common = dict(
         classes=list(classes),
         mask_channels=256,
@@ -242,7 +243,7 @@ def _normalize_mask_head(net, num_convs: int, channels: int = 256, groups: int =
     net.mask.deconv = head
 
 
-def load_model_zoo_mask_rcnn(
+def load_model_zoo_rcnn(
     name: str,
     classes: list[str],
     short: int | tuple[int, int],
@@ -250,8 +251,9 @@ def load_model_zoo_mask_rcnn(
     per_device_batch_size: int = 1,
     root: str | os.PathLike | None = None,
 ) -> nn.HybridBlock:
-    """GluonCV's pretrained COCO Mask R-CNN ``name`` with its classes reset to ``classes``;
-    classes that COCO also has (tie, umbrella, handbag -> bag) keep their trained weights.
+    """GluonCV's pretrained Mask or Faster R-CNN ``name`` with its classes reset to
+    ``classes``; classes it also has (same name, or COCO's tie, umbrella, handbag -> bag)
+    keep their trained weights.
 
     GluonCV's ``pretrained=True`` builds a test-only network (no training target generator),
     so the network is built untrained and the model-zoo weights are loaded into it.
@@ -278,7 +280,8 @@ def load_model_zoo_mask_rcnn(
             "with network, or train without --model-zoo."
         ) from None
     net.load_parameters(weights, ignore_extra=True, allow_missing=True)
-    reuse = {new: old for old, new in COCO_TO_GARMENT.items() if new in classes}
+    reuse = {c: c for c in classes if c in net.classes}
+    reuse.update({new: old for old, new in COCO_TO_GARMENT.items() if new in classes})
     net.reset_class(list(classes), reuse_weights=reuse or None)
     net.short, net.max_size = short, max_size
     return fix_cpu_roi_align(net)
@@ -305,15 +308,13 @@ def initialize(net: nn.HybridBlock, contexts) -> None:
             net(mx.nd.zeros((1, 3, short, short), ctx=contexts[0]))
 
 
-class MaskRCNNLoss:
-    """GluonCV's Mask R-CNN training loss: RPN objectness and box, R-CNN class and box, mask.
+class FasterRCNNLoss:
+    """GluonCV's Faster R-CNN training loss: RPN objectness and box, R-CNN class and box, each
+    normalised by its number of samples as GluonCV's recipe does. ``__call__`` runs the network
+    on one device's shard (inside ``autograd.record``) and returns the summed loss and its
+    parts."""
 
-    Each term is normalised by its number of positive samples, as GluonCV's recipe does.
-    ``__call__`` runs the network on one device's shard (inside ``autograd.record``) and
-    returns the summed loss and its five parts as Python floats.
-    """
-
-    PARTS = ("rpn_cls", "rpn_box", "rcnn_cls", "rcnn_box", "mask")
+    PARTS = ("rpn_cls", "rpn_box", "rcnn_cls", "rcnn_box")
 
     def __init__(self, rpn_smoothl1_rho: float = 1.0 / 9, rcnn_smoothl1_rho: float = 1.0):
         gloss = mx.gluon.loss
@@ -321,13 +322,9 @@ class MaskRCNNLoss:
         self.rpn_box = gloss.HuberLoss(rho=rpn_smoothl1_rho)
         self.rcnn_cls = gloss.SoftmaxCrossEntropyLoss()
         self.rcnn_box = gloss.HuberLoss(rho=rcnn_smoothl1_rho)
-        self.mask = gloss.SigmoidBinaryCrossEntropyLoss(from_sigmoid=False)
 
-    def __call__(self, net, data, label, gt_mask, rpn_cls_t, rpn_box_t, rpn_box_m):
-        nd = mx.nd
-        gt_box, gt_label = label[:, :, :4], label[:, :, 4:5]
-        (cls_pred, box_pred, mask_pred, roi, _samples, matches, rpn_score, rpn_box, _anchors,
-         cls_t, box_t, box_m, indices) = net(data, gt_box, gt_label)  # fmt: skip
+    def box_terms(self, rpn_score, rpn_box, rpn_targets, cls_pred, cls_t, box_pred, box_t, box_m):
+        rpn_cls_t, rpn_box_t, rpn_box_m = rpn_targets
         rpn_score = rpn_score.squeeze(axis=-1)
         rpn_valid = rpn_cls_t >= 0
         num_rpn = rpn_valid.sum()
@@ -338,6 +335,33 @@ class MaskRCNNLoss:
             self.rcnn_cls(cls_pred, cls_t, cls_t.expand_dims(-1) >= 0) * cls_t.size / num_rcnn
         )
         rcnn_box = self.rcnn_box(box_pred, box_t, box_m) * box_pred.size / num_rcnn
+        return [rpn_cls.sum(), rpn_box.sum(), rcnn_cls.sum(), rcnn_box.sum()]
+
+    def __call__(self, net, data, label, rpn_cls_t, rpn_box_t, rpn_box_m):
+        gt_box, gt_label = label[:, :, :4], label[:, :, 4:5]
+        (cls_pred, box_pred, _roi, _samples, _matches, rpn_score, rpn_box, _anchors,
+         cls_t, box_t, box_m, _indices) = net(data, gt_box, gt_label)  # fmt: skip
+        parts = self.box_terms(rpn_score, rpn_box, (rpn_cls_t, rpn_box_t, rpn_box_m),
+                               cls_pred, cls_t, box_pred, box_t, box_m)  # fmt: skip
+        return sum(parts), tuple(parts)
+
+
+class MaskRCNNLoss(FasterRCNNLoss):
+    """GluonCV's Mask R-CNN training loss: the four box terms and the mask term."""
+
+    PARTS = (*FasterRCNNLoss.PARTS, "mask")
+
+    def __init__(self, rpn_smoothl1_rho: float = 1.0 / 9, rcnn_smoothl1_rho: float = 1.0):
+        super().__init__(rpn_smoothl1_rho, rcnn_smoothl1_rho)
+        self.mask = mx.gluon.loss.SigmoidBinaryCrossEntropyLoss(from_sigmoid=False)
+
+    def __call__(self, net, data, label, gt_mask, rpn_cls_t, rpn_box_t, rpn_box_m):
+        nd = mx.nd
+        gt_box, gt_label = label[:, :, :4], label[:, :, 4:5]
+        (cls_pred, box_pred, mask_pred, roi, _samples, matches, rpn_score, rpn_box, _anchors,
+         cls_t, box_t, box_m, indices) = net(data, gt_box, gt_label)  # fmt: skip
+        parts = self.box_terms(rpn_score, rpn_box, (rpn_cls_t, rpn_box_t, rpn_box_m),
+                               cls_pred, cls_t, box_pred, box_t, box_m)  # fmt: skip
         # mask targets for the sampled positive RoIs
         batch = indices.shape[0]
 
@@ -349,8 +373,8 @@ class MaskRCNNLoss:
         matches = pick(matches).reshape((batch, -1))
         mask_t, mask_w = net.mask_target(roi, gt_mask, matches, m_cls)
         mask = self.mask(mask_pred, mask_t, mask_w) * mask_t.size / mask_w.sum()
-        parts = (rpn_cls.sum(), rpn_box.sum(), rcnn_cls.sum(), rcnn_box.sum(), mask.sum())
-        return sum(parts), parts
+        parts.append(mask.sum())
+        return sum(parts), tuple(parts)
 
 
 def build_from_meta(meta: dict) -> nn.HybridBlock:

@@ -8,7 +8,7 @@ from gluonext.mask_rcnn import (
     anchor_budget,
     build_mask_rcnn,
     initialize,
-    load_model_zoo_mask_rcnn,
+    load_model_zoo_rcnn,
 )
 from gluonext.models import ModelError
 
@@ -90,4 +90,4 @@ def test_frozen_layers_follow_gluoncv_only_with_imagenet_weights(tmp_path):
 def test_model_zoo_without_weights_or_network_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("MXNET_GLUON_REPO", "http://127.0.0.1:9/")
     with pytest.raises(ModelError, match="could not be downloaded"):
-        load_model_zoo_mask_rcnn("mask_rcnn_resnet18_v1b_coco", CLASSES, 128, 256, root=tmp_path)
+        load_model_zoo_rcnn("mask_rcnn_resnet18_v1b_coco", CLASSES, 128, 256, root=tmp_path)

@@ -279,7 +279,6 @@ class VOCFolderDetection(BoxItems):
         return image, self.label(index)
 
 
-
 class COCOBoxes(BoxItems):
     """Boxes of a COCO instances file (e.g. the converter's iMaterialist JSON) with the same item
     contract as ``VOCFolderDetection``: labels ``(N, 6)`` with continuous COCO corners and
@@ -296,3 +295,43 @@ class COCOBoxes(BoxItems):
         image, label, _ = self.instances.load(index)
         return image, np.concatenate([label, np.zeros((len(label), 1), np.float32)], axis=1)
 
+
+class MixupBoxes(BoxItems):
+    """GluonCV's detection mixup (``MixupDetection``), seeded per item: with probability given
+    by ``Beta(alpha, alpha)`` weights an image is blended with another random image of the
+    dataset on a canvas holding both; labels gain a last column with each box's weight (1.0
+    when not mixed, and for every item while ``enabled`` is False, GluonCV's late epochs)."""
+
+    def __init__(self, dataset: BoxItems, alpha: float = 1.5):
+        self.dataset, self.alpha, self.enabled = dataset, alpha, True
+        self.CLASSES = dataset.CLASSES
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        rng = np.random.RandomState(seed)
+        image, label = self.dataset.load(index)
+        lam = float(np.clip(rng.beta(self.alpha, self.alpha), 0, 1)) if self.enabled else 1.0
+        if lam >= 1 or len(self) < 2:
+            label = np.hstack([label, np.ones((len(label), 1), np.float32)])
+        else:
+            other = int(rng.randint(len(self) - 1))
+            other += other >= index  # any item but this one
+            image2, label2 = self.dataset.load(other)
+            height = max(image.shape[0], image2.shape[0])
+            width = max(image.shape[1], image2.shape[1])
+            canvas = np.zeros((height, width, 3), np.float32)
+            canvas[: image.shape[0], : image.shape[1]] = image * lam
+            canvas[: image2.shape[0], : image2.shape[1]] += image2 * (1 - lam)
+            image = canvas.astype(np.uint8)
+            label = np.vstack(
+                [
+                    np.hstack([label, np.full((len(label), 1), lam, np.float32)]),
+                    np.hstack([label2, np.full((len(label2), 1), 1 - lam, np.float32)]),
+                ]
+            )
+        if self.transform_fn is None:
+            return image, label
+        return self.transform_fn(image, label, rng)

@@ -114,7 +114,10 @@ def rpn_targets(
         & (anchors[:, 3] < height)
     )
     samples = np.zeros(count, np.float32)
-    ious = box_iou(anchors[inside], boxes) if len(boxes) else np.zeros((len(inside), 0))
+    if len(boxes) and len(inside):
+        ious = box_iou(anchors[inside], boxes)
+    else:  # no boxes, or an image smaller than every anchor
+        ious = np.zeros((len(inside), len(boxes)), np.float32)
     best = ious.max(axis=1) if ious.shape[1] else np.full(len(inside), -1.0, np.float32)
     if len(inside) and ious.shape[1]:
         # an anchor that is some box's best match is positive (GluonCV's tie rule) ...
@@ -254,3 +257,16 @@ class MaskRCNNValTransform:
         resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         info = np.array([new_h, new_w, new_h / height], dtype=np.float32)
         return mx.nd.array(normalize(resized)), mx.nd.array(info)
+
+
+class FasterRCNNTrainTransform(MaskRCNNTrainTransform):
+    """GluonCV's Faster R-CNN training transform (short side, max size, flip, normalise, RPN
+    targets) for box items: ``(image, label, rng)`` to ``(image, label, rpn cls targets, rpn
+    box targets, rpn box masks)``, the inputs of GluonCV's ``FasterRCNNTrainBatchify``."""
+
+    def __call__(self, image, label, rng):
+        image, label, _ = self.geometry(image, label, [], rng)
+        height, width = image.shape[:2]
+        seed = int(rng.randint(2**31 - 1))
+        cls_t, box_t, box_m = self.rpn_targets(label, width, height, seed)
+        return mx.nd.array(normalize(image)), mx.nd.array(label), cls_t, box_t, box_m
