@@ -64,6 +64,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="ssd 512 / yolo3 416: square side; faster_rcnn: short side (600)",
     )
     p.add_argument("--max-size", type=positive_int, default=1000, help="faster_rcnn: long side")
+    p.add_argument("--rcnn-num-samples", type=positive_int, default=128,
+                   help="faster_rcnn: RoIs sampled per image in training")  # fmt: skip
     p.add_argument("--dataset", default="voc", choices=("voc", "coco"))
     p.add_argument("--data-root", "--data_root", dest="data_root", default="datasets/apparel")
     p.add_argument("--train-list", default=None, help="voc: image stems (default train.txt)")
@@ -122,7 +124,9 @@ def get_datasets(args):
 def train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show) -> dict:
     """One pass over this worker's shard with the recipe's loss; mean losses, img/s, lr."""
     if args.hybridize:
-        net.hybridize(static_alloc=True, static_shape=recipe.name != "faster_rcnn")
+        # not static_shape: MXNet 1.9.1 then shows BatchNorm's running statistics one update
+        # late, so checkpoints miss the last update and resumed runs drift (measured)
+        net.hybridize(static_alloc=True)
     totals = dict.fromkeys(("train_loss", *(f"train_loss_{p}" for p in recipe.parts)), 0.0)
     steps, seen, start = 0, 0, time.perf_counter()
     bar = tqdm(loader, desc=f"epoch {epoch}", disable=not show, leave=False)

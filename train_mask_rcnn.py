@@ -108,9 +108,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def build_net(args, classes, contexts, per_device):
     if args.model_zoo:
-        net = load_model_zoo_rcnn(
-            args.model_zoo, classes, args.short, args.max_size, per_device
-        )
+        net = load_model_zoo_rcnn(args.model_zoo, classes, args.short, args.max_size, per_device)
     else:
         net = build_mask_rcnn(
             args.network,

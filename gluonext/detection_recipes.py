@@ -215,7 +215,7 @@ class FasterRCNNRecipe:
         else:
             net = build_faster_rcnn(
                 self.args.network, classes, self.short, self.max_size, pretrained_base,
-                per_device,
+                per_device, getattr(self.args, "rcnn_num_samples", 128),
             )  # fmt: skip
         initialize(net, contexts)
         return net

@@ -93,15 +93,22 @@ def transfer_base_weights(net, network: str, path: str) -> int:
     so arrays are matched by the layer name after the base's prefix, and every match must
     also agree in shape. A file that fits nothing is an error, not a silent no-op.
     """
-    import gluoncv
+    from pathlib import Path
 
-    from .models import load_backbone_weights
+    import gluoncv
 
     if network not in BASE_MODELS:
         raise ModelError(f"--pretrained-base: no ImageNet base is known for {network!r}")
+    if not Path(path).is_file():
+        raise ModelError(f"--pretrained-base {path}: file not found")
     base = gluoncv.model_zoo.get_model(BASE_MODELS[network], pretrained=False)
-    base.initialize()
-    load_backbone_weights(base, path)
+    try:
+        base.load_parameters(str(path))  # strict: the whole classifier must be in the file
+    except (mx.base.MXNetError, AssertionError, ValueError) as exc:
+        raise ModelError(
+            f"--pretrained-base {path}: not GluonCV's {BASE_MODELS[network]} weights "
+            f"({str(exc).splitlines()[0][:160]})"
+        ) from None
     family = re.sub(r"\d+_$", "", base.prefix)
     targets = net.collect_params()
     copied = 0
@@ -154,9 +161,14 @@ class SeededGluonCVTransform:
 
 
 def ssd_anchors(net, data_shape: int, ctx=None):
-    """The anchors GluonCV's SSD target generator needs (one training-mode forward)."""
+    """The anchors GluonCV's SSD target generator needs: one training-mode forward of a copy
+    of ``net`` (on the network itself it would move BatchNorm's running statistics)."""
+    import copy
+
+    probe = copy.deepcopy(net)
+    probe.collect_params().reset_ctx(ctx or mx.cpu())
     with mx.autograd.train_mode():
-        _, _, anchors = net(mx.nd.zeros((1, 3, data_shape, data_shape), ctx=ctx or mx.cpu()))
+        _, _, anchors = probe(mx.nd.zeros((1, 3, data_shape, data_shape), ctx=ctx or mx.cpu()))
     return anchors
 
 
@@ -167,9 +179,11 @@ def build_faster_rcnn(
     max_size: int = 1000,
     pretrained_base: str | None = None,
     per_device_batch_size: int = 1,
+    num_sample: int = 128,
 ):
     """GluonCV's ``faster_rcnn_<network>_custom`` (ResNet C4, VOC settings: short 600, max
-    1000, 128 RoIs per image) for ``classes``, with the RPN's proposal counts capped by the
+    1000, ``num_sample`` = 128 RoIs per image in training; on a CPU the per-RoI head sets
+    most of the cost) for ``classes``, with the RPN's proposal counts capped by the
     anchors of the smallest image. With ImageNet weights BatchNorm and the stem stay frozen
     as in GluonCV; from random weights every layer trains and BatchNorm uses batch
     statistics. Call ``gluonext.mask_rcnn.initialize`` before use."""
@@ -205,7 +219,7 @@ def build_faster_rcnn(
         rpn_train_post_nms=train_post,
         rpn_test_pre_nms=test_pre,
         rpn_test_post_nms=test_post,
-        num_sample=min(128, train_post),
+        num_sample=min(num_sample, train_post),
         per_device_batch_size=per_device_batch_size,
     )
     return fix_cpu_roi_align(net)

@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import check_dist_sync, check_exact_resume
 
 import train_detection as td
 from gluonext.engine.checkpoint import read_checkpoint
@@ -30,7 +31,11 @@ def ssd_args(root, save_dir, *extra):
 
 
 def test_ssd_trains_evaluates_and_writes_its_outputs(apparel, tmp_path, caplog):
-    assert td.main(td.parse_args(ssd_args(apparel, tmp_path))) == 0
+    import predict_detection
+
+    assert td.main(td.parse_args(ssd_args(apparel, tmp_path / "run"))) == 0
+    _check_prediction_tool(predict_detection, apparel, tmp_path, "ssd", min_boxes=1)
+    tmp_path = tmp_path / "run"
     records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]
     for key in ("train_loss", "train_loss_cls", "train_loss_box", "voc07_mAP", "coco_AP50"):
@@ -54,3 +59,74 @@ def test_bad_requests_fail_with_a_message(apparel, tmp_path, caplog):
     assert "built for 300" in caplog.text
     assert td.run(ssd_args(apparel, tmp_path, "--train-list", str(tmp_path / "x.txt"))) == 2
     assert "split file not found" in caplog.text
+
+
+def test_yolo3_with_mixup_trains_and_its_checkpoint_predicts(apparel, tmp_path):
+    import predict_detection
+
+    extra = ("--epochs", "2", "--mixup", "--no-mixup-epochs", "1", "--label-smooth")
+    args = ssd_args(apparel, tmp_path / "run", *extra)
+    args[1:6] = ["yolo3", "--network", "mobilenet0.25", "--data-shape", "128"]
+    assert td.main(td.parse_args(args)) == 0
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    for key in ("train_loss_obj", "train_loss_center", "train_loss_scale", "train_loss_cls"):
+        assert np.isfinite(records[-1][key]), key
+    assert records[0]["lr"] < records[-1]["lr"]  # warmup from 0 over the first 2 epochs
+    _check_prediction_tool(predict_detection, apparel, tmp_path, "yolo3")
+
+
+def test_faster_rcnn_trains_one_image_per_device_and_predicts(apparel, tmp_path, caplog):
+    import predict_detection
+
+    args = ssd_args(apparel, tmp_path / "run", "--epochs", "1", "--rcnn-num-samples", "16",
+                    "--max-size", "240", "--ctx", "cpu:0,cpu:1")  # fmt: skip
+    args[1:6] = ["faster_rcnn", "--network", "resnet18_v1b", "--data-shape", "160"]
+    for flag in ("--batch-size", "--lr"):  # the recipe's defaults
+        del args[args.index(flag) : args.index(flag) + 2]
+    assert td.main(td.parse_args(args)) == 0
+    assert "batch 2, 4 iterations per epoch" in caplog.text  # default: one image per device
+    (record,) = [
+        json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert record["lr"] == pytest.approx(0.002)  # GluonCV's 0.001 per image
+    for key in ("train_loss_rpn_cls", "train_loss_rpn_box", "train_loss_rcnn_cls", "voc07_mAP"):
+        assert np.isfinite(record[key]), key
+    _check_prediction_tool(predict_detection, apparel, tmp_path, "faster_rcnn")
+
+
+def _check_prediction_tool(tool, apparel, tmp_path, model, min_boxes=0):
+    """The checkpoint goes through tools/predict_detection.py: one overlay per image, a JSON
+    of boxes inside each image, and the non-images listed as skipped. (YOLOv3 and Faster
+    R-CNN drop scores below 0.01 inside the network; barely trained they may find nothing.)"""
+    out = tmp_path / "pred"
+    argv = ["--checkpoint", str(tmp_path / "run" / "checkpoint_last.ckpt"), "--input",
+            str(apparel), "--output", str(out), "--min-score", "0", "--no-progress"]  # fmt: skip
+    assert tool.main(tool.parse_args(argv)) == 0
+    payload = json.loads((out / "detections.json").read_text())
+    assert payload["model"] == model and len(payload["images"]) == 12
+    assert {s["file"].rsplit("/", 1)[-1] for s in payload["skipped"]} >= {"train.txt", "test.txt"}
+    assert len(list(out.glob("*_boxes.jpg"))) == 12
+    found = 0
+    for image in payload["images"]:
+        scores = [d["score"] for d in image["detections"]]
+        assert scores == sorted(scores, reverse=True)
+        for d in image["detections"]:
+            x1, y1, x2, y2 = d["box"]
+            assert 0 <= x1 <= x2 <= image["width"] - 1 and 0 <= y1 <= y2 <= image["height"] - 1
+            assert payload["classes"][d["class_id"]] == d["class"]
+            found += 1
+    assert found >= min_boxes
+
+
+def test_resume_after_epoch_1_ends_with_the_same_weights(apparel, tmp_path):
+    def args_for(save_dir, *extra):
+        return ssd_args(apparel, save_dir, "--no-val", *extra)
+
+    check_exact_resume("train_detection", args_for, tmp_path, min_state_effect=1e-5)
+
+
+def test_dist_sync_workers_get_disjoint_shards_and_identical_weights(apparel, tmp_path):
+    args = ssd_args(apparel, tmp_path / "run", "--kvstore", "dist_sync", "--no-val",
+                    "--batch-size", "4")  # fmt: skip
+    check_dist_sync("train_detection", args, tmp_path, epochs=2, shard=4, rtol=1e-5)
+    assert (tmp_path / "run" / "checkpoint_last.ckpt").is_file()  # written by rank 0 only

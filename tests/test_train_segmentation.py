@@ -132,9 +132,22 @@ def test_learns_garment_parts_far_above_chance(tmp_path):
     write_imaterialist(root, 640, seed=2, size=(64, 80), progress=False)
     convert(ConvertOptions(data_root=root, val_num=40, progress=False))
     args = segmentation_args(
-        root, tmp_path / "run", "--base-size", "80", "--crop-size", "64",
-        "--scale-range", "0.75,1.25", "--epochs", "10", "--lr", "0.05",
-        "--warmup-epochs", "0.5", "--val-interval", "5",
+        root,
+        tmp_path / "run",
+        "--base-size",
+        "80",
+        "--crop-size",
+        "64",
+        "--scale-range",
+        "0.75,1.25",
+        "--epochs",
+        "10",
+        "--lr",
+        "0.05",
+        "--warmup-epochs",
+        "0.5",
+        "--val-interval",
+        "5",
     )  # fmt: skip  (later flags override segmentation_args' defaults)
     done = run_training_process("train_segmentation", *args)
     assert done.returncode == 0, done.stderr[-2000:]

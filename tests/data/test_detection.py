@@ -85,3 +85,30 @@ def test_unknown_classes_unreadable_xml_and_missing_images(voc, tmp_path):
     with pytest.raises(DatasetError, match="listed twice"):
         classes.write_text("Tops\nTops\n")
         read_class_list(classes)
+
+
+def test_mixup_blends_two_images_and_weights_their_boxes(voc_sample):
+    from gluonext.data.detection import MixupBoxes
+
+    base = VOCFolderDetection(voc_sample)
+    mixed = MixupBoxes(base)
+    image, label = mixed[(0, 7)]
+    again_image, again_label = mixed[(0, 7)]
+    np.testing.assert_array_equal(image, again_image)  # seeded: the same item twice
+    np.testing.assert_array_equal(label, again_label)
+    own = base.label(0)
+    assert label.shape[1] == own.shape[1] + 1
+    lam = label[0, -1]
+    assert 0 < lam < 1  # Beta(1.5, 1.5) never gives exactly 0 or 1
+    np.testing.assert_array_equal(label[: len(own), :-1], own)
+    np.testing.assert_allclose(label[: len(own), -1], lam)
+    np.testing.assert_allclose(label[len(own) :, -1], 1 - lam, rtol=1e-6)
+    # the other image's boxes are some other item's boxes
+    others = [base.label(k) for k in range(1, len(base))]
+    assert any(np.array_equal(label[len(own) :, :-1], o) for o in others)
+    first, _ = base.load(0)
+    assert not np.array_equal(image, first)
+    mixed.enabled = False  # GluonCV's last epochs: the item itself, every box weight 1
+    image, label = mixed[(0, 7)]
+    np.testing.assert_array_equal(image, first)
+    np.testing.assert_array_equal(label[:, -1], 1.0)
