@@ -1,0 +1,258 @@
+#!/usr/bin/env python
+"""Train garment landmarks (GluonCV's SimplePose recipe) on FashionAI keypoints, scored by NE.
+
+python train_keypoints.py --category blouse --network resnet50_v1b --ngpus 2
+python train_keypoints.py --category all --input-size 256x192 --flip-test
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import mxnet as mx
+from mxnet import autograd, gluon
+from tqdm import tqdm
+
+from gluonext.cli import add_run_flags, epoch_list, positive_float, positive_int, scale_list
+from gluonext.data.fashionai import CATEGORIES, FashionAIKeypoints, read_keypoint_csv
+from gluonext.data.pose_transforms import PoseTrainTransform
+from gluonext.data.segmentation import DatasetError
+from gluonext.engine.checkpoint import CheckpointError, load_checkpoint, save_epoch
+from gluonext.engine.devices import (
+    DeviceError,
+    average_running_stats,
+    create_trainer,
+    epoch_loader,
+)
+from gluonext.engine.schedules import WarmupSchedule
+from gluonext.engine.session import start_run
+from gluonext.engine.tracking import MetricsLog, TrainingDiverged, check_finite
+from gluonext.keypoint_eval import evaluate_keypoints
+from gluonext.models import ModelError
+from gluonext.pose import NETWORKS, HeatmapLoss, build_simple_pose
+from gluonext.voc_tables import split_by_image
+
+log = logging.getLogger("train_keypoints")
+
+
+def input_size(text: str) -> tuple[int, int]:
+    """``256x192`` (height x width, GluonCV's order) to (height, width), multiples of 32."""
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW such as 256x192, got {text!r}") from None
+    if height < 32 or width < 32 or height % 32 or width % 32:
+        raise argparse.ArgumentTypeError(f"height and width must be multiples of 32, got {text}")
+    return height, width
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--category", default="blouse", choices=("all", *CATEGORIES))
+    p.add_argument("--network", default="resnet50_v1b", choices=NETWORKS)
+    p.add_argument("--data-root", "--data_root", dest="data_root", default="datasets/fashionai")
+    p.add_argument("--train-csv", default=None, help="default <data-root>/Annotations/train.csv")
+    p.add_argument("--val-csv", default=None, help="labelled validation CSV (else a split)")
+    p.add_argument("--val-ratio", type=float, default=0.1, help="held-out share of train CSV")
+    p.add_argument("--skip-bad", action="store_true", help="leave malformed rows out, counted")
+    p.add_argument("--input-size", type=input_size, default=(256, 192), help="HxW")
+    p.add_argument("--sigma", type=positive_float, default=2.0, help="heatmap Gaussian sigma")
+    p.add_argument("--pretrained-base", default=None, metavar="FILE", help="ImageNet ResNet")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="all devices together")
+    p.add_argument("--epochs", type=positive_int, default=140)
+    p.add_argument("--lr", type=positive_float, default=0.001)
+    p.add_argument("--lr-decay", type=positive_float, default=0.1)
+    p.add_argument("--lr-decay-epoch", type=epoch_list, default=(90, 120))
+    p.add_argument("--warmup-epochs", type=float, default=0.0)
+    p.add_argument("--wd", type=float, default=0.0)
+    p.add_argument("--flip-test", action="store_true", help="average with mirrored heatmaps")
+    p.add_argument("--scales", type=scale_list, default=(1.0,), help="test scales, e.g. 1,1.2")
+    add_run_flags(p, seed=233, save_dir="runs/keypoints/<category>_<network>")
+    return p.parse_args(argv)
+
+
+def get_datasets(args):
+    """(train, val) FashionAI datasets: the train CSV split by image, or a separate val CSV."""
+    root = Path(args.data_root)
+    wanted = CATEGORIES if args.category == "all" else (args.category,)
+    rows, skipped = read_keypoint_csv(
+        args.train_csv or root / "Annotations" / "train.csv", root, wanted, args.skip_bad
+    )
+    if args.val_csv:
+        val_rows, val_skipped = read_keypoint_csv(args.val_csv, root, wanted, args.skip_bad)
+        skipped.update(val_skipped)
+    else:
+        ids = [r.image_id for r in rows]
+        train_ids, _ = split_by_image(ids, 1.0 - args.val_ratio, args.seed)
+        keep = set(train_ids)
+        rows, val_rows = (
+            [r for r in rows if r.image_id in keep],
+            [r for r in rows if r.image_id not in keep],
+        )
+    if skipped:
+        log.info("skipped rows: %s", ", ".join(f"{n} {k}" for k, n in sorted(skipped.items())))
+    train = FashionAIKeypoints(root, rows, args.category)
+    val = FashionAIKeypoints(root, val_rows, args.category)
+    if not len(train):
+        raise DatasetError(f"no {args.category} rows to train on in {args.data_root}")
+    return train, val
+
+
+def build_net(args, num_joints, contexts):
+    net = build_simple_pose(args.network, num_joints, args.pretrained_base)
+    net.collect_params().reset_ctx(contexts)
+    return net
+
+
+def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show) -> dict:
+    """One pass over this worker's shard; mean heatmap loss, img/s, final lr."""
+    if args.hybridize:
+        net.hybridize(static_alloc=True)
+    total, steps, seen, start = 0.0, 0, 0, time.perf_counter()
+    bar = tqdm(loader, desc=f"epoch {epoch}", disable=not show, leave=False)
+    for iteration, (images, targets, weights) in enumerate(bar):
+        data, target, weight = (
+            gluon.utils.split_and_load(x, contexts, even_split=False)
+            for x in (images, targets, weights)
+        )
+        with autograd.record():
+            losses = [loss_fn(net(x), y, w) for x, y, w in zip(data, target, weight, strict=True)]
+        autograd.backward(losses)
+        trainer.step(images.shape[0] * max(1, args.num_workers))
+        value = sum(x.sum().asscalar() for x in losses) / images.shape[0]
+        check_finite(value, epoch, iteration)
+        total += value
+        steps += 1
+        seen += images.shape[0]
+        bar.set_postfix(loss=f"{total / steps:.5f}")
+    seconds = time.perf_counter() - start
+    return {
+        "train_loss": total / max(steps, 1),
+        "lr": trainer.learning_rate,
+        "img_per_s": seen / seconds if seconds else 0.0,
+        "seconds": seconds,
+    }
+
+
+def evaluate(net, dataset, ctx, args, show=True) -> dict:
+    """NE (percent) per category and overall, with --flip-test / --scales."""
+    net.hybridize(static_alloc=True)
+    progress = (lambda it: tqdm(it, desc="val", leave=False)) if show else None
+    return evaluate_keypoints(
+        net, dataset, args.input_size, ctx, args.flip_test, args.scales, progress
+    )
+
+
+def log_scores(title: str, scores: dict) -> None:
+    table = "\n".join(f"  {c:<10}{ne:8.2f}%" for c, ne in scores["per_category"].items())
+    unscored = f" ({scores['unscored']} images without a normaliser)" if scores["unscored"] else ""
+    log.info("%s: NE %.2f%%%s\n%s", title, scores["NE"], unscored, table)
+
+
+def main(args) -> int:
+    run_name = f"{args.category}_{args.network}_{args.input_size[0]}x{args.input_size[1]}"
+    save_dir = Path(args.save_dir or Path("runs") / "keypoints" / run_name)
+    contexts, parallel, show = start_run(args, save_dir)
+    args.num_workers = parallel.num_workers
+    train_set, val_set = get_datasets(args)
+    net = build_net(args, train_set.num_joints, contexts)
+
+    if args.eval:
+        if not args.resume:
+            raise CheckpointError("--eval needs --resume CKPT (the weights to evaluate)")
+        meta = load_checkpoint(args.resume, net)
+        log_scores(f"evaluated {args.resume} (epoch {meta.get('epoch')})",
+                   evaluate(net, val_set, contexts[0], args, show))  # fmt: skip
+        return 0
+
+    if args.batch_size % parallel.num_workers:
+        raise DeviceError(
+            f"--batch-size {args.batch_size} must divide among {parallel.num_workers} workers"
+        )
+    local_batch = args.batch_size // parallel.num_workers
+    iters_per_epoch = (len(train_set) // parallel.num_workers) // local_batch
+    if iters_per_epoch == 0:
+        raise DatasetError(
+            f"{len(train_set)} training images give no full batch of {local_batch} per worker"
+        )
+    train_set.transform_fn = PoseTrainTransform(train_set.pairs, args.input_size, args.sigma)
+    schedule = WarmupSchedule(
+        args.lr,
+        args.epochs * iters_per_epoch,
+        int(args.warmup_epochs * iters_per_epoch),
+        mode="step",
+        steps=tuple(int(e * iters_per_epoch) for e in args.lr_decay_epoch),
+        factor=args.lr_decay,
+        warmup_factor=0.0,
+    )
+    trainer = create_trainer(net.collect_params(), "adam",
+                             {"learning_rate": args.lr, "wd": args.wd, "lr_scheduler": schedule},
+                             parallel)  # fmt: skip
+    loss_fn = HeatmapLoss()
+    start_epoch, best = 1, {"NE": float("inf"), "epoch": 0}
+    metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
+    if args.resume:
+        meta = load_checkpoint(args.resume, net, trainer)
+        start_epoch, best = meta["epoch"] + 1, meta.get("best", best)
+        metrics.truncate(meta["epoch"])
+        log.info("resumed from %s at epoch %d", args.resume, meta["epoch"])
+    log.info(
+        "%s: %d train / %d val images, %d keypoints, %s, batch %d, %d iterations per epoch",
+        run_name, len(train_set), len(val_set), train_set.num_joints,
+        ",".join(map(str, contexts)), args.batch_size, iters_per_epoch,
+    )  # fmt: skip
+
+    for epoch in range(start_epoch, args.epochs + 1):
+        mx.random.seed(args.seed * 1000 + epoch)
+        loader = epoch_loader(train_set, parallel, local_batch, args.seed, epoch, args.workers)
+        record = {
+            "epoch": epoch,
+            **train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show),
+        }
+        average_running_stats(net, parallel)
+        validate = not args.no_val and (epoch % args.val_interval == 0 or epoch == args.epochs)
+        if validate and parallel.is_main and len(val_set):
+            scores = evaluate(net, val_set, contexts[0], args, show)
+            record["NE"] = scores["NE"]
+            record.update({f"NE_{c}": v for c, v in scores["per_category"].items()})
+            log_scores(f"epoch {epoch} validation", scores)
+            if scores["NE"] < best["NE"]:
+                best = {"NE": scores["NE"], "epoch": epoch}
+        if parallel.is_main:
+            meta = {
+                "epoch": epoch,
+                "best": best,
+                "args": {k: v for k, v in vars(args).items() if k != "num_workers"},
+                "category": args.category,
+                "joints": list(train_set.names),
+                "network": args.network,
+                "input_size": list(args.input_size),
+            }
+            save_epoch(save_dir, net, trainer, meta, is_best=best["epoch"] == epoch)
+            metrics.append(record)
+            log.info(
+                "epoch %d: loss %.6f, %.1f img/s, lr %.2e%s",
+                epoch, record["train_loss"], record["img_per_s"], record["lr"],
+                f", NE {record['NE']:.2f}%" if "NE" in record else "",
+            )  # fmt: skip
+    if parallel.is_main:
+        log.info("done: best NE %.2f%% at epoch %d; outputs in %s", best["NE"], best["epoch"],
+                 save_dir)  # fmt: skip
+    return 0
+
+
+def run(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        return main(args)
+    except (DeviceError, DatasetError, ModelError, CheckpointError, TrainingDiverged) as exc:
+        logging.getLogger("train_keypoints").error("error: %s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(run())
