@@ -89,6 +89,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--warmup-epochs", type=float, default=None, help="yolo3 2, others 0")
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--wd", type=float, default=0.0005)
+    p.add_argument("--augment", default="gluoncv", choices=("gluoncv", "flip"),
+                   help="ssd: GluonCV's augmentation, or resize + flip only")  # fmt: skip
     p.add_argument("--mixup", action="store_true", help="yolo3: GluonCV's detection mixup")
     p.add_argument("--no-mixup-epochs", type=int, default=20, help="yolo3: last epochs unmixed")
     p.add_argument("--label-smooth", action="store_true", help="yolo3: smooth class targets")

@@ -9,10 +9,10 @@ from .pose import predict_keypoints
 from .synth import FASHIONAI_KEYPOINTS
 
 
-def to_24(dataset, coords: np.ndarray) -> np.ndarray:
-    """(J, 2) predictions of ``dataset``'s joints placed in the 24-keypoint CSV order."""
+def to_24(columns, coords: np.ndarray) -> np.ndarray:
+    """(J, 2) predictions of joints at CSV ``columns`` placed in the 24-keypoint order."""
     full = np.full((len(FASHIONAI_KEYPOINTS), 2), -1.0, np.float32)
-    full[dataset.columns] = coords
+    full[list(columns)] = coords
     return full
 
 
@@ -25,6 +25,6 @@ def evaluate_keypoints(net, dataset, input_size, ctx, flip_test=False, scales=(1
         image, _, _ = dataset.load(index)
         coords, _ = predict_keypoints(net, image, input_size, ctx, dataset.pairs, flip_test, scales)
         row = dataset.rows[index]
-        metric.update(row.category, to_24(dataset, coords), row.points)
+        metric.update(row.category, to_24(dataset.columns, coords), row.points)
     return {"NE": metric.overall, "per_category": metric.per_category(),
             "unscored": metric.unscored}  # fmt: skip

@@ -146,3 +146,28 @@ def draw_instances(
             out, text, (x1, top + th), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA
         )
     return out
+
+
+def draw_keypoints(image: np.ndarray, points: np.ndarray, names, flip_pairs=()) -> np.ndarray:
+    """RGB image with each landmark as a dot and its name; left/right pairs joined by a line.
+    ``points`` (J, 2); rows with a negative coordinate are not drawn."""
+    import cv2
+
+    out = np.ascontiguousarray(image.copy())
+    palette = voc_palette(len(names) + 1)
+    size = max(image.shape[:2])
+    radius, scale = max(2, round(size / 150)), max(0.3, size / 1400)
+    shown = (points[:, 0] >= 0) & (points[:, 1] >= 0)
+    for a, b in flip_pairs:
+        if shown[a] and shown[b]:
+            pa, pb = (tuple(int(round(v)) for v in points[k]) for k in (a, b))
+            cv2.line(out, pa, pb, (255, 255, 255), max(1, radius // 2))
+    for k, name in enumerate(names):
+        if not shown[k]:
+            continue
+        x, y = (int(round(v)) for v in points[k])
+        colour = tuple(int(c) for c in palette[k + 1])
+        cv2.circle(out, (x, y), radius, colour, -1)
+        cv2.putText(out, name, (x + radius + 1, y - radius), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    colour, 1, cv2.LINE_AA)  # fmt: skip
+    return out
