@@ -1,9 +1,9 @@
 """Train an apparel box detector (GluonCV's SSD, YOLOv3 or Faster R-CNN recipe) on LabelImg
 VOC XML or COCO JSON.
 
-    python tools/split_dataset.py --input datasets/apparel --ratio 0.8
+    python tools/split_dataset.py --input datasets/apparel_voc --ratio 0.8
     python train_detection.py --model ssd --network mobilenet1.0 --data-shape 512 \
-        --dataset voc --data-root datasets/apparel --ngpus 2 --batch-size 32
+        --dataset voc --data-root datasets/apparel_voc --ngpus 2 --batch-size 32
     python train_detection.py --model yolo3 --network darknet53 --mixup --ngpus 4
     python train_detection.py --model faster_rcnn --network resnet50_v1b --ngpus 8
 """
@@ -67,7 +67,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--rcnn-num-samples", type=positive_int, default=128,
                    help="faster_rcnn: RoIs sampled per image in training")  # fmt: skip
     p.add_argument("--dataset", default="voc", choices=("voc", "coco"))
-    p.add_argument("--data-root", "--data_root", dest="data_root", default="datasets/apparel")
+    p.add_argument("--data-root", "--data_root", dest="data_root", default="datasets/apparel_voc")
     p.add_argument("--train-list", default=None, help="voc: image stems (default train.txt)")
     p.add_argument("--val-list", default=None, help="voc: image stems (default test.txt)")
     p.add_argument("--classes", default=None, help="voc: class names, one per line")

@@ -7,7 +7,7 @@ and ``detections.json``: per image its file name, size and detections (class, cl
 and listed.
 
     python tools/predict_detection.py --checkpoint runs/detection/.../checkpoint_best.ckpt \
-        --input datasets/apparel/test_images --output predictions/
+        --input datasets/apparel_voc/test_images --output predictions/
 """
 
 from __future__ import annotations

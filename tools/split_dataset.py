@@ -5,7 +5,7 @@ Writes ``train.txt`` / ``test.txt`` (image stems, for ``train_detection.py --tra
 ``train_labels.csv`` / ``test_labels.csv`` (seed 002's box CSVs) and ``split_table.csv``
 (boxes per class in train, test and total), and prints the table.
 
-    python tools/split_dataset.py --input datasets/apparel --ratio 0.8 --seed 0
+    python tools/split_dataset.py --input datasets/apparel_voc --ratio 0.8 --seed 0
 """
 
 from __future__ import annotations

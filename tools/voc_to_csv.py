@@ -4,7 +4,7 @@
 One row per box: ``filename,width,height,class,xmin,ymin,xmax,ymax`` (the XML's own numbers),
 and a per-class count table on the console.
 
-    python tools/voc_to_csv.py --input datasets/apparel --output datasets/apparel/labels.csv
+    python tools/voc_to_csv.py --input datasets/apparel_voc --output datasets/apparel_voc/labels.csv
 """
 
 from __future__ import annotations
