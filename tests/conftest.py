@@ -149,3 +149,24 @@ def check_dist_sync(script: str, args: list, tmp_path, epochs: int, shard: int, 
     assert sorted(w0.files) == sorted(w1.files)
     for name in w0.files:
         np.testing.assert_allclose(w0[name], w1[name], rtol=rtol, atol=rtol / 10, err_msg=name)
+
+
+# The longest tests (learning proofs), slowest first: with ``-n 2`` they start at once on
+# both workers instead of forming a tail at the end.
+_FIRST = ("learns_garment_parts", "overfits_a_few", "learns_apparel_boxes", "learns_garment_land")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Learning tests first; every loopback dist_sync test in one xdist group (two launches at
+    once on one machine could cross-connect)."""
+
+    def rank(item):
+        for k, key in enumerate(_FIRST):
+            if key in item.name:
+                return k
+        return len(_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their order
+    for item in items:
+        if "dist_sync" in item.name or "launch_local" in item.name:
+            item.add_marker(pytest.mark.xdist_group("loopback_dist"))
