@@ -46,6 +46,7 @@ from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import start_run
 from gluonext.engine.tracking import MetricsLog, TrainingDiverged, check_finite
 from gluonext.models import ModelError
+from gluonext.voc_tables import format_table, split_table
 
 log = logging.getLogger("train_detection")
 
@@ -120,6 +121,11 @@ def get_datasets(args):
     val = VOCFolderDetection(root, classes, val_names, args.skip_bad, skip_empty=False)
     for line in train.report.summary().split(", "):
         log.info("  %s", line)
+    table = split_table(train.records + val.records, [r.stem for r in train.records],
+                        [r.stem for r in val.records])  # fmt: skip
+    source = f"from {args.classes}" if args.classes else "discovered from the XML"
+    log.info("classes %s (boxes per split):\n%s", source,
+             format_table(table, (len(train), len(val))))  # fmt: skip
     return train, val
 
 

@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -41,6 +42,8 @@ def test_ssd_trains_evaluates_and_writes_its_outputs(apparel, tmp_path, caplog):
     for key in ("train_loss", "train_loss_cls", "train_loss_box", "voc07_mAP", "coco_AP50"):
         assert np.isfinite(records[-1][key]), key
     assert "VOC07 mAP@0.5" in caplog.text
+    assert "classes discovered from the XML (boxes per split)" in caplog.text
+    assert re.search(r"images\s+8\s+4\s+12", caplog.text)  # the per-class table's last row
     for name in ("checkpoint_last.ckpt", "checkpoint_best.ckpt", "model_best.params",
                  "metrics.png", "train.log"):  # fmt: skip
         assert (tmp_path / name).is_file(), name
