@@ -116,8 +116,10 @@ def get_datasets(args):
     classes = read_class_list(args.classes)
     train_names = read_split(args.train_list or root / "train.txt")
     val_names = read_split(args.val_list or root / "test.txt")
+    if classes is None:  # discovered from the XML of both splits, so val has no stranger
+        both = VOCFolderDetection(root, None, train_names + val_names, args.skip_bad, False)
+        classes = list(both.CLASSES)
     train = VOCFolderDetection(root, classes, train_names, args.skip_bad)
-    classes = list(train.CLASSES)
     val = VOCFolderDetection(root, classes, val_names, args.skip_bad, skip_empty=False)
     for line in train.report.summary().split(", "):
         log.info("  %s", line)

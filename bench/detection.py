@@ -41,7 +41,6 @@ def prepare(folder: Path, images: int, size: tuple[int, int]) -> Path:
         stems = sorted(p.stem for p in folder.glob("*.xml"))
         write_lines(folder / "train.txt", stems)
         write_lines(folder / "test.txt", stems[:4])
-        write_lines(folder / "train_small.txt", stems[:8])
         devkit = folder.parent / "VOCdevkit" / "VOC2007"
         for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
             (devkit / sub).mkdir(parents=True, exist_ok=True)
@@ -49,6 +48,9 @@ def prepare(folder: Path, images: int, size: tuple[int, int]) -> Path:
             (devkit / "JPEGImages" / f"{stem}.jpg").symlink_to(folder / f"{stem}.jpg")
             (devkit / "Annotations" / f"{stem}.xml").symlink_to(folder / f"{stem}.xml")
         write_lines(devkit / "ImageSets" / "Main" / "train.txt", stems)
+    if not (folder / "train_small.txt").is_file():
+        stems = (folder / "train.txt").read_text().split()
+        write_lines(folder / "train_small.txt", stems[:8])
     return folder
 
 
@@ -138,11 +140,13 @@ def main() -> int:
     p.add_argument("--items", type=int, default=64, help="items timed per pipeline")
     p.add_argument("--data", default=str(REPO / "bench" / "data" / "detection"))
     p.add_argument("--skip-training", action="store_true")
+    p.add_argument("--skip-pipelines", action="store_true")
     args = p.parse_args()
     width, height = (int(v) for v in args.image_size.split("x"))
     folder = prepare(Path(args.data) / "apparel", args.images, (width, height))
     results = vars(args).copy()
-    results["train_transform"] = pipelines(folder, args.items)
+    if not args.skip_pipelines:
+        results["train_transform"] = pipelines(folder, args.items)
     if not args.skip_training:
         results["training"] = {}
         models = {

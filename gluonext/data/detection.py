@@ -135,16 +135,20 @@ def _kind(reason: str) -> str:
 
 
 def scan_voc_folder(
-    folder, classes: list[str] | None = None, skip_bad: bool = False
+    folder, classes: list[str] | None = None, skip_bad: bool = False, stems=None
 ) -> tuple[list[VOCRecord], ScanReport]:
-    """Every ``*.xml`` under ``folder`` (sorted); bad objects and files raise, or with
-    ``skip_bad`` are dropped and counted. Objects of classes outside ``classes`` are bad."""
+    """Every ``*.xml`` under ``folder`` (sorted; only those named ``stems`` when given); bad
+    objects and files raise, or with ``skip_bad`` are dropped and counted. Objects of classes
+    outside ``classes`` are bad."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: folder not found")
     report, records = ScanReport(), []
     known = set(classes) if classes is not None else None
+    wanted = set(stems) if stems is not None else None
     for path in sorted(folder.rglob("*.xml")):
+        if wanted is not None and path.stem not in wanted:
+            continue
         report.files += 1
         try:
             record, problems = parse_labelimg_xml(path)
@@ -239,13 +243,14 @@ class VOCFolderDetection(BoxItems):
         skip_empty: bool = True,
         transform=None,
     ):
-        records, self.report = scan_voc_folder(folder, classes, skip_bad)
+        records, self.report = scan_voc_folder(folder, classes, skip_bad, names)
         if names is not None:
             by_stem = {r.stem: r for r in records}
-            missing = [n for n in names if n not in by_stem]
+            skipped = {Path(f).stem for f, _ in self.report.skipped_files}  # --skip-bad
+            missing = [n for n in names if n not in by_stem and n not in skipped]
             if missing:
                 raise DatasetError(f"{folder}: split names {missing[:3]} have no XML file")
-            records = [by_stem[n] for n in names]
+            records = [by_stem[n] for n in names if n in by_stem]
         if skip_empty:
             records = [r for r in records if r.objects]
         self.CLASSES = (

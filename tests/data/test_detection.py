@@ -112,3 +112,13 @@ def test_mixup_blends_two_images_and_weights_their_boxes(voc_sample):
     image, label = mixed[(0, 7)]
     np.testing.assert_array_equal(image, first)
     np.testing.assert_array_equal(label[:, -1], 1.0)
+
+
+def test_files_outside_the_split_are_not_judged(voc):
+    stem = sorted(p.stem for p in voc.glob("*.xml"))[0]
+    own = sorted({o.name for o in scan_voc_folder(voc, stems=[stem])[0][0].objects})
+    assert len(own) < len(VOC_CLASSES)  # other files have classes this list lacks
+    with pytest.raises(DatasetError, match="unknown class"):
+        VOCFolderDetection(voc, own)
+    dataset = VOCFolderDetection(voc, own, [stem])
+    assert len(dataset) == 1 and dataset.report.files == 1
