@@ -58,7 +58,8 @@ def _inputs(options: KeypointPredictOptions, model_category: str):
         category = options.category or (model_category if model_category != "all" else None)
         if category is None and path.parent.name in CATEGORIES:
             category = path.parent.name  # Images/<category>/<name>.jpg
-        image_id = f"Images/{path.parent.name}/{path.name}" if category else path.name
+        in_layout = path.parent.name in CATEGORIES
+        image_id = f"Images/{path.parent.name}/{path.name}" if in_layout else path.name
         yield path, image_id, category
 
 
