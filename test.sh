@@ -6,5 +6,5 @@ source scripts/setup_env.sh
 ruff check .
 # two workers, one OpenMP thread each: on two cores about 1.3x the throughput of one
 # two-thread process (MXNet's small convolutions scale poorly across threads); the learning
-# tests start first and the loopback dist tests share one worker (tests/conftest.py)
+# tests start first and the loopback dist tests take a file lock, one at a time (conftest.py)
 OMP_NUM_THREADS=1 python -m pytest -q -n "${TEST_WORKERS:-2}" --dist loadgroup "$@"

@@ -122,8 +122,10 @@ def check_dist_sync(script: str, args: list, tmp_path, epochs: int, shard: int, 
     """Scheduler, server and two workers on 127.0.0.1 (``launch_local``) run ``script`` with
     ``--kvstore dist_sync``: each epoch the workers' shards are disjoint and ``shard`` items
     long, their final weights agree to ``rtol``, and only rank 0 writes checkpoints."""
+    import fcntl
     import json
     import os
+    import tempfile
 
     import numpy as np
 
@@ -134,8 +136,13 @@ def check_dist_sync(script: str, args: list, tmp_path, epochs: int, shard: int, 
     helper = REPO / "tests" / "helpers" / "dist_worker.py"
     command = [sys.executable, str(helper), script, *args]
     os.environ["REPORT_DIR"] = str(report)
+    # one loopback dist job at a time on this machine (xdist workers, or two test runs): two at
+    # once were seen to cross-connect, each worker then syncing with the other job's
+    lock = Path(tempfile.gettempdir()) / "gluonext_dist_tests.lock"
     try:
-        results = launch_local(command, num_workers=2, timeout=600, capture=True)
+        with open(lock, "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            results = launch_local(command, num_workers=2, timeout=600, capture=True)
     finally:
         del os.environ["REPORT_DIR"]
     for result in results:
@@ -157,8 +164,7 @@ _FIRST = ("learns_garment_parts", "overfits_a_few", "learns_apparel_boxes", "lea
 
 
 def pytest_collection_modifyitems(config, items):
-    """Learning tests first; every loopback dist_sync test in one xdist group (two launches at
-    once on one machine could cross-connect)."""
+    """Learning tests first (the rest keep their order)."""
 
     def rank(item):
         for k, key in enumerate(_FIRST):
@@ -166,7 +172,4 @@ def pytest_collection_modifyitems(config, items):
                 return k
         return len(_FIRST)
 
-    items.sort(key=rank)  # stable: the rest keep their order
-    for item in items:
-        if "dist_sync" in item.name or "launch_local" in item.name:
-            item.add_marker(pytest.mark.xdist_group("loopback_dist"))
+    items.sort(key=rank)
