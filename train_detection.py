@@ -23,9 +23,9 @@ from tqdm import tqdm
 from gluonext.cli import add_run_flags, epoch_list, positive_float, positive_int
 from gluonext.data.detection import (
     COCOBoxes,
-    VOCFolderDetection,
     read_class_list,
     read_split,
+    voc_splits,
 )
 from gluonext.data.instance import InstanceDataset
 from gluonext.data.segmentation import DatasetError
@@ -34,6 +34,7 @@ from gluonext.detection_recipes import RECIPES
 from gluonext.engine.checkpoint import (
     CheckpointError,
     load_checkpoint,
+    resume_run,
     save_epoch,
 )
 from gluonext.engine.devices import (
@@ -41,6 +42,7 @@ from gluonext.engine.devices import (
     average_running_stats,
     create_trainer,
     epoch_loader,
+    split_batch,
 )
 from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import start_run
@@ -116,11 +118,7 @@ def get_datasets(args):
     classes = read_class_list(args.classes)
     train_names = read_split(args.train_list or root / "train.txt")
     val_names = read_split(args.val_list or root / "test.txt")
-    if classes is None:  # discovered from the XML of both splits, so val has no stranger
-        both = VOCFolderDetection(root, None, train_names + val_names, args.skip_bad, False)
-        classes = list(both.CLASSES)
-    train = VOCFolderDetection(root, classes, train_names, args.skip_bad)
-    val = VOCFolderDetection(root, classes, val_names, args.skip_bad, skip_empty=False)
+    train, val = voc_splits(root, classes, train_names, val_names, args.skip_bad)
     for line in train.report.summary().split(", "):
         log.info("  %s", line)
     table = split_table(train.records + val.records, [r.stem for r in train.records],
@@ -209,16 +207,7 @@ def main(args) -> int:
                    evaluate(net, val_set, contexts[0], recipe, show))  # fmt: skip
         return 0
 
-    if args.batch_size % parallel.num_workers:
-        raise DeviceError(
-            f"--batch-size {args.batch_size} must divide among {parallel.num_workers} workers"
-        )
-    local_batch = args.batch_size // parallel.num_workers
-    iters_per_epoch = (len(train_set) // parallel.num_workers) // local_batch
-    if iters_per_epoch == 0:
-        raise DatasetError(
-            f"{len(train_set)} training images give no full batch of {local_batch} per worker"
-        )
+    local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
     train_set = recipe.training_set(train_set)
     batchify = recipe.prepare(net, train_set, contexts)
     schedule = WarmupSchedule(
@@ -236,10 +225,7 @@ def main(args) -> int:
     start_epoch, best = 1, {"mAP": -1.0, "epoch": 0}
     metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
     if args.resume:
-        meta = load_checkpoint(args.resume, net, trainer)
-        start_epoch, best = meta["epoch"] + 1, meta.get("best", best)
-        metrics.truncate(meta["epoch"])
-        log.info("resumed from %s at epoch %d", args.resume, meta["epoch"])
+        start_epoch, best = resume_run(args.resume, net, trainer, metrics, best)
     log.info(
         "%s: %d train / %d val images, classes %s, %s, batch %d, %d iterations per epoch",
         run_name, len(train_set), len(val_set), ", ".join(classes),

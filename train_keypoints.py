@@ -21,12 +21,13 @@ from gluonext.cli import add_run_flags, epoch_list, positive_float, positive_int
 from gluonext.data.fashionai import CATEGORIES, FashionAIKeypoints, read_keypoint_csv
 from gluonext.data.pose_transforms import PoseTrainTransform
 from gluonext.data.segmentation import DatasetError
-from gluonext.engine.checkpoint import CheckpointError, load_checkpoint, save_epoch
+from gluonext.engine.checkpoint import CheckpointError, load_checkpoint, resume_run, save_epoch
 from gluonext.engine.devices import (
     DeviceError,
     average_running_stats,
     create_trainer,
     epoch_loader,
+    split_batch,
 )
 from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import start_run
@@ -122,7 +123,7 @@ def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show) 
         with autograd.record():
             losses = [loss_fn(net(x), y, w) for x, y, w in zip(data, target, weight, strict=True)]
         autograd.backward(losses)
-        trainer.step(images.shape[0] * max(1, args.num_workers))
+        trainer.step(args.batch_size)  # every worker's images of this step
         value = sum(x.sum().asscalar() for x in losses) / images.shape[0]
         check_finite(value, epoch, iteration)
         total += value
@@ -157,7 +158,6 @@ def main(args) -> int:
     run_name = f"{args.category}_{args.network}_{args.input_size[0]}x{args.input_size[1]}"
     save_dir = Path(args.save_dir or Path("runs") / "keypoints" / run_name)
     contexts, parallel, show = start_run(args, save_dir)
-    args.num_workers = parallel.num_workers
     train_set, val_set = get_datasets(args)
     net = build_net(args, train_set.num_joints, contexts)
 
@@ -169,16 +169,7 @@ def main(args) -> int:
                    evaluate(net, val_set, contexts[0], args, show))  # fmt: skip
         return 0
 
-    if args.batch_size % parallel.num_workers:
-        raise DeviceError(
-            f"--batch-size {args.batch_size} must divide among {parallel.num_workers} workers"
-        )
-    local_batch = args.batch_size // parallel.num_workers
-    iters_per_epoch = (len(train_set) // parallel.num_workers) // local_batch
-    if iters_per_epoch == 0:
-        raise DatasetError(
-            f"{len(train_set)} training images give no full batch of {local_batch} per worker"
-        )
+    local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
     train_set.transform_fn = PoseTrainTransform(train_set.pairs, args.input_size, args.sigma)
     schedule = WarmupSchedule(
         args.lr,
@@ -196,10 +187,7 @@ def main(args) -> int:
     start_epoch, best = 1, {"NE": float("inf"), "epoch": 0}
     metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
     if args.resume:
-        meta = load_checkpoint(args.resume, net, trainer)
-        start_epoch, best = meta["epoch"] + 1, meta.get("best", best)
-        metrics.truncate(meta["epoch"])
-        log.info("resumed from %s at epoch %d", args.resume, meta["epoch"])
+        start_epoch, best = resume_run(args.resume, net, trainer, metrics, best)
     log.info(
         "%s: %d train / %d val images, %d keypoints, %s, batch %d, %d iterations per epoch",
         run_name, len(train_set), len(val_set), train_set.num_joints,
@@ -226,7 +214,7 @@ def main(args) -> int:
             meta = {
                 "epoch": epoch,
                 "best": best,
-                "args": {k: v for k, v in vars(args).items() if k != "num_workers"},
+                "args": vars(args),
                 "category": args.category,
                 "joints": list(train_set.names),
                 "network": args.network,

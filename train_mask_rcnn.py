@@ -26,6 +26,7 @@ from gluonext.data.segmentation import DatasetError
 from gluonext.engine.checkpoint import (
     CheckpointError,
     load_checkpoint,
+    resume_run,
     save_epoch,
 )
 from gluonext.engine.devices import (
@@ -33,6 +34,7 @@ from gluonext.engine.devices import (
     average_running_stats,
     create_trainer,
     epoch_loader,
+    split_batch,
 )
 from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import start_run
@@ -229,13 +231,7 @@ def main(args) -> int:
         log_scores(f"evaluated {args.resume} (epoch {meta.get('epoch')})", scores, val_set)
         return 0
 
-    local_batch = args.batch_size // parallel.num_workers
-    shard = len(train_set) // parallel.num_workers
-    iters_per_epoch = shard // local_batch
-    if iters_per_epoch == 0:
-        raise DatasetError(
-            f"{len(train_set)} training images give no full batch of {local_batch} per worker"
-        )
+    local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
     lr = args.lr or 0.00125 * args.batch_size
     warmup = args.lr_warmup
     if warmup is None:
@@ -264,10 +260,7 @@ def main(args) -> int:
     start_epoch, best = 1, {"mask_AP": -1.0, "epoch": 0}
     metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
     if args.resume:
-        meta = load_checkpoint(args.resume, net, trainer)
-        start_epoch, best = meta["epoch"] + 1, meta.get("best", best)
-        metrics.truncate(meta["epoch"])
-        log.info("resumed from %s at epoch %d", args.resume, meta["epoch"])
+        start_epoch, best = resume_run(args.resume, net, trainer, metrics, best)
     log.info("train: %s", train_set.summary())
     log.info("val: %s", val_set.summary())
     log.info(

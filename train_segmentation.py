@@ -22,12 +22,14 @@ from gluonext.data.segmentation import DATASETS, DatasetError, get_segmentation_
 from gluonext.engine.checkpoint import (
     CheckpointError,
     load_checkpoint,
+    resume_run,
     save_epoch,
 )
 from gluonext.engine.devices import (
     DeviceError,
     average_running_stats,
     epoch_loader,
+    split_batch,
 )
 from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import start_run
@@ -227,18 +229,7 @@ def main(args) -> int:
         )
         return 0
 
-    if args.batch_size % parallel.num_workers:
-        raise DeviceError(
-            f"--batch-size {args.batch_size} must divide among {parallel.num_workers} workers"
-        )
-    local_batch = args.batch_size // parallel.num_workers
-    shard = len(train_set) // parallel.num_workers
-    iters_per_epoch = shard // local_batch
-    if iters_per_epoch == 0:
-        raise DatasetError(
-            f"{len(train_set)} training images give no full batch of "
-            f"{local_batch} per worker; lower --batch-size"
-        )
+    local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
     schedule = WarmupSchedule(
         args.lr,
         args.epochs * iters_per_epoch,
@@ -264,10 +255,7 @@ def main(args) -> int:
     start_epoch, best = 1, {"mIoU": -1.0, "epoch": 0}
     metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
     if args.resume:
-        meta = load_checkpoint(args.resume, net, trainer)
-        start_epoch, best = meta["epoch"] + 1, meta.get("best", best)
-        metrics.truncate(meta["epoch"])
-        log.info("resumed from %s at epoch %d", args.resume, meta["epoch"])
+        start_epoch, best = resume_run(args.resume, net, trainer, metrics, best)
     log.info(
         "%s: %d train / %d val images, %d classes, %s, batch %d (%d per worker), "
         "%d iterations per epoch",

@@ -242,8 +242,9 @@ class VOCFolderDetection(BoxItems):
         skip_bad: bool = False,
         skip_empty: bool = True,
         transform=None,
+        scanned: tuple | None = None,
     ):
-        records, self.report = scan_voc_folder(folder, classes, skip_bad, names)
+        records, self.report = scanned or scan_voc_folder(folder, classes, skip_bad, names)
         if names is not None:
             by_stem = {r.stem: r for r in records}
             skipped = {Path(f).stem for f, _ in self.report.skipped_files}  # --skip-bad
@@ -282,6 +283,17 @@ class VOCFolderDetection(BoxItems):
                 f"{record.xml.name} says {record.width}x{record.height}"
             )
         return image, self.label(index)
+
+
+def voc_splits(folder, classes, train_names, val_names, skip_bad: bool = False):
+    """(train, val) datasets of one LabelImg folder, its XML read once. Without ``classes``
+    they are discovered from both splits, so a class seen only in validation is known."""
+    scanned = scan_voc_folder(folder, classes, skip_bad, list(train_names) + list(val_names))
+    if classes is None:
+        classes = sorted(class_counts(scanned[0]))
+    train = VOCFolderDetection(folder, classes, train_names, skip_bad, scanned=scanned)
+    val = VOCFolderDetection(folder, classes, val_names, skip_bad, False, scanned=scanned)
+    return train, val
 
 
 class COCOBoxes(BoxItems):

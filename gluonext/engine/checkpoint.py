@@ -8,6 +8,7 @@ that GluonCV's ``load_parameters`` reads.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import tempfile
@@ -114,3 +115,12 @@ def save_epoch(save_dir, net, trainer, meta: dict, is_best: bool) -> None:
     if is_best:
         save_checkpoint(save_dir / "checkpoint_best.ckpt", net, None, meta)
         export_params(save_dir / "model_best.params", net)
+
+
+def resume_run(path, net, trainer, metrics, best: dict) -> tuple[int, dict]:
+    """``--resume``: weights and optimizer state from ``path``, ``metrics.jsonl`` cut back to
+    its epoch; returns (first epoch to train, best so far)."""
+    meta = load_checkpoint(path, net, trainer)
+    metrics.truncate(meta["epoch"])
+    logging.getLogger(__name__).info("resumed from %s at epoch %d", path, meta["epoch"])
+    return meta["epoch"] + 1, meta.get("best", best)

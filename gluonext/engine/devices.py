@@ -199,3 +199,21 @@ def epoch_loader(dataset, parallel: Parallel, batch_size: int, seed: int, epoch:
         thread_pool=False,
         **kwargs,
     )
+
+
+def split_batch(batch_size: int, num_items: int, parallel: Parallel) -> tuple[int, int]:
+    """(per-worker batch, iterations per epoch) of ``--batch-size`` over ``num_items``
+    training items; a batch that does not divide among the workers, or a shard without one
+    full batch, is refused with the numbers."""
+    if batch_size % parallel.num_workers:
+        raise DeviceError(
+            f"--batch-size {batch_size} must divide among {parallel.num_workers} workers"
+        )
+    local = batch_size // parallel.num_workers
+    iterations = (num_items // parallel.num_workers) // local
+    if iterations == 0:
+        raise DeviceError(
+            f"{num_items} training images give no full batch of {local} per worker; "
+            "lower --batch-size"
+        )
+    return local, iterations
