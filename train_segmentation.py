@@ -28,6 +28,7 @@ from gluonext.engine.checkpoint import (
 from gluonext.engine.devices import (
     DeviceError,
     average_running_stats,
+    create_trainer,
     epoch_loader,
     split_batch,
 )
@@ -240,13 +241,7 @@ def main(args) -> int:
     opt_params = {"learning_rate": args.lr, "wd": args.weight_decay, "lr_scheduler": schedule}
     if args.optimizer == "sgd":
         opt_params["momentum"] = args.momentum
-    trainer = gluon.Trainer(
-        net.collect_params(),
-        args.optimizer,
-        opt_params,
-        kvstore=parallel.kvstore,
-        update_on_kvstore=False,
-    )
+    trainer = create_trainer(net.collect_params(), args.optimizer, opt_params, parallel)
     from gluoncv.loss import MixSoftmaxCrossEntropyLoss
 
     loss_fn = MixSoftmaxCrossEntropyLoss(

@@ -90,12 +90,30 @@ def create_horovod() -> tuple[Parallel, list[mx.Context]]:
     return Parallel(None, hvd.rank(), hvd.size(), hvd), [mx.gpu(hvd.local_rank())]
 
 
+class Trainer(mx.gluon.Trainer):
+    """Gluon's Trainer, with its first broadcast of the weights finished before any gradient
+    is reduced.
+
+    With ``update_on_kvstore=False`` a kvstore key carries a parameter's initial weights
+    (rank 0 pushes, every rank pulls) and then its summed gradients. MXNet 1.9.1 does not order
+    a worker's initial pull before its first gradient push-pull of the same key, so under load
+    a worker could pull the servers' copy after it had become the first step's gradient sum and
+    train from that as its weights (seen as one large ResNet convolution differing between
+    the two workers of a ``dist_sync`` test). Waiting here costs one sync per parameter
+    initialisation, i.e. once per run.
+    """
+
+    def _init_params(self):
+        super()._init_params()
+        mx.nd.waitall()
+
+
 def create_trainer(params, optimizer: str, optimizer_params: dict, parallel: Parallel):
     """A Gluon trainer that reduces gradients through the kvstore (or horovod)."""
     if parallel.horovod is not None:
         parallel.horovod.broadcast_parameters(params, root_rank=0)
         return parallel.horovod.DistributedTrainer(params, optimizer, optimizer_params)
-    return mx.gluon.Trainer(
+    return Trainer(
         params, optimizer, optimizer_params, kvstore=parallel.kvstore, update_on_kvstore=False
     )
 
@@ -182,6 +200,8 @@ def average_running_stats(net, parallel: Parallel) -> int:
             kv.pull(key, out=mean)
         for copy in copies:
             mean.copyto(copy)
+    if kv is not None:
+        mx.nd.waitall()  # this epoch's pulls land before the next epoch pushes the same keys
     parallel._state_keys = initialised
     return len(params)
 
