@@ -28,7 +28,6 @@ from gluonext.data.detection import (
     voc_splits,
 )
 from gluonext.data.instance import InstanceDataset
-from gluonext.data.segmentation import DatasetError
 from gluonext.detection_eval import evaluate_detection
 from gluonext.detection_recipes import RECIPES
 from gluonext.engine.checkpoint import (
@@ -38,16 +37,14 @@ from gluonext.engine.checkpoint import (
     save_epoch,
 )
 from gluonext.engine.devices import (
-    DeviceError,
     average_running_stats,
     create_trainer,
     epoch_loader,
     split_batch,
 )
 from gluonext.engine.schedules import WarmupSchedule
-from gluonext.engine.session import start_run
-from gluonext.engine.tracking import MetricsLog, TrainingDiverged, check_finite
-from gluonext.models import ModelError
+from gluonext.engine.session import run_script, start_run
+from gluonext.engine.tracking import MetricsLog, check_finite
 from gluonext.voc_tables import format_table, split_table
 
 log = logging.getLogger("train_detection")
@@ -280,12 +277,7 @@ def build_net(recipe, args, classes, contexts):
 
 
 def run(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        return main(args)
-    except (DeviceError, DatasetError, ModelError, CheckpointError, TrainingDiverged) as exc:
-        logging.getLogger("train_detection").error("error: %s", exc)
-        return 2
+    return run_script(main, parse_args(argv), "train_detection")
 
 
 if __name__ == "__main__":

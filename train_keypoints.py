@@ -23,17 +23,15 @@ from gluonext.data.pose_transforms import PoseTrainTransform
 from gluonext.data.segmentation import DatasetError
 from gluonext.engine.checkpoint import CheckpointError, load_checkpoint, resume_run, save_epoch
 from gluonext.engine.devices import (
-    DeviceError,
     average_running_stats,
     create_trainer,
     epoch_loader,
     split_batch,
 )
 from gluonext.engine.schedules import WarmupSchedule
-from gluonext.engine.session import start_run
-from gluonext.engine.tracking import MetricsLog, TrainingDiverged, check_finite
+from gluonext.engine.session import run_script, start_run
+from gluonext.engine.tracking import MetricsLog, check_finite
 from gluonext.keypoint_eval import evaluate_keypoints
-from gluonext.models import ModelError
 from gluonext.pose import NETWORKS, HeatmapLoss, build_simple_pose
 from gluonext.voc_tables import split_by_image
 
@@ -234,12 +232,7 @@ def main(args) -> int:
 
 
 def run(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        return main(args)
-    except (DeviceError, DatasetError, ModelError, CheckpointError, TrainingDiverged) as exc:
-        logging.getLogger("train_keypoints").error("error: %s", exc)
-        return 2
+    return run_script(main, parse_args(argv), "train_keypoints")
 
 
 if __name__ == "__main__":

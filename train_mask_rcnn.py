@@ -37,8 +37,8 @@ from gluonext.engine.devices import (
     split_batch,
 )
 from gluonext.engine.schedules import WarmupSchedule
-from gluonext.engine.session import start_run
-from gluonext.engine.tracking import MetricsLog, TrainingDiverged, check_finite
+from gluonext.engine.session import run_script, start_run
+from gluonext.engine.tracking import MetricsLog, check_finite
 from gluonext.instance_eval import (
     category_table,
     coco_evaluate,
@@ -52,7 +52,6 @@ from gluonext.mask_rcnn import (
     initialize,
     load_model_zoo_rcnn,
 )
-from gluonext.models import ModelError
 
 log = logging.getLogger("train_mask_rcnn")
 
@@ -359,12 +358,7 @@ def log_scores(title: str, scores: dict, dataset: InstanceDataset) -> None:
 
 
 def run(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        return main(args)
-    except (DeviceError, DatasetError, ModelError, CheckpointError, TrainingDiverged) as exc:
-        logging.getLogger("train_mask_rcnn").error("error: %s", exc)
-        return 2
+    return run_script(main, parse_args(argv), "train_mask_rcnn")
 
 
 if __name__ == "__main__":

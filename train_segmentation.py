@@ -33,13 +33,12 @@ from gluonext.engine.devices import (
     split_batch,
 )
 from gluonext.engine.schedules import WarmupSchedule
-from gluonext.engine.session import start_run
-from gluonext.engine.tracking import MetricsLog, TrainingDiverged, check_finite
+from gluonext.engine.session import run_script, start_run
+from gluonext.engine.tracking import MetricsLog, check_finite
 from gluonext.metrics import ConfusionMatrix
 from gluonext.models import (
     BACKBONES,
     MODEL_ALIASES,
-    ModelError,
     build_segmentation_model,
     canonical_model,
     load_model_zoo,
@@ -312,12 +311,7 @@ def main(args) -> int:
 
 
 def run(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        return main(args)
-    except (DeviceError, DatasetError, ModelError, CheckpointError, TrainingDiverged) as exc:
-        logging.getLogger("train_segmentation").error("error: %s", exc)
-        return 2
+    return run_script(main, parse_args(argv), "train_segmentation")
 
 
 if __name__ == "__main__":

@@ -17,16 +17,15 @@ run; and time training on the CPU.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mxnet as mx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench_common import items_per_second, last_epoch  # noqa: E402
 
 from gluonext.data.detection import VOCFolderDetection  # noqa: E402
 from gluonext.fileio import write_json  # noqa: E402
@@ -61,14 +60,6 @@ def gluoncv_dataset(folder: Path, classes):
         CLASSES = tuple(c.lower() for c in classes)  # GluonCV refuses upper case
 
     return Apparel(root=str(folder.parent / "VOCdevkit"), splits=[(2007, "train")])
-
-
-def rate(get, count: int) -> float:
-    get(0)
-    start = time.perf_counter()
-    for i in range(count):
-        get(i)[0].wait_to_read()
-    return count / (time.perf_counter() - start)
 
 
 def pipelines(folder: Path, count: int) -> dict:
@@ -115,8 +106,8 @@ def pipelines(folder: Path, count: int) -> dict:
     for name, (our_transform, their_transform) in cases.items():
         ours.transform_fn = our_transform
         transformed = theirs.transform(their_transform)
-        a = max(rate(lambda i: ours[(i % n, i)], count) for _ in range(2))
-        b = max(rate(lambda i, t=transformed: t[i % n], count) for _ in range(2))
+        a = max(items_per_second(lambda i: ours[(i % n, i)], count) for _ in range(2))
+        b = max(items_per_second(lambda i, t=transformed: t[i % n], count) for _ in range(2))
         results[name] = {"ours": a, "gluoncv": b, "ratio": a / b}
         print(f"train transform {name}: ours {a:.1f} samples/s, GluonCV {b:.1f} ({a / b:.2f}x)")
     return results
@@ -128,8 +119,7 @@ def training_rate(folder: Path, out: Path, model_args: list) -> dict:
         "--data-root", str(folder), "--epochs", "2", "--lr", "0.001", "--ctx", "cpu",
         "--workers", "0", "--no-val", "--save-dir", str(out), "--no-progress",
     ]  # fmt: skip
-    subprocess.run(command, check=True, capture_output=True)
-    record = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    record = last_epoch(command, out)
     return {"img_per_s": record["img_per_s"], "seconds": record["seconds"]}
 
 

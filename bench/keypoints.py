@@ -15,10 +15,7 @@ training on the CPU.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mxnet as mx
@@ -26,6 +23,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench_common import items_per_second, last_epoch  # noqa: E402
 
 from gluonext.data.fashionai import FashionAIKeypoints, read_keypoint_csv  # noqa: E402
 from gluonext.data.pose_transforms import PoseTrainTransform  # noqa: E402
@@ -57,27 +56,12 @@ def gluoncv_items(dataset: FashionAIKeypoints):
     return items
 
 
-def time_ours(dataset, count: int) -> float:
-    n = len(dataset)
-    dataset[(0, 0)]
-    start = time.perf_counter()
-    for i in range(count):
-        dataset[(i % n, i)]
-    return count / (time.perf_counter() - start)
-
-
 def time_gluoncv(items, transform, count: int) -> float:
-    n = len(items)
-
     def one(i):
-        path, label = items[i % n]
+        path, label = items[i % len(items)]
         return transform(mx.image.imread(path), label, path)
 
-    one(0)
-    start = time.perf_counter()
-    for i in range(count):
-        one(i)[0].wait_to_read()
-    return count / (time.perf_counter() - start)
+    return items_per_second(one, count)
 
 
 def training_rate(folder: Path, network: str, out: Path, batch: int) -> dict:
@@ -87,8 +71,7 @@ def training_rate(folder: Path, network: str, out: Path, batch: int) -> dict:
         str(batch), "--epochs", "2", "--ctx", "cpu", "--workers", "1", "--no-val",
         "--val-ratio", "0.05", "--save-dir", str(out), "--no-progress",
     ]  # fmt: skip
-    subprocess.run(command, check=True, capture_output=True)
-    record = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    record = last_epoch(command, out)
     return {"img_per_s": record["img_per_s"], "seconds": record["seconds"]}
 
 
@@ -113,7 +96,8 @@ def main() -> int:
         dataset.num_joints, dataset.pairs, (256, 192), (64, 48), 2
     )
     items = gluoncv_items(dataset)
-    ours_rate = max(time_ours(dataset, args.items) for _ in range(2))
+    n = len(dataset)
+    ours_rate = max(items_per_second(lambda i: dataset[(i % n, i)], args.items) for _ in range(2))
     theirs_rate = max(time_gluoncv(items, theirs, args.items) for _ in range(2))
     results["train_transform"] = {
         "ours": ours_rate,

@@ -16,10 +16,7 @@ training on the CPU.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -28,6 +25,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench_common import items_per_second, last_epoch  # noqa: E402
 
 from gluonext.data.instance import InstanceDataset  # noqa: E402
 from gluonext.data.rcnn_transforms import MaskRCNNTrainTransform, decode_masks  # noqa: E402
@@ -66,27 +65,12 @@ def gluoncv_items(dataset: InstanceDataset):
     return items
 
 
-def time_ours(dataset, count: int) -> float:
-    n = len(dataset)
-    dataset[(0, 0)]
-    start = time.perf_counter()
-    for i in range(count):
-        dataset[(i % n, i)][0].wait_to_read()
-    return count / (time.perf_counter() - start)
-
-
 def time_gluoncv(items, transform, count: int) -> float:
-    n = len(items)
-
     def one(i):
-        path, label, polygons = items[i % n]
+        path, label, polygons = items[i % len(items)]
         return transform(mx.image.imread(path), label, polygons)
 
-    one(0)
-    start = time.perf_counter()
-    for i in range(count):
-        one(i)[0].wait_to_read()
-    return count / (time.perf_counter() - start)
+    return items_per_second(one, count)
 
 
 def training_rate(folder: Path, use_fpn: bool, short: int, out: Path, extra: list) -> dict:
@@ -99,8 +83,7 @@ def training_rate(folder: Path, use_fpn: bool, short: int, out: Path, extra: lis
     if use_fpn:
         command.append("--use-fpn")
     command.extend(extra)
-    subprocess.run(command, check=True, capture_output=True)
-    record = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    record = last_epoch(command, out)
     return {"img_per_s": record["img_per_s"], "seconds": record["seconds"]}
 
 
@@ -130,7 +113,8 @@ def main() -> int:
         args.short, args.max_size, net, ashape=net.ashape, multi_stage=True
     )
     items = gluoncv_items(dataset)
-    ours_rate = max(time_ours(dataset, args.items) for _ in range(2))
+    n = len(dataset)
+    ours_rate = max(items_per_second(lambda i: dataset[(i % n, i)], args.items) for _ in range(2))
     theirs_rate = max(time_gluoncv(items, theirs, args.items) for _ in range(2))
     instances = sum(len(a) for a in dataset.annotations) / len(dataset)
     results["train_transform"] = {

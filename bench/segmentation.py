@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,8 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench_common import items_per_second, last_epoch  # noqa: E402
 
 from gluonext.data.segmentation import IMaterialistSegmentation  # noqa: E402
 from gluonext.fileio import write_json  # noqa: E402
@@ -81,13 +82,7 @@ def gluoncv_dataset(folder: Path, base_size: int, crop_size: int):
 
 def time_items(dataset, count: int, key=lambda i: i) -> float:
     n = len(dataset)
-    dataset[key(0)]  # warm up
-    start = time.perf_counter()
-    for i in range(count):
-        item = dataset[key(i % n)]
-        if isinstance(item[0], mx.nd.NDArray):
-            item[0].wait_to_read()
-    return count / (time.perf_counter() - start)
+    return items_per_second(lambda i: dataset[key(i % n)], count)
 
 
 def time_loader(dataset, batch_size: int, workers: int, batches: int, seeded: bool) -> float:
@@ -186,7 +181,6 @@ def bare_loop(folder: Path, args) -> float:
 
 def ours_training(folder: Path, args) -> float:
     """img/s that train_segmentation.py reports for one epoch of ``args.steps + 1`` batches."""
-    import json
 
     images = (args.steps + 1) * args.batch_size
     subset = folder.parent / "train_subset"
@@ -231,8 +225,7 @@ def ours_training(folder: Path, args) -> float:
         str(out),
         "--no-progress",
     ]
-    subprocess.run(command, check=True, capture_output=True)
-    record = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    record = last_epoch(command, out)
     return record["img_per_s"]
 
 

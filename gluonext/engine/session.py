@@ -32,3 +32,18 @@ def start_run(args, save_dir: Path) -> tuple[list[mx.Context], Parallel, bool]:
     mx.random.seed(args.seed)
     np.random.seed(args.seed)
     return contexts, parallel, parallel.is_main and not args.no_progress
+
+
+def run_script(main, args, name: str) -> int:
+    """``main(args)``; an error the user can fix (device, data, model, checkpoint, divergence)
+    is logged as one line under ``name`` and gives exit code 2 instead of a traceback."""
+    from ..data.segmentation import DatasetError
+    from ..models import ModelError
+    from .checkpoint import CheckpointError
+    from .tracking import TrainingDiverged
+
+    try:
+        return main(args)
+    except (DeviceError, DatasetError, ModelError, CheckpointError, TrainingDiverged) as exc:
+        logging.getLogger(name).error("error: %s", exc)
+        return 2
