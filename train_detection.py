@@ -20,32 +20,19 @@ import mxnet as mx
 from mxnet import autograd
 from tqdm import tqdm
 
-from gluonext.cli import add_run_flags, epoch_list, positive_float, positive_int
-from gluonext.data.detection import (
-    COCOBoxes,
-    read_class_list,
-    read_split,
-    voc_splits,
-)
-from gluonext.data.instance import InstanceDataset
-from gluonext.detection_eval import evaluate_detection
-from gluonext.detection_recipes import RECIPES
-from gluonext.engine.checkpoint import (
-    CheckpointError,
-    load_checkpoint,
-    resume_run,
-    save_epoch,
-)
-from gluonext.engine.devices import (
-    average_running_stats,
-    create_trainer,
-    epoch_loader,
-    split_batch,
-)
+from gluonext.common.cli import add_run_flags, epoch_list, positive_float, positive_int
+from gluonext.detection.data import COCOBoxes, voc_splits
+from gluonext.detection.evaluate import evaluate_detection
+from gluonext.detection.recipes import RECIPES
+from gluonext.engine.checkpoint import load_checkpoint, resume_run, save_epoch
+from gluonext.engine.devices import average_running_stats, create_trainer, epoch_loader, split_batch
 from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import run_script, start_run
 from gluonext.engine.tracking import MetricsLog, check_finite
-from gluonext.voc_tables import format_table, split_table
+from gluonext.errors import CheckpointError
+from gluonext.formats.labelimg import read_class_list, read_split
+from gluonext.formats.labelimg_tables import format_table, split_table
+from gluonext.instance.data import InstanceDataset
 
 log = logging.getLogger("train_detection")
 

@@ -17,23 +17,19 @@ import mxnet as mx
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from gluonext.cli import add_run_flags, epoch_list, positive_float, positive_int, scale_list
-from gluonext.data.fashionai import CATEGORIES, FashionAIKeypoints, read_keypoint_csv
-from gluonext.data.pose_transforms import PoseTrainTransform
-from gluonext.data.segmentation import DatasetError
-from gluonext.engine.checkpoint import CheckpointError, load_checkpoint, resume_run, save_epoch
-from gluonext.engine.devices import (
-    average_running_stats,
-    create_trainer,
-    epoch_loader,
-    split_batch,
-)
+from gluonext.common.cli import add_run_flags, epoch_list, positive_float, positive_int, scale_list
+from gluonext.common.splits import split_by_image
+from gluonext.engine.checkpoint import load_checkpoint, resume_run, save_epoch
+from gluonext.engine.devices import average_running_stats, create_trainer, epoch_loader, split_batch
 from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import run_script, start_run
 from gluonext.engine.tracking import MetricsLog, check_finite
-from gluonext.keypoint_eval import evaluate_keypoints
-from gluonext.pose import NETWORKS, HeatmapLoss, build_simple_pose
-from gluonext.voc_tables import split_by_image
+from gluonext.errors import CheckpointError, DatasetError
+from gluonext.formats.fashionai import CATEGORIES, read_keypoint_csv
+from gluonext.keypoints.data import FashionAIKeypoints
+from gluonext.keypoints.evaluate import evaluate_keypoints
+from gluonext.keypoints.model import NETWORKS, HeatmapLoss, build_simple_pose
+from gluonext.keypoints.presets import PoseTrainTransform
 
 log = logging.getLogger("train_keypoints")
 

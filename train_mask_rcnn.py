@@ -19,39 +19,20 @@ import mxnet as mx
 from mxnet import autograd
 from tqdm import tqdm
 
-from gluonext.cli import add_run_flags, epoch_list, positive_float, positive_int, short_side
-from gluonext.data.instance import InstanceDataset
-from gluonext.data.rcnn_transforms import MaskRCNNTrainTransform, MaskRCNNValTransform
-from gluonext.data.segmentation import DatasetError
-from gluonext.engine.checkpoint import (
-    CheckpointError,
-    load_checkpoint,
-    resume_run,
-    save_epoch,
-)
-from gluonext.engine.devices import (
-    DeviceError,
-    average_running_stats,
-    create_trainer,
-    epoch_loader,
-    split_batch,
-)
+from gluonext.common.cli import add_run_flags, epoch_list, positive_float, positive_int, short_side
+from gluonext.common.coco_eval import category_table, coco_evaluate
+from gluonext.engine.checkpoint import load_checkpoint, resume_run, save_epoch
+from gluonext.engine.devices import average_running_stats, create_trainer, epoch_loader, split_batch
 from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import run_script, start_run
 from gluonext.engine.tracking import MetricsLog, check_finite
-from gluonext.instance_eval import (
-    category_table,
-    coco_evaluate,
-    predict_instances,
-    to_coco_results,
-)
-from gluonext.mask_rcnn import (
-    NETWORKS,
-    MaskRCNNLoss,
-    build_mask_rcnn,
-    initialize,
-    load_model_zoo_rcnn,
-)
+from gluonext.errors import CheckpointError, DatasetError, DeviceError
+from gluonext.instance.data import InstanceDataset
+from gluonext.instance.evaluate import predict_instances, to_coco_results
+from gluonext.instance.loss import MaskRCNNLoss
+from gluonext.instance.model import build_mask_rcnn
+from gluonext.rcnn.model import NETWORKS, initialize, load_model_zoo_rcnn
+from gluonext.rcnn.presets import MaskRCNNTrainTransform, MaskRCNNValTransform
 
 log = logging.getLogger("train_mask_rcnn")
 

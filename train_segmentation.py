@@ -17,33 +17,24 @@ import mxnet as mx
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from gluonext.cli import add_run_flags, positive_float, positive_int, scale_list
-from gluonext.data.segmentation import DATASETS, DatasetError, get_segmentation_dataset
-from gluonext.engine.checkpoint import (
-    CheckpointError,
-    load_checkpoint,
-    resume_run,
-    save_epoch,
-)
-from gluonext.engine.devices import (
-    DeviceError,
-    average_running_stats,
-    create_trainer,
-    epoch_loader,
-    split_batch,
-)
+from gluonext.common.cli import add_run_flags, positive_float, positive_int, scale_list
+from gluonext.engine.checkpoint import load_checkpoint, resume_run, save_epoch
+from gluonext.engine.compat import is_uninitialized
+from gluonext.engine.devices import average_running_stats, create_trainer, epoch_loader, split_batch
 from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import run_script, start_run
 from gluonext.engine.tracking import MetricsLog, check_finite
-from gluonext.metrics import ConfusionMatrix
-from gluonext.models import (
+from gluonext.errors import CheckpointError, DatasetError, DeviceError
+from gluonext.segmentation.data import DATASETS, get_segmentation_dataset
+from gluonext.segmentation.evaluate import predict_logits
+from gluonext.segmentation.metrics import ConfusionMatrix
+from gluonext.segmentation.model import (
     BACKBONES,
     MODEL_ALIASES,
     build_segmentation_model,
     canonical_model,
     load_model_zoo,
 )
-from gluonext.segmentation_eval import predict_logits
 
 log = logging.getLogger("train_segmentation")
 
@@ -129,7 +120,7 @@ def build_net(args, nclass: int, contexts, norm_layer, norm_kwargs):
             norm_kwargs,
         )
     for param in net.collect_params().values():
-        if param._data is None and not param._deferred_init:
+        if is_uninitialized(param):
             param.initialize(ctx=contexts, default_init=mx.init.Xavier(magnitude=2))
     net.collect_params().reset_ctx(contexts)
     for block in getattr(net, "head_blocks", lambda: [])():

@@ -27,11 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from gluonext.common.files import write_json
+from gluonext.formats.imaterialist import CSV_COLUMNS, label_descriptions
 
-from gluonext.fileio import write_json  # noqa: E402
-from gluonext.imaterialist import CSV_COLUMNS, label_descriptions  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 # rough share of rows per category in the real train.csv (sleeves, shoes, necklines dominate)
 CATEGORY_WEIGHTS = {

@@ -21,16 +21,14 @@ import sys
 from pathlib import Path
 
 import mxnet as mx
+from bench_common import items_per_second, last_epoch
+
+from gluonext.common.files import write_json
+from gluonext.detection.data import VOCFolderDetection
+from gluonext.formats.labelimg_tables import write_lines
+from gluonext.sample.writers import write_voc
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from bench_common import items_per_second, last_epoch  # noqa: E402
-
-from gluonext.data.detection import VOCFolderDetection  # noqa: E402
-from gluonext.fileio import write_json  # noqa: E402
-from gluonext.sample_data import write_voc  # noqa: E402
-from gluonext.voc_tables import write_lines  # noqa: E402
 
 
 def prepare(folder: Path, images: int, size: tuple[int, int]) -> Path:
@@ -68,15 +66,15 @@ def pipelines(folder: Path, count: int) -> dict:
     from gluoncv.data.transforms.presets.ssd import SSDDefaultTrainTransform
     from gluoncv.data.transforms.presets.yolo import YOLO3DefaultTrainTransform
 
-    from gluonext.data.rcnn_transforms import FasterRCNNTrainTransform
-    from gluonext.detectors import (
+    from gluonext.detection.model import (
         SeededGluonCVTransform,
         build_faster_rcnn,
         build_ssd,
         build_yolo3,
         ssd_anchors,
     )
-    from gluonext.mask_rcnn import initialize
+    from gluonext.rcnn.model import initialize
+    from gluonext.rcnn.presets import FasterRCNNTrainTransform
 
     ours = VOCFolderDetection(folder, names=(folder / "train.txt").read_text().split())
     classes = list(ours.CLASSES)

@@ -20,16 +20,15 @@ from pathlib import Path
 
 import mxnet as mx
 import numpy as np
+from bench_common import items_per_second, last_epoch
+
+from gluonext.common.files import write_json
+from gluonext.formats.fashionai import read_keypoint_csv
+from gluonext.keypoints.data import FashionAIKeypoints
+from gluonext.keypoints.presets import PoseTrainTransform
+from gluonext.sample.writers import write_fashionai
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from bench_common import items_per_second, last_epoch  # noqa: E402
-
-from gluonext.data.fashionai import FashionAIKeypoints, read_keypoint_csv  # noqa: E402
-from gluonext.data.pose_transforms import PoseTrainTransform  # noqa: E402
-from gluonext.fileio import write_json  # noqa: E402
-from gluonext.sample_data import write_fashionai  # noqa: E402
 
 
 def prepare(folder: Path, images: int, size: tuple[int, int]) -> Path:

@@ -22,18 +22,17 @@ from pathlib import Path
 import cv2
 import mxnet as mx
 import numpy as np
+from bench_common import items_per_second, last_epoch
+
+from gluonext.common.files import write_json
+from gluonext.formats.imaterialist_coco import ConvertOptions, convert
+from gluonext.instance.data import InstanceDataset
+from gluonext.instance.model import build_mask_rcnn
+from gluonext.rcnn.model import initialize
+from gluonext.rcnn.presets import MaskRCNNTrainTransform, decode_masks
+from gluonext.sample.writers import write_imaterialist
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from bench_common import items_per_second, last_epoch  # noqa: E402
-
-from gluonext.data.instance import InstanceDataset  # noqa: E402
-from gluonext.data.rcnn_transforms import MaskRCNNTrainTransform, decode_masks  # noqa: E402
-from gluonext.fileio import write_json  # noqa: E402
-from gluonext.imaterialist_coco import ConvertOptions, convert  # noqa: E402
-from gluonext.mask_rcnn import build_mask_rcnn, initialize  # noqa: E402
-from gluonext.sample_data import write_imaterialist  # noqa: E402
 
 
 def prepare(folder: Path, images: int, size: tuple[int, int]) -> Path:

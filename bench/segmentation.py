@@ -21,18 +21,16 @@ from pathlib import Path
 
 import mxnet as mx
 import numpy as np
+from bench_common import items_per_second, last_epoch
 from PIL import Image
 
+from gluonext.common.files import write_json
+from gluonext.formats.imaterialist_coco import ConvertOptions, convert
+from gluonext.sample.writers import write_imaterialist
+from gluonext.segmentation.data import IMaterialistSegmentation
+from gluonext.segmentation.metrics import ConfusionMatrix
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from bench_common import items_per_second, last_epoch  # noqa: E402
-
-from gluonext.data.segmentation import IMaterialistSegmentation  # noqa: E402
-from gluonext.fileio import write_json  # noqa: E402
-from gluonext.imaterialist_coco import ConvertOptions, convert  # noqa: E402
-from gluonext.metrics import ConfusionMatrix  # noqa: E402
-from gluonext.sample_data import write_imaterialist  # noqa: E402
 
 
 def prepare(folder: Path, images: int, size: tuple[int, int]) -> Path:
@@ -144,7 +142,7 @@ def bare_loop(folder: Path, args) -> float:
     from gluoncv.loss import MixSoftmaxCrossEntropyLoss
     from mxnet import autograd, gluon
 
-    from gluonext.models import build_segmentation_model
+    from gluonext.segmentation.model import build_segmentation_model
 
     mx.random.seed(0)
     dataset = gluoncv_dataset(folder, args.base_size, args.crop_size)

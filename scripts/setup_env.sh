@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Create or refresh the project's virtual environment in .venv (sourced by run.sh and test.sh).
 # The venv is rebuilt only when missing or when requirements.txt / constraints.txt changed.
+# gluonext itself is installed editable (pyproject.toml): `import gluonext` works from any
+# folder, and tools/*.py run as they are.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$repo_root/.venv"
@@ -31,7 +33,14 @@ else
   "$venv/bin/python" -c 'import mxnet, gluoncv, pycocotools, cv2; print("[setup] mxnet", mxnet.__version__, "gluoncv", gluoncv.__version__)'
   echo "$want" > "$stamp"
 fi
+# the package itself, editable, with the venv's own setuptools (no download, no re-resolve);
+# again whenever the venv does not import this checkout's gluonext (first run, moved clone)
+installed="$(cd / && "$venv/bin/python" -c 'import gluonext, os; print(os.path.dirname(gluonext.__path__[0]))' 2>/dev/null || true)"
+if [ "$installed" != "$repo_root" ]; then
+  "$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$repo_root"
+  (cd / && "$venv/bin/python" -c 'import gluonext.segmentation, gluonext.detection') ||
+    { echo "error: gluonext did not install into $venv" >&2; return 1; }
+fi
 export PATH="$venv/bin:$PATH"
-export PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}"
 # MXNet's OpenMP pool: one thread per core, no oversubscription with data workers.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"

@@ -3,15 +3,15 @@ from pathlib import Path
 
 import pytest
 
+# the top-level scripts and tools/*.py are importable in tests through pytest's ``pythonpath``
+# setting (pyproject.toml); gluonext itself is installed (scripts/setup_env.sh)
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tools"))
 
 
 @pytest.fixture(scope="session")
 def imaterialist_sample(tmp_path_factory):
     """A small generated iMaterialist dataset (read-only: copy it before changing it)."""
-    from gluonext.sample_data import write_imaterialist
+    from gluonext.sample.writers import write_imaterialist
 
     root = tmp_path_factory.mktemp("imaterialist")
     write_imaterialist(root, 24, seed=3, size=(120, 160), progress=False)
@@ -21,8 +21,8 @@ def imaterialist_sample(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_converted(tmp_path_factory):
     """24 small iMaterialist images converted to COCO (16 train / 8 val): for training tests."""
-    from gluonext.imaterialist_coco import ConvertOptions, convert
-    from gluonext.sample_data import write_imaterialist
+    from gluonext.formats.imaterialist_coco import ConvertOptions, convert
+    from gluonext.sample.writers import write_imaterialist
 
     root = tmp_path_factory.mktemp("tiny") / "data"
     write_imaterialist(root, 24, seed=5, size=(64, 80), progress=False)

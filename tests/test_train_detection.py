@@ -6,9 +6,10 @@ import pytest
 from conftest import check_dist_sync, check_exact_resume
 
 import train_detection as td
+from gluonext.common.splits import split_by_image
 from gluonext.engine.checkpoint import read_checkpoint
-from gluonext.sample_data import write_voc
-from gluonext.voc_tables import split_by_image, write_lines
+from gluonext.formats.labelimg_tables import write_lines
+from gluonext.sample.writers import write_voc
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +147,8 @@ def test_ssd_learns_apparel_boxes_well_above_the_untrained_model(tmp_path):
     import mxnet as mx
     from conftest import run_training_process
 
-    from gluonext.detection_eval import evaluate_detection
-    from gluonext.detection_recipes import SSDRecipe
+    from gluonext.detection.evaluate import evaluate_detection
+    from gluonext.detection.recipes import SSDRecipe
 
     root = tmp_path / "apparel"
     write_voc(root, 280, seed=11, size=(128, 128), progress=False)

@@ -7,8 +7,8 @@ from conftest import check_dist_sync, check_exact_resume
 
 import train_keypoints as tk
 from gluonext.engine.checkpoint import read_checkpoint
-from gluonext.sample_data import write_fashionai
-from gluonext.synth import FASHIONAI_CATEGORY_KEYPOINTS, FASHIONAI_KEYPOINTS
+from gluonext.formats.fashionai import FASHIONAI_CATEGORY_KEYPOINTS, FASHIONAI_KEYPOINTS
+from gluonext.sample.writers import write_fashionai
 
 
 @pytest.fixture(scope="module")

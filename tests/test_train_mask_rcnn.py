@@ -14,8 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     """6 training and 3 validation images (96 x 128), COCO JSON of the main apparel."""
-    from gluonext.imaterialist_coco import ConvertOptions, convert
-    from gluonext.sample_data import write_imaterialist
+    from gluonext.formats.imaterialist_coco import ConvertOptions, convert
+    from gluonext.sample.writers import write_imaterialist
 
     root = tmp_path_factory.mktemp("mask_rcnn") / "data"
     write_imaterialist(root, 9, seed=21, size=(96, 128), progress=False)
@@ -26,8 +26,8 @@ def small(tmp_path_factory):
 @pytest.fixture(scope="module")
 def three(tmp_path_factory):
     """3 training images and 1 validation image: for the subprocess runs of the resume test."""
-    from gluonext.imaterialist_coco import ConvertOptions, convert
-    from gluonext.sample_data import write_imaterialist
+    from gluonext.formats.imaterialist_coco import ConvertOptions, convert
+    from gluonext.sample.writers import write_imaterialist
 
     root = tmp_path_factory.mktemp("mask_rcnn_resume") / "data"
     write_imaterialist(root, 4, seed=22, size=(96, 128), progress=False)
@@ -122,10 +122,10 @@ def test_overfits_a_few_images_then_predicts_and_submits(tmp_path):
     import mxnet as mx
     import predict_instances
 
-    from gluonext.data.instance import InstanceDataset
-    from gluonext.imaterialist_coco import ConvertOptions, convert
-    from gluonext.rle import parse_kaggle
-    from gluonext.sample_data import write_imaterialist
+    from gluonext.formats.imaterialist_coco import ConvertOptions, convert
+    from gluonext.formats.rle import parse_kaggle
+    from gluonext.instance.data import InstanceDataset
+    from gluonext.sample.writers import write_imaterialist
 
     root = tmp_path / "data"
     write_imaterialist(root, 6, seed=1, size=(96, 128), progress=False)

@@ -123,10 +123,10 @@ def test_learns_garment_parts_far_above_chance(tmp_path):
     samples (about 7 minutes on two cores) reached 0.66 when measured; runs differ by about
     0.04 because multithreaded sums are not bit-repeatable.
     """
-    from gluonext.data.segmentation import get_segmentation_dataset
-    from gluonext.imaterialist_coco import ConvertOptions, convert
-    from gluonext.metrics import ConfusionMatrix
-    from gluonext.sample_data import write_imaterialist
+    from gluonext.formats.imaterialist_coco import ConvertOptions, convert
+    from gluonext.sample.writers import write_imaterialist
+    from gluonext.segmentation.data import get_segmentation_dataset
+    from gluonext.segmentation.metrics import ConfusionMatrix
 
     root = tmp_path / "data"
     write_imaterialist(root, 640, seed=2, size=(64, 80), progress=False)

@@ -11,17 +11,15 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gluonext.cli import image_size  # noqa: E402
-from gluonext.imaterialist import LabelDescriptionError  # noqa: E402
-from gluonext.imaterialist_coco import (  # noqa: E402
+from gluonext.common.cli import image_size
+from gluonext.common.logs import setup_logging
+from gluonext.formats.imaterialist import LabelDescriptionError
+from gluonext.formats.imaterialist_coco import (
     ConversionError,
     ConvertOptions,
     convert,
     format_summary,
 )
-from gluonext.logs import setup_logging  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

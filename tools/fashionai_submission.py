@@ -16,16 +16,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gluonext.data.segmentation import DatasetError  # noqa: E402
-from gluonext.fashionai_submission import (  # noqa: E402
-    merge_results,
-    read_test_list,
-    write_submission,
-)
+from gluonext.errors import DatasetError
+from gluonext.keypoints.submission import merge_results, read_test_list, write_submission
 
 log = logging.getLogger("fashionai_submission")
 

@@ -16,15 +16,9 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gluonext.image_folder import IMAGE_SUFFIXES  # noqa: E402
-from gluonext.imaterialist_submission import (  # noqa: E402
-    SubmissionError,
-    submission_rows,
-    write_submission,
-)
-from gluonext.logs import setup_logging  # noqa: E402
+from gluonext.common.images import IMAGE_SUFFIXES
+from gluonext.common.logs import setup_logging
+from gluonext.instance.submission import SubmissionError, submission_rows, write_submission
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gluonext.engine.launch import launch_local  # noqa: E402
+from gluonext.engine.launch import launch_local
 
 
 def main(argv=None) -> int:

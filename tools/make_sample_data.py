@@ -11,11 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gluonext.cli import positive_int, sample_image_size  # noqa: E402
-from gluonext.logs import setup_logging  # noqa: E402
-from gluonext.sample_data import DEFAULT_SIZES, WRITERS  # noqa: E402
+from gluonext.common.cli import positive_int, sample_image_size
+from gluonext.common.logs import setup_logging
+from gluonext.sample.writers import DEFAULT_SIZES, WRITERS
 
 
 def parse_args(argv=None) -> argparse.Namespace:

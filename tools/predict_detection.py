@@ -16,12 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gluonext.detection_predict import DetectionPredictOptions, predict_folder  # noqa: E402
-from gluonext.engine.checkpoint import CheckpointError  # noqa: E402
-from gluonext.engine.devices import DeviceError  # noqa: E402
-from gluonext.logs import setup_logging  # noqa: E402
+from gluonext.common.logs import setup_logging
+from gluonext.detection.predict import DetectionPredictOptions, predict_folder
+from gluonext.errors import CheckpointError, DeviceError
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -16,12 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gluonext.engine.checkpoint import CheckpointError  # noqa: E402
-from gluonext.engine.devices import DeviceError  # noqa: E402
-from gluonext.instance_predict import InstancePredictOptions, predict_folder  # noqa: E402
-from gluonext.logs import setup_logging  # noqa: E402
+from gluonext.common.logs import setup_logging
+from gluonext.errors import CheckpointError, DeviceError
+from gluonext.instance.predict import InstancePredictOptions, predict_folder
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -19,15 +19,11 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gluonext.cli import scale_list  # noqa: E402
-from gluonext.data.fashionai import CATEGORIES  # noqa: E402
-from gluonext.data.segmentation import DatasetError  # noqa: E402
-from gluonext.engine.checkpoint import CheckpointError  # noqa: E402
-from gluonext.engine.devices import DeviceError  # noqa: E402
-from gluonext.keypoint_predict import KeypointPredictOptions, predict_folder  # noqa: E402
-from gluonext.logs import setup_logging  # noqa: E402
+from gluonext.common.cli import scale_list
+from gluonext.common.logs import setup_logging
+from gluonext.errors import CheckpointError, DatasetError, DeviceError
+from gluonext.formats.fashionai import CATEGORIES
+from gluonext.keypoints.predict import KeypointPredictOptions, predict_folder
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -14,15 +14,13 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gluonext.data.detection import read_class_list, scan_voc_folder  # noqa: E402
-from gluonext.data.segmentation import DatasetError  # noqa: E402
-from gluonext.logs import setup_logging  # noqa: E402
-from gluonext.voc_tables import (  # noqa: E402
+from gluonext.common.logs import setup_logging
+from gluonext.common.splits import split_by_image
+from gluonext.errors import DatasetError
+from gluonext.formats.labelimg import read_class_list, scan_voc_folder
+from gluonext.formats.labelimg_tables import (
     csv_rows,
     format_table,
-    split_by_image,
     split_table,
     write_csv,
     write_lines,

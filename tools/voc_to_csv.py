@@ -13,12 +13,10 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gluonext.data.detection import class_counts, read_class_list, scan_voc_folder  # noqa: E402
-from gluonext.data.segmentation import DatasetError  # noqa: E402
-from gluonext.logs import setup_logging  # noqa: E402
-from gluonext.voc_tables import csv_rows, write_csv  # noqa: E402
+from gluonext.common.logs import setup_logging
+from gluonext.errors import DatasetError
+from gluonext.formats.labelimg import class_counts, read_class_list, scan_voc_folder
+from gluonext.formats.labelimg_tables import csv_rows, write_csv
 
 
 def parse_args(argv=None) -> argparse.Namespace:

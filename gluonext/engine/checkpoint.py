@@ -17,20 +17,15 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
-from ..fileio import atomic_open
+from gluonext.common.files import atomic_open
+from gluonext.engine.compat import load_param_value, structural_params
+from gluonext.errors import CheckpointError
 
 FORMAT = "gluonext-checkpoint-1"
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read or does not fit the network."""
-
-
 def _weights(net: mx.gluon.Block) -> dict[str, np.ndarray]:
-    return {
-        name: p.data(p.list_ctx()[0]).asnumpy()
-        for name, p in net._collect_params_with_prefix().items()
-    }
+    return {name: p.data(p.list_ctx()[0]).asnumpy() for name, p in structural_params(net).items()}
 
 
 def save_checkpoint(
@@ -72,7 +67,7 @@ def load_checkpoint(
 ) -> dict:
     """Restore weights (and trainer states) from ``path``; returns its ``meta``."""
     payload = read_checkpoint(path)
-    params = net._collect_params_with_prefix()
+    params = structural_params(net)
     weights = payload["weights"]
     missing = sorted(set(params) - set(weights))
     unexpected = sorted(set(weights) - set(params))
@@ -88,8 +83,7 @@ def load_checkpoint(
                 f"{path}: {name} has shape {value.shape}, network wants "
                 f"{param.shape} (different number of classes?)"
             )
-        # the same call Gluon's load_parameters makes: fills deferred or live parameters
-        param._load_init(mx.nd.array(value, dtype=value.dtype), None)
+        load_param_value(param, mx.nd.array(value, dtype=value.dtype))
     if trainer is not None and payload["trainer"] is not None:
         with tempfile.TemporaryDirectory() as tmp:
             Path(tmp, "states").write_bytes(payload["trainer"])

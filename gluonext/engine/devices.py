@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import mxnet as mx
 import numpy as np
 
-
-class DeviceError(ValueError):
-    """A device or kvstore request that cannot be met on this machine."""
+from gluonext.engine.compat import WeightsFirstTrainer, has_data
+from gluonext.errors import DeviceError
 
 
 def parse_contexts(ngpus: int = 0, ctx: str | None = None) -> list[mx.Context]:
@@ -90,22 +89,8 @@ def create_horovod() -> tuple[Parallel, list[mx.Context]]:
     return Parallel(None, hvd.rank(), hvd.size(), hvd), [mx.gpu(hvd.local_rank())]
 
 
-class Trainer(mx.gluon.Trainer):
-    """Gluon's Trainer, with its first broadcast of the weights finished before any gradient
-    is reduced.
-
-    With ``update_on_kvstore=False`` a kvstore key carries a parameter's initial weights
-    (rank 0 pushes, every rank pulls) and then its summed gradients. MXNet 1.9.1 does not order
-    a worker's initial pull before its first gradient push-pull of the same key, so under load
-    a worker could pull the servers' copy after it had become the first step's gradient sum and
-    train from that as its weights (seen as one large ResNet convolution differing between
-    the two workers of a ``dist_sync`` test). Waiting here costs one sync per parameter
-    initialisation, i.e. once per run.
-    """
-
-    def _init_params(self):
-        super()._init_params()
-        mx.nd.waitall()
+# the trainer every script gets (see compat: the first weight broadcast lands first)
+Trainer = WeightsFirstTrainer
 
 
 def create_trainer(params, optimizer: str, optimizer_params: dict, parallel: Parallel):
@@ -181,9 +166,7 @@ def average_running_stats(net, parallel: Parallel) -> int:
     The kvstore only reduces gradients, so each device and each worker otherwise keeps the
     statistics of its own share of the data. Returns the number of arrays averaged.
     """
-    params = [
-        p for p in net.collect_params().values() if p.grad_req == "null" and p._data is not None
-    ]
+    params = [p for p in net.collect_params().values() if p.grad_req == "null" and has_data(p)]
     kv = parallel.kvstore if parallel.distributed and parallel.horovod is None else None
     initialised = getattr(parallel, "_state_keys", set())
     for index, param in enumerate(params):

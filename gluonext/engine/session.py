@@ -8,8 +8,9 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
-from ..logs import setup_logging
-from .devices import DeviceError, Parallel, create_horovod, create_kvstore, parse_contexts
+from gluonext.common.logs import setup_logging
+from gluonext.engine.devices import Parallel, create_horovod, create_kvstore, parse_contexts
+from gluonext.errors import DeviceError, GluonextError
 
 
 def start_run(args, save_dir: Path) -> tuple[list[mx.Context], Parallel, bool]:
@@ -37,13 +38,8 @@ def start_run(args, save_dir: Path) -> tuple[list[mx.Context], Parallel, bool]:
 def run_script(main, args, name: str) -> int:
     """``main(args)``; an error the user can fix (device, data, model, checkpoint, divergence)
     is logged as one line under ``name`` and gives exit code 2 instead of a traceback."""
-    from ..data.segmentation import DatasetError
-    from ..models import ModelError
-    from .checkpoint import CheckpointError
-    from .tracking import TrainingDiverged
-
     try:
         return main(args)
-    except (DeviceError, DatasetError, ModelError, CheckpointError, TrainingDiverged) as exc:
+    except GluonextError as exc:
         logging.getLogger(name).error("error: %s", exc)
         return 2

@@ -7,12 +7,9 @@ import math
 import os
 from pathlib import Path
 
-from ..fileio import atomic_open
-from ..viz import plot_curves
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+from gluonext.common.files import atomic_open
+from gluonext.common.plots import plot_curves
+from gluonext.errors import TrainingDiverged
 
 
 def check_finite(loss: float, epoch: int, iteration: int) -> float:

@@ -5,20 +5,18 @@ It records this rank's shard of every epoch and its final parameters into ``$REP
 (test-only: the product itself writes files from rank 0 only).
 """
 
-import importlib
 import json
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
+from script_loader import load_script
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+import gluonext.engine.devices as devices
+from gluonext.engine.compat import structural_params
 
-import gluonext.engine.devices as devices  # noqa: E402
-
-ts = importlib.import_module(sys.argv[1])
+ts = load_script(sys.argv[1])
 
 record = {"shards": {}}
 nets = []
@@ -44,7 +42,7 @@ out = Path(os.environ["REPORT_DIR"])
 rank = record["rank"]
 np.savez(
     out / f"rank{rank}.npz",
-    **{k: v.data().asnumpy() for k, v in nets[0]._collect_params_with_prefix().items()},
+    **{k: v.data().asnumpy() for k, v in structural_params(nets[0]).items()},
 )
 (out / f"rank{rank}.json").write_text(json.dumps(record))
 sys.exit(code)

@@ -2,13 +2,11 @@
 N] ARGS...``; with ``--crash-at-epoch N`` epoch N raises KeyboardInterrupt (an interrupted run,
 for the resume tests)."""
 
-import importlib
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from script_loader import load_script
 
-module = importlib.import_module(sys.argv[1])
+module = load_script(sys.argv[1])
 argv = sys.argv[2:]
 if argv[:1] == ["--crash-at-epoch"]:
     crash_epoch, argv = int(argv[1]), argv[2:]

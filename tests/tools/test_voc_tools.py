@@ -4,9 +4,10 @@ import pytest
 import split_dataset
 import voc_to_csv
 
-from gluonext.data.detection import read_split, scan_voc_folder
-from gluonext.sample_data import write_voc
-from gluonext.voc_tables import CSV_HEADER, split_by_image
+from gluonext.common.splits import split_by_image
+from gluonext.formats.labelimg import read_split, scan_voc_folder
+from gluonext.formats.labelimg_tables import CSV_HEADER
+from gluonext.sample.writers import write_voc
 
 
 @pytest.fixture(scope="module")

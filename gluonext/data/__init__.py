@@ -1,1 +1,0 @@
-"""Datasets, one module per family (segmentation, ...), and the transforms they share."""

@@ -1,0 +1,167 @@
+"""Box datasets for the detection recipes: LabelImg folders, COCO boxes and mixup.
+
+Labels follow GluonCV's ``VOCDetection``: ``[xmin, ymin, xmax, ymax, class, difficult]``
+with the XML's 1-based pixel numbers made 0-based. Items may be indexed by
+``(index, seed)`` pairs so augmentation is reproducible.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from mxnet import gluon
+
+from gluonext.common.images import read_rgb
+from gluonext.errors import DatasetError
+from gluonext.formats.labelimg import class_counts, scan_voc_folder
+
+
+class BoxItems(gluon.data.Dataset):
+    """Shared item logic of the box datasets: ``load(index)`` gives (image, (N, 6) label);
+    items are that or ``transform_fn(image, label, rng)``, seeded by ``(index, seed)`` keys."""
+
+    CLASSES: tuple[str, ...] = ()
+    transform_fn = None
+
+    @property
+    def num_class(self) -> int:
+        return len(self.CLASSES)
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def __getitem__(self, key):
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        image, label = self.load(index)
+        if self.transform_fn is None:
+            return image, label
+        return self.transform_fn(image, label, np.random.RandomState(seed))
+
+
+class VOCFolderDetection(BoxItems):
+    """Images and boxes of a LabelImg folder (optionally only the stems in ``names``).
+
+    Items: ``(H x W x 3 uint8 image, (N, 6) float32 label)`` or, with ``transform``,
+    ``transform(image, label, rng)`` (``rng`` seeded per item by ``(index, seed)`` keys).
+    Training sets (``skip_empty``) leave out images without objects.
+    """
+
+    def __init__(
+        self,
+        folder,
+        classes: list[str] | None = None,
+        names: list[str] | None = None,
+        skip_bad: bool = False,
+        skip_empty: bool = True,
+        transform=None,
+        scanned: tuple | None = None,
+    ):
+        records, self.report = scanned or scan_voc_folder(folder, classes, skip_bad, names)
+        if names is not None:
+            by_stem = {r.stem: r for r in records}
+            skipped = {Path(f).stem for f, _ in self.report.skipped_files}  # --skip-bad
+            missing = [n for n in names if n not in by_stem and n not in skipped]
+            if missing:
+                raise DatasetError(f"{folder}: split names {missing[:3]} have no XML file")
+            records = [by_stem[n] for n in names if n in by_stem]
+        if skip_empty:
+            records = [r for r in records if r.objects]
+        self.CLASSES = (
+            tuple(classes) if classes is not None else tuple(sorted(class_counts(records)))
+        )
+        self.index_of = {name: k for k, name in enumerate(self.CLASSES)}
+        self.records, self.transform_fn = records, transform
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def label(self, index: int) -> np.ndarray:
+        objects = self.records[index].objects
+        label = np.zeros((len(objects), 6), dtype=np.float32)
+        for row, obj in enumerate(objects):
+            x1, y1, x2, y2 = obj.box
+            label[row] = (x1 - 1, y1 - 1, x2 - 1, y2 - 1, self.index_of[obj.name], obj.difficult)
+        return label
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        record = self.records[index]
+        try:
+            image = read_rgb(record.image)
+        except OSError as exc:
+            raise DatasetError(str(exc)) from None
+        if image.shape[:2] != (record.height, record.width):
+            raise DatasetError(
+                f"{record.image}: image is {image.shape[1]}x{image.shape[0]} (WxH) but "
+                f"{record.xml.name} says {record.width}x{record.height}"
+            )
+        return image, self.label(index)
+
+
+def voc_splits(folder, classes, train_names, val_names, skip_bad: bool = False):
+    """(train, val) datasets of one LabelImg folder, its XML read once. Without ``classes``
+    they are discovered from both splits, so a class seen only in validation is known."""
+    scanned = scan_voc_folder(folder, classes, skip_bad, list(train_names) + list(val_names))
+    if classes is None:
+        classes = sorted(class_counts(scanned[0]))
+    train = VOCFolderDetection(folder, classes, train_names, skip_bad, scanned=scanned)
+    val = VOCFolderDetection(folder, classes, val_names, skip_bad, False, scanned=scanned)
+    return train, val
+
+
+class COCOBoxes(BoxItems):
+    """Boxes of a COCO instances file (e.g. the converter's iMaterialist JSON) with the same item
+    contract as ``VOCFolderDetection``: labels ``(N, 6)`` with continuous COCO corners and
+    difficult 0."""
+
+    def __init__(self, instances, transform=None):
+        self.instances, self.transform_fn = instances, transform
+        self.CLASSES = instances.CLASSES
+
+    def __len__(self) -> int:
+        return len(self.instances)
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        image, label, _ = self.instances.load(index)
+        return image, np.concatenate([label, np.zeros((len(label), 1), np.float32)], axis=1)
+
+
+class MixupBoxes(BoxItems):
+    """GluonCV's detection mixup (``MixupDetection``), seeded per item: with probability given
+    by ``Beta(alpha, alpha)`` weights an image is blended with another random image of the
+    dataset on a canvas holding both; labels gain a last column with each box's weight (1.0
+    when not mixed, and for every item while ``enabled`` is False, GluonCV's late epochs)."""
+
+    def __init__(self, dataset: BoxItems, alpha: float = 1.5):
+        self.dataset, self.alpha, self.enabled = dataset, alpha, True
+        self.CLASSES = dataset.CLASSES
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        rng = np.random.RandomState(seed)
+        image, label = self.dataset.load(index)
+        lam = float(np.clip(rng.beta(self.alpha, self.alpha), 0, 1)) if self.enabled else 1.0
+        if lam >= 1 or len(self) < 2:
+            label = np.hstack([label, np.ones((len(label), 1), np.float32)])
+        else:
+            other = int(rng.randint(len(self) - 1))
+            other += other >= index  # any item but this one
+            image2, label2 = self.dataset.load(other)
+            height = max(image.shape[0], image2.shape[0])
+            width = max(image.shape[1], image2.shape[1])
+            canvas = np.zeros((height, width, 3), np.float32)
+            canvas[: image.shape[0], : image.shape[1]] = image * lam
+            canvas[: image2.shape[0], : image2.shape[1]] += image2 * (1 - lam)
+            image = canvas.astype(np.uint8)
+            label = np.vstack(
+                [
+                    np.hstack([label, np.full((len(label), 1), lam, np.float32)]),
+                    np.hstack([label2, np.full((len(label2), 1), 1 - lam, np.float32)]),
+                ]
+            )
+        if self.transform_fn is None:
+            return image, label
+        return self.transform_fn(image, label, rng)

@@ -1,0 +1,232 @@
+"""Box detectors from GluonCV's ``*_custom`` constructors, built for the dataset's classes.
+
+``--model ssd --network mobilenet0.25 --data-shape 300`` is GluonCV's
+``ssd_300_mobilenet0.25_custom``, ``--model yolo3 --network darknet53`` its
+``yolo3_darknet53_custom``; Faster R-CNN is GluonCV's ``faster_rcnn_<network>_custom`` layout
+built here (proposal counts capped for small images, as for Mask R-CNN). Weights start random
+(GluonCV's own initialisers) unless ``--pretrained-base`` gives local ImageNet weights of the
+base network or ``--model-zoo`` a GluonCV COCO/VOC detector, whose classes are then reset
+(classes with the same name keep their weights).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+import mxnet as mx
+import numpy as np
+
+from gluonext.common.model_zoo import fetch_model_zoo
+from gluonext.errors import ModelError
+
+# network -> GluonCV ImageNet model whose weights --pretrained-base takes
+BASE_MODELS = {
+    "mobilenet0.25": "mobilenet0.25",
+    "mobilenet1.0": "mobilenet1.0",
+    "resnet50_v1": "resnet50_v1",
+    "resnet34_v1b": "resnet34_v1b",
+    "darknet53": "darknet53",
+}
+
+
+YOLO3_NETWORKS = ("darknet53", "mobilenet1.0", "mobilenet0.25")
+
+
+FASTER_RCNN_NETWORKS = ("resnet18_v1b", "resnet50_v1b", "resnet101_v1d")
+
+
+SSD_NETWORKS = {
+    "mobilenet0.25": (300,),
+    "mobilenet1.0": (512,),
+    "resnet50_v1": (512,),
+    "vgg16_atrous": (300, 512),
+    "resnet34_v1b": (300,),
+}
+
+
+def ssd_name(network: str, data_shape: int) -> str:
+    if network not in SSD_NETWORKS:
+        raise ModelError(f"--network {network!r}: SSD takes {', '.join(SSD_NETWORKS)}")
+    if data_shape not in SSD_NETWORKS[network]:
+        shapes = ", ".join(map(str, SSD_NETWORKS[network]))
+        raise ModelError(f"--data-shape {data_shape}: ssd with {network} is built for {shapes}")
+    return f"ssd_{data_shape}_{network}_custom"
+
+
+def build_ssd(network: str, data_shape: int, classes, pretrained_base: str | None = None):
+    """GluonCV's SSD for ``classes``, initialised with GluonCV's initialisers."""
+    import gluoncv
+
+    name = ssd_name(network, data_shape)
+    net = gluoncv.model_zoo.get_model(
+        name, classes=list(classes), pretrained_base=False, transfer=None
+    )
+    net.initialize()
+    if pretrained_base:
+        _settle_shapes(net, data_shape)
+        transfer_base_weights(net, network, pretrained_base)
+    return net
+
+
+def _settle_shapes(net, side: int) -> None:
+    """One inference pass, so deferred parameter shapes are known."""
+    with mx.autograd.predict_mode():
+        net(mx.nd.zeros((1, 3, side, side)))
+
+
+def build_yolo3(network: str, classes, pretrained_base: str | None = None):
+    """GluonCV's ``yolo3_<network>_custom`` for ``classes``, initialised as GluonCV does."""
+    import gluoncv
+
+    if network not in YOLO3_NETWORKS:
+        raise ModelError(f"--network {network!r}: YOLOv3 takes {', '.join(YOLO3_NETWORKS)}")
+    net = gluoncv.model_zoo.get_model(
+        f"yolo3_{network}_custom", classes=list(classes), pretrained_base=False, transfer=None
+    )
+    net.initialize()
+    if pretrained_base:
+        _settle_shapes(net, 320)
+        transfer_base_weights(net, network, pretrained_base)
+    return net
+
+
+def transfer_base_weights(net, network: str, path: str) -> int:
+    """Copy ImageNet weights of the base network (a local ``.params`` file saved from GluonCV's
+    ``network`` classifier) into the detector's copy of it; returns the number of arrays.
+
+    The detector holds the base's layers under its own prefixes (``ssd0_mobilenet0_conv0``),
+    so arrays are matched by the layer name after the base's prefix, and every match must
+    also agree in shape. A file that fits nothing is an error, not a silent no-op.
+    """
+    from pathlib import Path
+
+    import gluoncv
+
+    if network not in BASE_MODELS:
+        raise ModelError(f"--pretrained-base: no ImageNet base is known for {network!r}")
+    if not Path(path).is_file():
+        raise ModelError(f"--pretrained-base {path}: file not found")
+    base = gluoncv.model_zoo.get_model(BASE_MODELS[network], pretrained=False)
+    try:
+        base.load_parameters(str(path))  # strict: the whole classifier must be in the file
+    except (mx.base.MXNetError, AssertionError, ValueError) as exc:
+        raise ModelError(
+            f"--pretrained-base {path}: not GluonCV's {BASE_MODELS[network]} weights "
+            f"({str(exc).splitlines()[0][:160]})"
+        ) from None
+    family = re.sub(r"\d+_$", "", base.prefix)
+    targets = net.collect_params()
+    copied = 0
+    for name, param in base.collect_params().items():
+        rest = name[len(base.prefix) :]
+        pattern = re.compile(rf"(^|_){re.escape(family)}\d+_{re.escape(rest)}$")
+        found = [t for t in targets.keys() if pattern.search(t)]
+        if len(found) != 1:
+            continue  # the classifier's own layers are not part of the detector
+        target = targets[found[0]]
+        value = param.data()
+        if target.shape != value.shape:
+            raise ModelError(
+                f"--pretrained-base {path}: {rest} is {value.shape}, the detector has "
+                f"{target.shape}"
+            )
+        target.set_data(value)
+        copied += 1
+    if copied == 0:
+        raise ModelError(f"--pretrained-base {path}: no array fits the {network} base network")
+    return copied
+
+
+def load_model_zoo_detector(name: str, classes, root: str | None = None):
+    """A pretrained GluonCV detector with its classes reset (same-name classes reused)."""
+    net = fetch_model_zoo(name, root)
+    old = list(getattr(net, "classes", []))
+    reuse = [c for c in classes if c in old]
+    net.reset_class(list(classes), reuse_weights=reuse or None)
+    return net
+
+
+class SeededGluonCVTransform:
+    """Run a GluonCV transform (which draws from numpy's and Python's global generators) under
+    a per-item seed, restoring both generators afterwards: augmentation repeats exactly."""
+
+    def __init__(self, transform):
+        self.transform = transform
+
+    def __call__(self, image: np.ndarray, label: np.ndarray, rng):
+        seed = int(rng.randint(2**31 - 1))
+        np_state, py_state = np.random.get_state(), random.getstate()
+        np.random.seed(seed)
+        random.seed(seed)
+        try:
+            return self.transform(mx.nd.array(image, dtype=np.uint8), label)
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+
+
+def ssd_anchors(net, data_shape: int, ctx=None):
+    """The anchors GluonCV's SSD target generator needs: one training-mode forward of a copy
+    of ``net`` (on the network itself it would move BatchNorm's running statistics)."""
+    import copy
+
+    probe = copy.deepcopy(net)
+    probe.collect_params().reset_ctx(ctx or mx.cpu())
+    with mx.autograd.train_mode():
+        _, _, anchors = probe(mx.nd.zeros((1, 3, data_shape, data_shape), ctx=ctx or mx.cpu()))
+    return anchors
+
+
+def build_faster_rcnn(
+    network: str,
+    classes,
+    short: int | tuple[int, int] = 600,
+    max_size: int = 1000,
+    pretrained_base: str | None = None,
+    per_device_batch_size: int = 1,
+    num_sample: int = 128,
+):
+    """GluonCV's ``faster_rcnn_<network>_custom`` (ResNet C4, VOC settings: short 600, max
+    1000, ``num_sample`` = 128 RoIs per image in training; on a CPU the per-RoI head sets
+    most of the cost) for ``classes``, with the RPN's proposal counts capped by the
+    anchors of the smallest image. With ImageNet weights BatchNorm and the stem stay frozen
+    as in GluonCV; from random weights every layer trains and BatchNorm uses batch
+    statistics. Call ``gluonext.mask_rcnn.initialize`` before use."""
+    from gluoncv.model_zoo.rcnn.faster_rcnn.faster_rcnn import FasterRCNN
+    from mxnet.gluon import nn
+
+    from gluonext.engine.compat import fix_cpu_roi_align
+    from gluonext.rcnn.model import anchor_budget, rcnn_backbone
+
+    if network not in FASTER_RCNN_NETWORKS:
+        raise ModelError(
+            f"--network {network!r}: Faster R-CNN takes {', '.join(FASTER_RCNN_NETWORKS)}"
+        )
+    if not classes:
+        raise ModelError("no classes to detect")
+    smallest = min(short) if isinstance(short, (tuple, list)) else short
+    budget = anchor_budget(smallest, use_fpn=False, per_cell=9)  # 3 scales x 3 ratios
+    train_pre, test_pre = min(12000, budget), min(6000, budget)
+    train_post, test_post = min(2000, train_pre), min(300, test_pre)
+    base = rcnn_backbone(network, pretrained_base, trainable_norm=pretrained_base is None)
+    features, top_features = nn.HybridSequential(), nn.HybridSequential()
+    for layer in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3"):
+        features.add(getattr(base, layer))
+    top_features.add(base.layer4)
+    frozen = "|".join([".*dense", ".*rpn", ".*down(2|3|4)_conv", ".*layers(2|3|4)_conv"])
+    net = FasterRCNN(
+        features,
+        top_features,
+        classes=list(classes),
+        short=short,
+        max_size=max_size,
+        train_patterns=frozen if pretrained_base else None,
+        rpn_train_pre_nms=train_pre,
+        rpn_train_post_nms=train_post,
+        rpn_test_pre_nms=test_pre,
+        rpn_test_post_nms=test_post,
+        num_sample=min(num_sample, train_post),
+        per_device_batch_size=per_device_batch_size,
+    )
+    return fix_cpu_roi_align(net)

@@ -1,0 +1,22 @@
+"""clothing13 (seed 000): 13 classes in id order; 255 in its masks means ignore."""
+
+from __future__ import annotations
+
+CLASSES = (
+    "background",
+    "skin",
+    "hair",
+    "outer top",
+    "inner top",
+    "skirt",
+    "dress",
+    "outer bottom",
+    "inner bottom",
+    "shoes",
+    "bag",
+    "accessories",
+    "other",
+)
+
+
+IGNORE_VALUE = 255

@@ -1,0 +1,185 @@
+"""COCO-style instance datasets: the converter's iMaterialist JSON or any COCO instances file.
+
+GluonCV's ``COCOInstance`` takes polygons only and builds image paths from ``coco_url``; this
+one reads RLE (compressed or not) as well as polygons, finds images under the data root, and
+yields ``(H x W x 3 uint8 image, (N, 5) float32 [x1, y1, x2, y2, class], segmentations)``, or
+whatever ``transform(image, label, segmentations, rng)`` makes of them. Boxes are continuous
+corners: a mask covering pixel columns x .. x + w - 1 has x1 = x and x2 = x + w (COCO's bbox).
+
+Training sets skip images without a usable annotation (counted in ``skipped``); validation sets
+keep every image in ascending image-id order, which GluonCV's COCO metrics rely on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from mxnet import gluon
+
+from gluonext.common.images import read_rgb
+from gluonext.errors import DatasetError
+from gluonext.formats.imaterialist import select_categories
+
+
+def _segmentation_problem(seg) -> str | None:
+    if isinstance(seg, dict):
+        if "counts" not in seg or "size" not in seg or len(seg["size"]) != 2:
+            return "RLE segmentation without counts/size"
+        return None
+    if isinstance(seg, list):
+        if not seg or any(not isinstance(p, list) or len(p) < 6 or len(p) % 2 for p in seg):
+            return "polygon with fewer than 3 points"
+        return None
+    return "segmentation is neither RLE nor polygons"
+
+
+class InstanceDataset(gluon.data.Dataset):
+    """Instances of a COCO JSON file, for Mask R-CNN (masks) and box detectors.
+
+    ``categories``: ``all``, ``main`` (iMaterialist's 13 main apparel) or ``"0,1,10"``; class
+    index k (0-based, GluonCV's convention) is ``category_ids[k]`` in the file.
+    """
+
+    def __init__(
+        self,
+        root,
+        split: str = "train",
+        categories: str = "all",
+        annotation_file: str | None = None,
+        image_dir: str | None = None,
+        skip_empty: bool | None = None,
+        transform=None,
+    ):
+        self.root, self.split = Path(root), split
+        path = Path(annotation_file or self.root / "annotations" / f"instances_{split}.json")
+        if not path.is_file():
+            raise DatasetError(
+                f"{path}: not found; run tools/convert_imaterialist_to_coco.py "
+                f"--data-root {self.root} first"
+            )
+        self.annotation_file = path
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            images, annotations = payload["images"], payload["annotations"]
+            file_categories = payload["categories"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise DatasetError(f"{path}: not a COCO instances file ({exc})") from None
+        self.image_dir = Path(
+            image_dir or self.root / payload.get("info", {}).get("image_dir", "train")
+        )
+        names = {c["id"]: c["name"] for c in file_categories}
+        try:
+            self.category_ids = select_categories(categories, sorted(names))
+        except ValueError as exc:
+            raise DatasetError(f"{path}: {exc}") from None
+        if not self.category_ids:
+            raise DatasetError(f"{path}: none of --categories {categories!r} is in the file")
+        self.CLASSES = tuple(names[c] for c in self.category_ids)
+        self.label_of = {c: k for k, c in enumerate(self.category_ids)}
+        self.transform_fn = transform
+
+        self.invalid: Counter = Counter()  # reason -> annotations left out
+        by_image: dict[int, list] = {image["id"]: [] for image in images}
+        for ann in annotations:
+            if ann.get("category_id") not in self.label_of:
+                continue
+            reason = self._problem(ann, by_image)
+            if reason:
+                self.invalid[reason] += 1
+                continue
+            by_image[ann["image_id"]].append(ann)
+        if skip_empty is None:
+            skip_empty = split == "train"
+        self.skipped: Counter = Counter()
+        kept = []
+        for image in sorted(images, key=lambda im: im["id"]):
+            if skip_empty and not by_image[image["id"]]:
+                self.skipped["no usable annotation"] += 1
+                continue
+            kept.append(image)
+        self.images = kept
+        self.annotations = [by_image[image["id"]] for image in kept]
+
+    @staticmethod
+    def _problem(ann: dict, by_image: dict) -> str | None:
+        if ann.get("image_id") not in by_image:
+            return "image_id not in images"
+        if ann.get("iscrowd", 0):
+            return "crowd annotation"
+        bbox = ann.get("bbox")
+        if not bbox or len(bbox) != 4 or bbox[2] <= 0 or bbox[3] <= 0:
+            return "box with zero area"
+        if ann.get("area", 1) <= 0:
+            return "mask with zero area"
+        return _segmentation_problem(ann.get("segmentation"))
+
+    @property
+    def num_class(self) -> int:
+        return len(self.CLASSES)
+
+    @property
+    def image_ids(self) -> list[int]:
+        return [image["id"] for image in self.images]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def image_path(self, index: int) -> Path:
+        return self.image_dir / self.images[index]["file_name"]
+
+    def coco(self):
+        """The annotation file as a pycocotools COCO object (parsed once, on first use)."""
+        if getattr(self, "_coco", None) is None:
+            from gluonext.common.coco_eval import load_coco
+
+            self._coco = load_coco(self.annotation_file)
+        return self._coco
+
+    def summary(self) -> str:
+        """One line: images, instances, what was left out."""
+        instances = sum(len(a) for a in self.annotations)
+        parts = [
+            f"{len(self)} {self.split} images, {instances} instances, {self.num_class} classes"
+        ]
+        for reason, count in sorted(self.skipped.items()):
+            parts.append(f"{count} images skipped ({reason})")
+        for reason, count in sorted(self.invalid.items()):
+            parts.append(f"{count} annotations left out ({reason})")
+        return "; ".join(parts)
+
+    def label(self, index: int) -> np.ndarray:
+        """(N, 5) float32 ``[x1, y1, x2, y2, class]`` of image ``index``."""
+        anns = self.annotations[index]
+        label = np.zeros((len(anns), 5), dtype=np.float32)
+        for row, ann in enumerate(anns):
+            x, y, w, h = ann["bbox"]
+            label[row] = (x, y, x + w, y + h, self.label_of[ann["category_id"]])
+        return label
+
+    def segmentations(self, index: int) -> list:
+        return [ann["segmentation"] for ann in self.annotations[index]]
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray, list]:
+        """(image, label, segmentations) of image ``index``; sizes checked against the JSON."""
+        info = self.images[index]
+        path = self.image_path(index)
+        try:
+            image = read_rgb(path)
+        except OSError as exc:
+            raise DatasetError(str(exc)) from None
+        if image.shape[:2] != (info["height"], info["width"]):
+            raise DatasetError(
+                f"{path}: image is {image.shape[0]}x{image.shape[1]} but "
+                f"{self.annotation_file.name} says {info['height']}x{info['width']}"
+            )
+        return image, self.label(index), self.segmentations(index)
+
+    def __getitem__(self, key):
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        image, label, segs = self.load(index)
+        if self.transform_fn is None:
+            return image, label, segs
+        return self.transform_fn(image, label, segs, np.random.RandomState(seed))

@@ -1,0 +1,96 @@
+"""Mask R-CNN inference at original resolution and COCO evaluation with pycocotools.
+
+``predict_instances`` runs the network on one image and returns boxes in the image's own
+pixels with full-size masks; ``to_coco_results`` turns that into COCO result records
+(compressed RLE);
+``gluonext.common.coco_eval`` scores them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import mxnet as mx
+import numpy as np
+import pycocotools.mask as mask_util
+
+
+@dataclass
+class Instances:
+    """Detections of one image, in its own pixel frame."""
+
+    class_ids: np.ndarray  # (N,) int, 0-based class index
+    scores: np.ndarray  # (N,) float
+    boxes: np.ndarray  # (N, 4) float x1, y1, x2, y2
+    masks: np.ndarray  # (H, W, N) uint8 0/1, Fortran order (pycocotools' layout)
+
+
+def paste_masks(masks: np.ndarray, boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Box-relative M x M mask probabilities to full H x W x N binary masks.
+
+    Each mask is padded by one pixel and its box grown to match (as in GluonCV and Detectron),
+    resized bilinearly to the box and thresholded at 0.5.
+    """
+    count = len(masks)
+    full = np.zeros((height, width, count), dtype=np.uint8, order="F")
+    if count == 0:
+        return full
+    m_h, m_w = masks.shape[1:]
+    padded = np.pad(masks.astype(np.float32), ((0, 0), (1, 1), (1, 1)))
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    half_w = (boxes[:, 2] - boxes[:, 0]) / 2 * (m_w + 2) / m_w
+    half_h = (boxes[:, 3] - boxes[:, 1]) / 2 * (m_h + 2) / m_h
+    x1, x2 = np.round(cx - half_w).astype(int), np.round(cx + half_w).astype(int)
+    y1, y2 = np.round(cy - half_h).astype(int), np.round(cy + half_h).astype(int)
+    for i in range(count):
+        w, h = max(1, x2[i] - x1[i] + 1), max(1, y2[i] - y1[i] + 1)
+        piece = cv2.resize(padded[i], (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
+        left, top = max(0, x1[i]), max(0, y1[i])
+        right, bottom = min(width, x1[i] + w), min(height, y1[i] + h)
+        if right > left and bottom > top:
+            full[top:bottom, left:right, i] = piece[
+                top - y1[i] : bottom - y1[i], left - x1[i] : right - x1[i]
+            ]
+    return full
+
+
+def predict_instances(
+    net, image: np.ndarray, transform, ctx: mx.Context, score_threshold: float = 0.001
+) -> Instances:
+    """Run ``net`` on one H x W x 3 uint8 image (``transform``: MaskRCNNValTransform)."""
+    height, width = image.shape[:2]
+    tensor, info = transform(image)
+    x = tensor.expand_dims(0).as_in_context(ctx)
+    ids, scores, boxes, masks = net(x)
+    ids, scores = ids[0, :, 0].asnumpy(), scores[0, :, 0].asnumpy()
+    keep = np.flatnonzero((ids >= 0) & (scores >= score_threshold))
+    scale = float(info.asnumpy()[2])
+    boxes = boxes[0].asnumpy()[keep] / scale
+    boxes[:, (0, 2)] = boxes[:, (0, 2)].clip(0, width)
+    boxes[:, (1, 3)] = boxes[:, (1, 3)].clip(0, height)
+    full = paste_masks(masks[0].asnumpy()[keep], boxes, width, height)
+    return Instances(ids[keep].astype(int), scores[keep], boxes, full)
+
+
+def to_coco_results(image_id: int, found: Instances, category_ids) -> list[dict]:
+    """COCO result records (bbox as x, y, w, h; segmentation as compressed RLE)."""
+    if not len(found.scores):
+        return []
+    rles = mask_util.encode(np.asfortranarray(found.masks))
+    records = []
+    for k in range(len(found.scores)):
+        x1, y1, x2, y2 = (float(v) for v in found.boxes[k])
+        records.append(
+            {
+                "image_id": int(image_id),
+                "category_id": int(category_ids[found.class_ids[k]]),
+                "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+                "score": round(float(found.scores[k]), 5),
+                "segmentation": {
+                    "size": [int(s) for s in rles[k]["size"]],
+                    "counts": rles[k]["counts"].decode("ascii"),
+                },
+            }
+        )
+    return records

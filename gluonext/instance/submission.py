@@ -1,0 +1,93 @@
+"""Mask R-CNN predictions to the iMaterialist (FGVC6) Kaggle submission CSV.
+
+Rows are ``ImageId,EncodedPixels,ClassId``: the image's file name, the mask as Kaggle RLE
+(1-indexed starts, column-major, the same as train.csv) and the category id. The competition
+wanted masks of one image not to overlap: instances are taken from the highest score down and
+each keeps only the pixels no better instance has claimed (instances left with fewer than
+``min_area`` pixels are dropped).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import pycocotools.mask as mask_util
+
+from gluonext.common.files import atomic_open
+from gluonext.errors import DatasetError
+from gluonext.formats.rle import mask_to_kaggle
+
+HEADER = ("ImageId", "EncodedPixels", "ClassId")
+
+
+class SubmissionError(DatasetError):
+    """Predictions that cannot be turned into a submission."""
+
+
+@dataclass
+class SubmissionReport:
+    images: int = 0
+    rows: int = 0
+    below_threshold: int = 0
+    swallowed: int = 0  # instances whose pixels were all claimed by better ones
+    per_class: dict = field(default_factory=dict)
+
+
+def _decode(record: dict, where: str) -> np.ndarray:
+    seg = record.get("segmentation")
+    if not isinstance(seg, dict) or "counts" not in seg or "size" not in seg:
+        raise SubmissionError(f"{where}: no RLE segmentation")
+    counts = seg["counts"]
+    rle = {"size": seg["size"], "counts": counts.encode() if isinstance(counts, str) else counts}
+    return mask_util.decode(rle)
+
+
+def submission_rows(
+    records: list[dict], threshold: float = 0.5, min_area: int = 1
+) -> tuple[list[tuple[str, str, int]], SubmissionReport]:
+    """Rows for every image in ``records`` (COCO results with ``file_name``), non-overlapping."""
+    by_image: dict[str, list] = defaultdict(list)
+    report = SubmissionReport()
+    for k, record in enumerate(records):
+        name = record.get("file_name")
+        if not name:
+            raise SubmissionError(
+                f"prediction {k}: no file_name (use tools/predict_instances.py's predictions.json)"
+            )
+        missing = [key for key in ("category_id", "score") if key not in record]
+        if missing:
+            raise SubmissionError(f"{name} prediction {k}: no {', '.join(missing)}")
+        if record["score"] < threshold:
+            report.below_threshold += 1
+            continue
+        by_image[name].append(record)
+    rows = []
+    for name in sorted(by_image):
+        ranked = sorted(by_image[name], key=lambda r: -r["score"])
+        taken = None
+        for k, record in enumerate(ranked):
+            mask = _decode(record, f"{name} prediction {k}")
+            taken = np.zeros_like(mask) if taken is None else taken
+            if mask.shape != taken.shape:
+                raise SubmissionError(f"{name}: predictions disagree on the image size")
+            mask = mask & (1 - taken)
+            if int(mask.sum()) < min_area:
+                report.swallowed += 1
+                continue
+            taken |= mask
+            category = int(record["category_id"])
+            rows.append((name, mask_to_kaggle(mask), category))
+            report.per_class[category] = report.per_class.get(category, 0) + 1
+    report.images, report.rows = len({r[0] for r in rows}), len(rows)
+    return rows, report
+
+
+def write_submission(path, rows) -> None:
+    """The CSV, written atomically."""
+    with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(rows)

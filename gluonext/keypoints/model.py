@@ -1,0 +1,62 @@
+"""SimplePose networks for garment keypoints and their heatmap loss.
+
+``simple_pose_<network>`` is GluonCV's SimpleBaseline (ResNet, three deconvolutions, a
+1x1 head) with ``num_joints`` outputs.
+"""
+
+from __future__ import annotations
+
+import mxnet as mx
+
+from gluonext.errors import ModelError
+
+NETWORKS = ("resnet18_v1b", "resnet50_v1b", "resnet101_v1d", "resnet101_v1b", "resnet152_v1b")
+
+
+def build_simple_pose(network: str, num_joints: int, pretrained_base: str | None = None):
+    """GluonCV's ``simple_pose_<network>`` with ``num_joints`` heatmaps, initialised; ImageNet
+    weights of the ResNet from a local ``.params`` file when given."""
+    import gluoncv
+
+    if network not in NETWORKS:
+        raise ModelError(f"--network {network!r}: choose from {', '.join(NETWORKS)}")
+    net = gluoncv.model_zoo.get_model(
+        f"simple_pose_{network}", num_joints=num_joints, pretrained=False, pretrained_base=False
+    )
+    net.initialize()
+    if pretrained_base:
+        load_resnet_weights(net, network, pretrained_base)
+    return net
+
+
+def load_resnet_weights(net, network: str, path: str) -> None:
+    """Copy GluonCV ImageNet ResNet weights (a local file) into the pose network's trunk."""
+    from pathlib import Path
+
+    import gluoncv
+
+    if not Path(path).is_file():
+        raise ModelError(f"--pretrained-base {path}: file not found")
+    base = gluoncv.model_zoo.get_model(network, pretrained=False)
+    try:
+        base.load_parameters(str(path))
+    except (mx.base.MXNetError, AssertionError, ValueError) as exc:
+        raise ModelError(
+            f"--pretrained-base {path}: not GluonCV's {network} weights ({exc})"
+        ) from None
+    layers = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]
+    trunk = [getattr(base, name) for name in layers]
+    for mine, theirs in zip(net.resnet, trunk, strict=True):
+        params, source = mine.collect_params(), theirs.collect_params()
+        for (_, p), (_, q) in zip(sorted(params.items()), sorted(source.items()), strict=True):
+            p.set_data(q.data())
+
+
+class HeatmapLoss:
+    """GluonCV's pose loss: L2 between predicted and target heatmaps, weighted per joint."""
+
+    def __init__(self):
+        self.l2 = mx.gluon.loss.L2Loss()
+
+    def __call__(self, prediction, target, weight):
+        return self.l2(prediction, target, weight)

@@ -1,0 +1,791 @@
+"""A garment renderer: a figure wearing clothes, with exact masks, boxes and landmarks.
+
+No real dataset can be downloaded where this project is tested, so the sample data of every
+format comes from here. A scene is a standing figure (pose, proportions, scale and position
+vary) on a varied background, dressed in an outfit whose classes show in *shape and position*
+(sleeve length, hem height, open fronts, leg length, flare) and in texture families (knit,
+denim, stripes, checks, dots), never in one flat colour per class. Bags, hands and outer
+garments occlude what lies beneath; garment parts (sleeves, pockets, necklines, collars,
+zippers) overlap their garment as in iMaterialist. Everything is drawn from one seeded
+``numpy.random.RandomState``, so a seed gives the same scene everywhere.
+
+Coordinates: body units are fractions of the figure's height; ``+x`` is the person's left
+(the right of the picture), as in FashionAI and COCO keypoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+from gluonext.formats.fashionai import FASHIONAI_CATEGORY_KEYPOINTS
+
+# renderer kinds of the iMaterialist categories they stand for
+KIND_CATEGORY = {
+    "shirt": 0,
+    "top": 1,
+    "sweater": 2,
+    "cardigan": 3,
+    "jacket": 4,
+    "vest": 5,
+    "pants": 6,
+    "shorts": 7,
+    "skirt": 8,
+    "coat": 9,
+    "dress": 10,
+    "jumpsuit": 11,
+    "cape": 12,
+    "glasses": 13,
+    "hat": 14,
+    "belt": 19,
+    "tights": 21,
+    "shoe": 23,
+    "bag": 24,
+    "collar": 28,
+    "lapel": 29,
+    "sleeve": 31,
+    "pocket": 32,
+    "neckline": 33,
+    "zipper": 35,
+    "watch": 18,
+}
+
+
+UPPER_KINDS = ("shirt", "top", "sweater")
+
+
+OUTER_KINDS = ("cardigan", "jacket", "coat", "vest", "cape")
+
+
+LOWER_KINDS = ("pants", "shorts", "skirt")
+
+
+WHOLE_KINDS = ("dress", "jumpsuit")
+
+
+# attributes that fit each kind (iMaterialist attribute ids), attached to some instances
+KIND_ATTRIBUTES = {
+    "top": [0, 4, 5, 8, 11],
+    "shirt": [1, 3, 6, 7, 12],
+    "sweater": [16],
+    "jacket": [17, 20, 22],
+    "pants": [36, 37, 38, 40],
+    "shorts": [50, 52, 53],
+    "skirt": [62, 64, 65, 68],
+    "coat": [80, 81, 82, 85],
+    "cardigan": [32],
+    "dress": [],
+    "vest": [],
+    "cape": [],
+    "jumpsuit": [],
+}
+
+
+FASHIONAI_MAIN_KINDS = {
+    "blouse": UPPER_KINDS,
+    "outwear": ("jacket", "coat", "cardigan"),
+    "dress": ("dress",),
+    "skirt": ("skirt",),
+    "trousers": ("pants",),
+}
+
+
+VOC_KIND_CLASS = {
+    "pants": "Pants_Leggings",
+    "tights": "Pants_Leggings",
+    "dress": "Dresses",
+    "skirt": "Skirts",
+    "shirt": "Tops",
+    "top": "Tops",
+    "sweater": "Tops",
+    "cardigan": "Tops",
+    "jacket": "Tops",
+    "vest": "Tops",
+    "coat": "Tops",
+    "shorts": "Shorts",
+    "bra": "Lingerie",
+    "briefs": "Lingerie",
+}
+
+
+CLOTHING13_KIND_CLASS = {
+    "skin": 1,
+    "hair": 2,
+    "jacket": 3,
+    "coat": 3,
+    "cardigan": 3,
+    "vest": 3,
+    "shirt": 4,
+    "top": 4,
+    "sweater": 4,
+    "bra": 4,
+    "skirt": 5,
+    "dress": 6,
+    "pants": 7,
+    "shorts": 7,
+    "tights": 8,
+    "briefs": 8,
+    "shoe": 9,
+    "bag": 10,
+    "hat": 11,
+    "glasses": 11,
+    "belt": 11,
+    "watch": 11,
+    "jumpsuit": 12,
+    "cape": 12,
+}
+
+
+PART_KINDS = ("sleeve", "pocket", "neckline", "collar", "lapel", "zipper")
+
+
+@dataclass
+class Instance:
+    """One drawn object; ``mask`` is what is visible of it in the final picture."""
+
+    kind: str
+    mask: np.ndarray
+    attributes: list[int] = field(default_factory=list)
+    parent: int | None = None  # index of the garment a part belongs to
+
+    @property
+    def category(self) -> int | None:
+        return KIND_CATEGORY.get(self.kind)
+
+
+@dataclass
+class Scene:
+    image: np.ndarray  # H x W x 3 uint8 RGB
+    instances: list[Instance]
+    keypoints: dict[str, tuple[float, float, int]] = field(default_factory=dict)
+    fashionai_category: str | None = None
+
+
+def _palette_colour(rng: np.random.RandomState) -> np.ndarray:
+    hue = rng.randint(0, 180)
+    sat = rng.randint(40, 230)
+    val = rng.randint(50, 240)
+    hsv = np.uint8([[[hue, sat, val]]])
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+
+
+def _texture(rng, shape, family: str) -> np.ndarray:
+    """A full-frame float RGB texture of the given family with random colours and scale."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    a, b = _palette_colour(rng), _palette_colour(rng)
+    period = rng.uniform(4, 14) * max(h, w) / 256
+    angle = rng.uniform(0, np.pi)
+    u = xx * np.cos(angle) + yy * np.sin(angle)
+    if family == "stripes":
+        t = (np.sin(2 * np.pi * u / period) > 0).astype(np.float32)
+    elif family == "checks":
+        v = -xx * np.sin(angle) + yy * np.cos(angle)
+        t = ((np.floor(u / period) + np.floor(v / period)) % 2).astype(np.float32)
+    elif family == "dots":
+        cx = (xx % period) - period / 2
+        cy = (yy % period) - period / 2
+        t = (cx**2 + cy**2 < (period * 0.28) ** 2).astype(np.float32)
+    elif family == "knit":  # vertical ribs with fine grain
+        t = 0.5 + 0.5 * np.sin(2 * np.pi * xx / max(period * 0.35, 2.5))
+        t = t * 0.7 + 0.3 * rng.rand(h, w).astype(np.float32)
+        b = a * 0.6
+    elif family == "denim":
+        a = np.float32([rng.randint(20, 70), rng.randint(40, 90), rng.randint(100, 170)])
+        b = a * 1.35
+        t = 0.5 + 0.5 * np.sin(2 * np.pi * (xx + yy) / 3.0)
+        t = t * 0.6 + 0.4 * rng.rand(h, w).astype(np.float32)
+    else:  # solid, with a little grain
+        t = rng.rand(h, w).astype(np.float32) * 0.25
+        b = a * 0.8
+    return a[None, None, :] * (1 - t[..., None]) + b[None, None, :] * t[..., None]
+
+
+KIND_TEXTURES = {
+    "sweater": ("knit", "knit", "stripes", "solid"),
+    "cardigan": ("knit", "knit", "solid"),
+    "pants": ("denim", "denim", "solid", "checks"),
+    "shorts": ("denim", "solid", "stripes"),
+    "jacket": ("solid", "denim", "checks"),
+    "coat": ("solid", "checks", "solid"),
+    "shirt": ("stripes", "checks", "solid", "dots"),
+    "top": ("solid", "stripes", "dots"),
+}
+
+
+ALL_TEXTURES = ("solid", "stripes", "checks", "dots", "knit", "denim")
+
+
+def _background(rng, shape) -> np.ndarray:
+    h, w = shape
+    style = rng.randint(4)
+    if style == 0:  # wall and floor
+        img = np.empty((h, w, 3), np.float32)
+        horizon = int(h * rng.uniform(0.6, 0.85))
+        img[:horizon] = _palette_colour(rng)
+        img[horizon:] = _palette_colour(rng)
+    elif style == 1:  # vertical gradient
+        t = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+        img = _palette_colour(rng) * (1 - t) + _palette_colour(rng) * t
+        img = np.broadcast_to(img, (h, w, 3)).copy()
+    elif style == 2:  # blurred blobs (a street, a shop)
+        small = rng.randint(40, 220, size=(6, 6, 3)).astype(np.float32)
+        img = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    else:  # a patterned surface, washed out
+        img = 0.5 * _texture(rng, shape, ALL_TEXTURES[rng.randint(4)]) + 0.5 * _palette_colour(rng)
+    img += rng.normal(0, 6, size=img.shape).astype(np.float32)
+    return img
+
+
+class _Figure:
+    """Body anchors in pixels for one figure."""
+
+    def __init__(self, rng, height_px: float, cx: float, top: float):
+        self.u, self.cx, self.top = height_px, cx, top
+        self.sw = rng.uniform(0.9, 1.15)  # shoulder width
+        self.hw = rng.uniform(0.9, 1.2)  # hip width
+        self.arm_angle = [rng.uniform(0.08, 0.5), rng.uniform(0.08, 0.5)]  # right, left (rad)
+        self.leg_spread = rng.uniform(0.0, 0.07)
+
+    def p(self, x: float, y: float) -> tuple[float, float]:
+        return (self.cx + x * self.u, self.top + y * self.u)
+
+    def arm(self, side: int, t: float, offset: float = 0.0) -> tuple[float, float]:
+        """Point at fraction t along the arm of ``side`` (+1 left, -1 right), offset across it."""
+        a = self.arm_angle[(side + 1) // 2]
+        sx, sy = side * 0.1 * self.sw, 0.19
+        dx, dy = side * np.sin(a), np.cos(a)
+        nx, ny = dy * side, -dx * side  # unit normal pointing outward-ish
+        length = 0.37
+        return self.p(sx + dx * length * t + nx * offset, sy + dy * length * t + ny * offset)
+
+    def leg(self, side: int, t: float, offset: float = 0.0) -> tuple[float, float]:
+        hx, hy = side * 0.05 * self.hw, 0.52
+        ax, ay = side * (0.05 * self.hw + self.leg_spread), 0.95
+        return self.p(hx + (ax - hx) * t + side * offset, hy + (ay - hy) * t)
+
+
+def _sleeve(fig: _Figure, side: int, frac: float, width: float = 0.04):
+    """Sleeve quad from the shoulder seam to fraction ``frac`` of the arm: (poly, in, out)."""
+    top_out = fig.p(side * 0.108 * fig.sw, 0.172)
+    top_in = fig.p(side * 0.085 * fig.sw, 0.265)
+    end_out = fig.arm(side, frac, width)
+    end_in = fig.arm(side, frac, -width)
+    return [top_out, end_out, end_in, top_in], end_in, end_out
+
+
+def _upper(fig: _Figure, hem_y: float, flare: float, neck_depth: float, sleeve: float):
+    """Upper garment outline and landmarks (the shape shared by tops, jackets, coats, dresses)."""
+    k = {}
+    k["neckline_left"], k["neckline_right"] = fig.p(0.035, 0.148), fig.p(-0.035, 0.148)
+    k["center_front"] = fig.p(0, 0.148 + neck_depth)
+    k["shoulder_left"], k["shoulder_right"] = (
+        fig.p(0.108 * fig.sw, 0.172),
+        fig.p(-0.108 * fig.sw, 0.172),
+    )
+    k["armpit_left"], k["armpit_right"] = (
+        fig.p(0.085 * fig.sw, 0.265),
+        fig.p(-0.085 * fig.sw, 0.265),
+    )
+    waist_y = 0.40
+    waist_x = 0.075 * fig.hw + 0.008
+    k["waistline_left"], k["waistline_right"] = fig.p(waist_x, waist_y), fig.p(-waist_x, waist_y)
+    hem_x = (0.075 + 0.2 * max(0.0, hem_y - 0.4)) * fig.hw + 0.01 + flare
+    k["top_hem_left"], k["top_hem_right"] = fig.p(hem_x, hem_y), fig.p(-hem_x, hem_y)
+    body = [
+        k["neckline_right"],
+        k["center_front"],
+        k["neckline_left"],
+        k["shoulder_left"],
+        k["armpit_left"],
+    ]
+    if hem_y > waist_y + 0.02:
+        body.append(k["waistline_left"])
+    body += [k["top_hem_left"], k["top_hem_right"]]
+    if hem_y > waist_y + 0.02:
+        body.append(k["waistline_right"])
+    body += [k["armpit_right"], k["shoulder_right"]]
+    sleeves = []
+    if sleeve > 0:
+        for side, name in ((1, "left"), (-1, "right")):
+            poly, cin, cout = _sleeve(fig, side, sleeve)
+            sleeves.append(poly)
+            k[f"cuff_{name}_in"], k[f"cuff_{name}_out"] = cin, cout
+    return body, sleeves, k
+
+
+def _lower(fig: _Figure, kind: str, length: float, flare: float):
+    """Skirt or trousers outline and landmarks."""
+    k = {}
+    wx = 0.08 * fig.hw
+    k["waistband_left"], k["waistband_right"] = fig.p(wx, 0.40), fig.p(-wx, 0.40)
+    if kind == "skirt":
+        hem_y = 0.40 + length
+        hx = 0.1 * fig.hw + flare + 0.12 * length
+        k["hemline_left"], k["hemline_right"] = fig.p(hx, hem_y), fig.p(-hx, hem_y)
+        poly = [
+            k["waistband_right"],
+            k["waistband_left"],
+            fig.p(0.1 * fig.hw, 0.5),
+            k["hemline_left"],
+            k["hemline_right"],
+            fig.p(-0.1 * fig.hw, 0.5),
+        ]
+        return [poly], k
+    k["crotch"] = fig.p(0, 0.56)
+    polys = []
+    for side, name in ((1, "left"), (-1, "right")):
+        width = 0.052 + flare * 0.5
+        out_pt = fig.leg(side, length, width)
+        in_pt = fig.leg(side, length, -width * 0.8)
+        k[f"bottom_{name}_in"], k[f"bottom_{name}_out"] = in_pt, out_pt
+        polys.append(
+            [
+                fig.p(side * wx, 0.40),
+                fig.p(side * 0.1 * fig.hw, 0.5),
+                out_pt,
+                in_pt,
+                k["crotch"],
+                fig.p(0, 0.42),
+            ]
+        )
+    return polys, k
+
+
+def _poly_mask(shape, polys) -> np.ndarray:
+    canvas = Image.new("L", (shape[1], shape[0]), 0)
+    draw = ImageDraw.Draw(canvas)
+    for poly in polys:
+        if len(poly) >= 3:
+            draw.polygon([(float(x), float(y)) for x, y in poly], fill=1)
+        elif len(poly) == 2:  # ellipse as a bounding box
+            draw.ellipse([poly[0], poly[1]], fill=1)
+    return np.asarray(canvas, dtype=bool)
+
+
+@dataclass
+class _Layer:
+    kind: str
+    polys: list
+    texture: str = "solid"
+    parts: list = field(default_factory=list)  # (kind, polys) drawn on the garment
+    landmarks: dict = field(default_factory=dict)
+
+
+def _choose(rng, options):
+    return options[rng.randint(len(options))]
+
+
+def _outfit(rng, mode: str, main: str | None):
+    """Pick garment kinds. ``mode`` is a format name; ``main`` forces a FashionAI category."""
+    if mode == "voc" and rng.rand() < 0.18:
+        return {"lingerie": True, "upper": None, "outer": None, "lower": None, "whole": None}
+    outfit = {"lingerie": False, "upper": None, "outer": None, "lower": None, "whole": None}
+    if main in ("dress",) or (main is None and rng.rand() < 0.3):
+        outfit["whole"] = (
+            "dress" if (main == "dress" or mode == "voc" or rng.rand() < 0.75) else "jumpsuit"
+        )
+    else:
+        outfit["upper"] = _choose(rng, UPPER_KINDS)
+        if main == "skirt":
+            outfit["lower"] = "skirt"
+        elif main == "trousers":
+            outfit["lower"] = "pants"
+        else:
+            outfit["lower"] = _choose(rng, LOWER_KINDS)
+    if main == "outwear":
+        outfit["outer"] = _choose(rng, FASHIONAI_MAIN_KINDS["outwear"])
+        outfit["whole"], outfit["upper"] = None, outfit["upper"] or _choose(rng, UPPER_KINDS)
+        outfit["lower"] = outfit["lower"] or _choose(rng, LOWER_KINDS)
+    elif main is None and rng.rand() < 0.4:
+        outfit["outer"] = _choose(rng, OUTER_KINDS if mode != "voc" else OUTER_KINDS[:4])
+    if main == "blouse":
+        outfit["outer"] = None
+    return outfit
+
+
+def _garment_layers(rng, fig: _Figure, outfit: dict) -> tuple[list[_Layer], dict]:
+    layers: list[_Layer] = []
+    landmarks: dict[str, dict] = {}
+
+    def tex(kind):
+        return _choose(rng, KIND_TEXTURES.get(kind, ALL_TEXTURES))
+
+    if outfit["lingerie"]:
+        bra = [fig.p(-0.085, 0.2), fig.p(0.085, 0.2), fig.p(0.08, 0.29), fig.p(-0.08, 0.29)]
+        briefs = [
+            fig.p(-0.085 * fig.hw, 0.45),
+            fig.p(0.085 * fig.hw, 0.45),
+            fig.p(0.05, 0.55),
+            fig.p(0, 0.57),
+            fig.p(-0.05, 0.55),
+        ]
+        layers += [_Layer("bra", [bra], tex("bra")), _Layer("briefs", [briefs], tex("briefs"))]
+        return layers, landmarks
+
+    lower = outfit["lower"]
+    if lower:
+        if lower == "skirt":
+            polys, k = _lower(fig, "skirt", rng.uniform(0.15, 0.45), rng.uniform(0.0, 0.08))
+        else:
+            length = rng.uniform(0.85, 1.0) if lower == "pants" else rng.uniform(0.2, 0.4)
+            polys, k = _lower(fig, "trousers", length, rng.uniform(0.0, 0.03))
+        parts = []
+        if lower != "skirt" and rng.rand() < 0.5:
+            x, y = fig.p(0.04 * fig.hw, 0.45)
+            s = 0.035 * fig.u
+            parts.append(("pocket", [[(x, y), (x + s, y), (x + s, y + s), (x, y + s)]]))
+        layers.append(_Layer(lower, polys, tex(lower), parts, k))
+        landmarks[lower] = k
+        if rng.rand() < 0.35:
+            band = [
+                fig.p(-0.085 * fig.hw, 0.395),
+                fig.p(0.085 * fig.hw, 0.395),
+                fig.p(0.085 * fig.hw, 0.42),
+                fig.p(-0.085 * fig.hw, 0.42),
+            ]
+            layers.append(_Layer("belt", [band], "solid"))
+
+    upper = outfit["upper"] or outfit["whole"]
+    if upper:
+        if upper == "dress":
+            sleeve = _choose(rng, (0.15, 0.35, 0.9))
+            body, sleeves, k = _upper(fig, 0.40, 0.0, rng.uniform(0.02, 0.07), sleeve)
+            skirt_polys, sk = _lower(fig, "skirt", rng.uniform(0.2, 0.5), rng.uniform(0.0, 0.1))
+            k["hemline_left"], k["hemline_right"] = sk["hemline_left"], sk["hemline_right"]
+            polys = [body, *sleeves, *skirt_polys]
+        elif upper == "jumpsuit":
+            body, sleeves, k = _upper(fig, 0.42, 0.0, 0.03, rng.choice([0.0, 0.3, 0.9]))
+            legs, _ = _lower(fig, "trousers", rng.uniform(0.85, 1.0), 0.02)
+            polys = [body, *sleeves, *legs]
+        else:
+            hem = {"shirt": (0.47, 0.53), "top": (0.42, 0.5), "sweater": (0.45, 0.52)}[upper]
+            sleeve = {"shirt": (0.9, 1.0), "top": (0.22, 0.4), "sweater": (0.95, 1.0)}[upper]
+            body, sleeves, k = _upper(
+                fig,
+                rng.uniform(*hem),
+                rng.uniform(0, 0.02),
+                0.02 if upper == "sweater" else rng.uniform(0.03, 0.08),
+                rng.uniform(*sleeve),
+            )
+            polys = [body, *sleeves]
+        parts = [("sleeve", [s]) for s in sleeves]
+        neck = [k["neckline_right"], k["neckline_left"], k["center_front"]]
+        parts.append(("neckline", [neck]))
+        if upper == "shirt":
+            parts.append(
+                (
+                    "collar",
+                    [
+                        [
+                            k["neckline_right"],
+                            fig.p(-0.005, 0.175),
+                            fig.p(0.005, 0.175),
+                            k["neckline_left"],
+                            fig.p(0.045, 0.14),
+                            fig.p(-0.045, 0.14),
+                        ]
+                    ],
+                )
+            )
+        layers.append(_Layer(upper, polys, tex(upper), parts, k))
+        landmarks[upper] = k
+
+    outer = outfit["outer"]
+    if outer:
+        hem_y = {"cardigan": 0.5, "jacket": 0.5, "coat": 0.78, "vest": 0.46, "cape": 0.55}[outer]
+        hem_y += rng.uniform(-0.03, 0.05)
+        if outer == "cape":
+            k = {}
+            poly = [
+                fig.p(-0.04, 0.15),
+                fig.p(0.04, 0.15),
+                fig.p(0.12 * fig.sw, 0.17),
+                fig.p(0.2, hem_y),
+                fig.p(-0.2, hem_y),
+                fig.p(-0.12 * fig.sw, 0.17),
+            ]
+            layers.append(_Layer("cape", [poly], tex("cape")))
+        else:
+            sleeve = 0.0 if outer == "vest" else rng.uniform(0.9, 1.0)
+            body, sleeves, k = _upper(fig, hem_y, rng.uniform(0.0, 0.03), 0.12, sleeve)
+            gap = rng.uniform(0.012, 0.03) * fig.u
+            cx = fig.cx
+            neck_y = k["neckline_left"][1]
+            hem_left, hem_right = k["top_hem_left"], k["top_hem_right"]
+            left_panel = [
+                (cx + gap, k["center_front"][1]),
+                k["neckline_left"],
+                k["shoulder_left"],
+                k["armpit_left"],
+                *([k["waistline_left"]] if hem_y > 0.42 else []),
+                hem_left,
+                (cx + gap, hem_left[1]),
+            ]
+            right_panel = [
+                (cx - gap, k["center_front"][1]),
+                k["neckline_right"],
+                k["shoulder_right"],
+                k["armpit_right"],
+                *([k["waistline_right"]] if hem_y > 0.42 else []),
+                hem_right,
+                (cx - gap, hem_right[1]),
+            ]
+            parts = [("sleeve", [s]) for s in sleeves]
+            if outer in ("jacket", "coat"):
+                for side in (1, -1):
+                    nl = k["neckline_left" if side > 0 else "neckline_right"]
+                    parts.append(
+                        (
+                            "lapel",
+                            [
+                                [
+                                    nl,
+                                    (cx + side * gap, k["center_front"][1]),
+                                    (cx + side * (gap + 0.03 * fig.u), neck_y + 0.06 * fig.u),
+                                ]
+                            ],
+                        )
+                    )
+            if outer == "jacket" and rng.rand() < 0.5:
+                zx = cx + gap
+                parts.append(
+                    (
+                        "zipper",
+                        [
+                            [
+                                (zx, k["center_front"][1]),
+                                (zx + 0.006 * fig.u, k["center_front"][1]),
+                                (zx + 0.006 * fig.u, hem_left[1]),
+                                (zx, hem_left[1]),
+                            ]
+                        ],
+                    )
+                )
+            if rng.rand() < 0.6:
+                x, y = fig.p(0.05, hem_y - 0.08)
+                s = 0.04 * fig.u
+                parts.append(
+                    ("pocket", [[(x, y), (x + s, y), (x + s, y + 0.7 * s), (x, y + 0.7 * s)]])
+                )
+            layers.append(_Layer(outer, [left_panel, right_panel, *sleeves], tex(outer), parts, k))
+        landmarks[outer] = k
+    return layers, landmarks
+
+
+def render_scene(
+    rng: np.random.RandomState,
+    size: tuple[int, int],
+    mode: str = "imaterialist",
+    fashionai_category: str | None = None,
+) -> Scene:
+    """Draw one scene of ``size`` (width, height) for ``mode`` (a sample-data format)."""
+    width, height = size
+    shape = (height, width)
+    if mode == "fashionai":  # the garment fills the frame, as in the competition's photos
+        fig_h = (
+            height * rng.uniform(1.0, 1.25)
+            if fashionai_category in ("blouse", "outwear")
+            else height * rng.uniform(0.85, 1.0)
+        )
+        anchor = {"blouse": 0.33, "outwear": 0.4, "dress": 0.45, "skirt": 0.6, "trousers": 0.65}
+        focus_y = anchor.get(fashionai_category, 0.5)
+        top = height / 2 - focus_y * fig_h + rng.uniform(-0.05, 0.05) * height
+    elif mode == "voc":  # shop photos: the whole figure, smaller in the frame
+        fig_h = height * rng.uniform(0.6, 0.95)
+        top = rng.uniform(0.02, max(0.03, 1.0 - fig_h / height - 0.02)) * height
+    else:  # street-fashion framing: the person fills the frame, often cut at the knees
+        fig_h = height * rng.uniform(0.75, 1.3)
+        top = rng.uniform(0.01, max(0.02, 1.0 - fig_h / height - 0.01)) * height
+        if fig_h > height:
+            top = rng.uniform(-0.02, 0.06) * height
+    spread = {"fashionai": 0.075, "voc": 0.25}.get(mode, 0.15)
+    cx = width / 2 + rng.uniform(-spread, spread) * width
+    fig = _Figure(rng, fig_h, cx, top)
+    main = fashionai_category if mode == "fashionai" else None
+    outfit = _outfit(rng, mode, main)
+
+    tone = rng.uniform(0.25, 1.0)  # dark to light skin
+    skin_colour = np.float32([95 + 150 * tone, 60 + 140 * tone, 40 + 130 * tone])
+    hair_colour = np.float32([rng.randint(10, 120)] * 3) * np.float32([1.0, 0.85, 0.7])
+
+    # body (skin): head, neck, torso, arms, legs
+    skin_polys = [
+        [fig.p(-0.05, 0.005), fig.p(0.05, 0.13)],  # head (ellipse bbox)
+        [fig.p(-0.025, 0.11), fig.p(0.025, 0.11), fig.p(0.03, 0.18), fig.p(-0.03, 0.18)],
+        [
+            fig.p(-0.105 * fig.sw, 0.17),
+            fig.p(0.105 * fig.sw, 0.17),
+            fig.p(0.09 * fig.hw, 0.5),
+            fig.p(-0.09 * fig.hw, 0.5),
+        ],
+    ]
+    for side in (1, -1):
+        skin_polys.append(
+            [
+                fig.arm(side, 0, 0.035),
+                fig.arm(side, 1, 0.025),
+                fig.arm(side, 1, -0.025),
+                fig.arm(side, 0, -0.035),
+            ]
+        )
+        skin_polys.append(
+            [
+                fig.leg(side, 0, 0.05),
+                fig.leg(side, 1, 0.03),
+                fig.leg(side, 1, -0.03),
+                fig.leg(side, 0, -0.05),
+            ]
+        )
+    hair_back = [[fig.p(-0.058, -0.005), fig.p(0.058, 0.07 + rng.uniform(0, 0.1))]]
+    hair_top = [[fig.p(-0.055, -0.008), fig.p(0.055, 0.05)]]
+
+    layers: list[_Layer] = [_Layer("hair", hair_back), _Layer("skin", skin_polys)]
+    if outfit["lower"] in ("skirt", "shorts") or outfit["whole"] == "dress":
+        if mode != "voc" and rng.rand() < 0.3:
+            tights = [
+                [
+                    fig.leg(s, 0.05, 0.05),
+                    fig.leg(s, 0.97, 0.03),
+                    fig.leg(s, 0.97, -0.03),
+                    fig.leg(s, 0.05, -0.05),
+                ]
+                for s in (1, -1)
+            ]
+            layers.append(_Layer("tights", tights, "solid"))
+    garments, landmarks = _garment_layers(rng, fig, outfit)
+    layers += garments
+    layers.append(_Layer("hair", hair_top))
+    hands = [
+        [fig.arm(s, 1.0, 0.03), fig.arm(s, 1.12, 0.0), fig.arm(s, 1.0, -0.03)] for s in (1, -1)
+    ]
+    layers.append(_Layer("skin", hands))
+    for side in (1, -1):
+        fx, fy = fig.leg(side, 1.0)
+        layers.append(
+            _Layer(
+                "shoe",
+                [
+                    [
+                        (fx - 0.035 * fig.u, fy - 0.012 * fig.u),
+                        (fx + 0.035 * fig.u, fy + 0.035 * fig.u),
+                    ]
+                ],
+                _choose(rng, ("solid", "solid", "denim")),
+            )
+        )
+    if mode != "fashionai" or rng.rand() < 0.5:
+        if rng.rand() < 0.35:
+            layers.append(
+                _Layer(
+                    "hat",
+                    [
+                        [fig.p(-0.08, -0.01), fig.p(0.08, 0.03)],
+                        [fig.p(-0.045, -0.05), fig.p(0.045, 0.02)],
+                    ],
+                    "solid",
+                )
+            )
+        if rng.rand() < 0.3:
+            layers.append(
+                _Layer(
+                    "glasses",
+                    [
+                        [fig.p(-0.042, 0.05), fig.p(-0.005, 0.07)],
+                        [fig.p(0.005, 0.05), fig.p(0.042, 0.07)],
+                    ],
+                    "solid",
+                )
+            )
+        if rng.rand() < 0.25:
+            wx, wy = fig.arm(-1, 0.95)
+            s = 0.015 * fig.u
+            layers.append(_Layer("watch", [[(wx - s, wy - s), (wx + s, wy + s)]], "solid"))
+    if rng.rand() < (0.35 if mode != "fashionai" else 0.25):  # a bag hanging from one hand
+        side = 1 if rng.rand() < 0.5 else -1
+        hx, hy = fig.arm(side, 1.05)
+        bw, bh = rng.uniform(0.07, 0.14) * fig.u, rng.uniform(0.06, 0.12) * fig.u
+        x0 = hx - bw * (0.8 if side > 0 else 0.2)
+        layers.append(
+            _Layer(
+                "bag",
+                [[(x0, hy), (x0 + bw, hy), (x0 + bw, hy + bh), (x0, hy + bh)]],
+                _choose(rng, ALL_TEXTURES),
+            )
+        )
+
+    # paint: an id map gives each pixel to the top-most layer
+    id_map = np.full(shape, -1, dtype=np.int32)
+    for index, layer in enumerate(layers):
+        id_map[_poly_mask(shape, layer.polys)] = index
+    image = _background(rng, shape)
+    shade = 0.8 + 0.35 * np.sin(np.linspace(0, np.pi, width, dtype=np.float32))[None, :, None]
+    for index, layer in enumerate(layers):
+        visible = id_map == index
+        if not visible.any():
+            continue
+        if layer.kind == "skin":
+            colour = skin_colour + rng.normal(0, 4, size=(height, width, 1)).astype(np.float32)
+            texture = np.broadcast_to(colour, (height, width, 3))
+        elif layer.kind == "hair":
+            texture = np.broadcast_to(hair_colour, (height, width, 3))
+        else:
+            texture = _texture(rng, shape, layer.texture) * shade
+        image[visible] = texture[visible]
+        # a darker outline makes garment edges visible as in photos
+        edge = visible & ~cv2.erode(visible.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(
+            bool
+        )
+        image[edge] *= 0.7
+
+    instances: list[Instance] = []
+    for index, layer in enumerate(layers):
+        visible = id_map == index
+        if layer.kind in ("skin", "hair") or not visible.any():
+            if layer.kind in ("skin", "hair") and visible.any():
+                instances.append(Instance(layer.kind, visible))
+            continue
+        attrs = []
+        choices = KIND_ATTRIBUTES.get(layer.kind, [])
+        if choices and rng.rand() < 0.5:
+            attrs = sorted(set(int(a) for a in rng.choice(choices, size=rng.randint(1, 3))))
+        instances.append(Instance(layer.kind, visible, attrs))
+        parent = len(instances) - 1
+        for part_kind, polys in layer.parts:
+            part = _poly_mask(shape, polys) & visible
+            if part.sum() >= 4:
+                instances.append(Instance(part_kind, part, parent=parent))
+                if part_kind in ("pocket", "zipper"):  # draw the part's seam
+                    seam = part & ~cv2.erode(
+                        part.astype(np.uint8), np.ones((3, 3), np.uint8)
+                    ).astype(bool)
+                    image[seam] *= 0.55
+
+    image = cv2.GaussianBlur(image, (3, 3), 0.6)
+    image += rng.normal(0, 3, size=image.shape).astype(np.float32)
+    scene = Scene(np.clip(image, 0, 255).astype(np.uint8), instances)
+
+    if mode == "fashionai":
+        kind_options = FASHIONAI_MAIN_KINDS[fashionai_category]
+        kind = next(
+            k
+            for k in (outfit["outer"], outfit["whole"], outfit["upper"], outfit["lower"])
+            if k in kind_options
+        )
+        layer_index = next(i for i, layer in enumerate(layers) if layer.kind == kind)
+        scene.fashionai_category = fashionai_category
+        for name in FASHIONAI_CATEGORY_KEYPOINTS[fashionai_category]:
+            x, y = landmarks[kind][name]
+            xi, yi = int(round(x)), int(round(y))
+            inside = 0 <= xi < width and 0 <= yi < height
+            if not inside:
+                scene.keypoints[name] = (-1, -1, -1)
+                continue
+            # occluded (v=0) when a layer drawn after the garment (a bag, a hand, an outer
+            # garment, a belt) covers the landmark; otherwise visible (v=1)
+            visible = id_map[yi, xi] <= layer_index
+            scene.keypoints[name] = (float(x), float(y), 1 if visible else 0)
+    return scene

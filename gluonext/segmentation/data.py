@@ -1,0 +1,261 @@
+"""Semantic segmentation datasets: iMaterialist (from the converter's COCO JSON) and clothing13.
+
+Both follow GluonCV's ``SegmentationDataset`` contract: ``NUM_CLASS``, ``CLASSES``,
+``pred_offset``; items are (C x H x W float32 normalised image, H x W int32 mask) with -1 as
+the ignore label. Items may be indexed by ``(index, seed)`` pairs (see
+``gluonext.engine.devices.SeededBatchSampler``) so augmentation is reproducible.
+
+Modes: ``train`` (GluonCV's augmentation), ``val`` (short side to crop size, centre crop) and
+``testval`` (the whole image at its own size, for evaluation at original resolution).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pycocotools.mask as mask_util
+from mxnet import gluon
+
+from gluonext.common.images import normalize, read_rgb
+from gluonext.errors import DatasetError
+from gluonext.formats import clothing13
+from gluonext.formats.imaterialist import BODY_PARTS, MAIN_CATEGORY_IDS
+from gluonext.segmentation.presets import IGNORE_LABEL, seg_train_transform, seg_val_transform
+
+CLOTHING13_CLASSES = clothing13.CLASSES
+
+
+LABEL_MODES = ("main", "parts", "binary")
+
+
+DATASETS = ("imaterialist", "imaterialist_parts", "imaterialist_binary", "clothing13")
+
+
+class SegmentationBase(gluon.data.Dataset):
+    """Shared item logic: load (image, label) by index, transform, normalise."""
+
+    CLASSES: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        mode: str,
+        base_size: int,
+        crop_size: int,
+        scale_range: tuple[float, float] = (0.5, 2.0),
+    ):
+        if mode not in ("train", "val", "testval"):
+            raise ValueError(f"mode must be train, val or testval, got {mode!r}")
+        self.mode, self.base_size, self.crop_size = mode, base_size, crop_size
+        self.scale_range = tuple(scale_range)
+
+    @property
+    def NUM_CLASS(self) -> int:  # noqa: N802 - GluonCV's name
+        return len(self.CLASSES)
+
+    num_class = NUM_CLASS
+    pred_offset = 0
+
+    SIZE_HINT = ""  # what to do when an image and its label disagree in size
+
+    def image_path(self, index: int) -> Path:
+        raise NotImplementedError
+
+    def label(self, index: int) -> np.ndarray:
+        """The H x W class map of item ``index`` (-1 = ignore), before any transform."""
+        raise NotImplementedError
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(H x W x 3 uint8 RGB image, H x W label); sizes must agree."""
+        image = read_rgb(self.image_path(index))
+        label = self.label(index)
+        if image.shape[:2] != label.shape:
+            raise DatasetError(
+                f"{self.image_path(index)}: image is {image.shape[0]}x{image.shape[1]} but "
+                f"its annotation says {label.shape[0]}x{label.shape[1]}{self.SIZE_HINT}"
+            )
+        return image, label
+
+    def __getitem__(self, key):
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        image, label = self.load(index)
+        if self.mode == "train":
+            image, label = seg_train_transform(
+                image,
+                label,
+                np.random.RandomState(seed),
+                self.base_size,
+                self.crop_size,
+                self.scale_range,
+            )
+        elif self.mode == "val":
+            image, label = seg_val_transform(image, label, self.crop_size)
+        return normalize(image), label.astype(np.int32, copy=False)
+
+
+class IMaterialistSegmentation(SegmentationBase):
+    """iMaterialist images with masks painted from the COCO JSON's RLE at load time.
+
+    ``label_mode``: ``main`` (background + the 13 main apparel, 14 classes, seed 003),
+    ``parts`` (background + upper / lower / whole body by official supercategory, seed 001),
+    ``binary`` (garment / background). Only the 13 main apparel categories are painted;
+    garment parts and accessories stay background. Overlaps: instances are painted from the
+    largest area to the smallest, so a small garment lying on a large one stays visible.
+    """
+
+    SIZE_HINT = "; convert with --check-images"
+
+    def __init__(
+        self,
+        root,
+        split: str = "train",
+        mode: str | None = None,
+        label_mode: str = "main",
+        base_size: int = 520,
+        crop_size: int = 480,
+        annotation_file: str | None = None,
+        scale_range: tuple[float, float] = (0.5, 2.0),
+    ):
+        super().__init__(mode or split, base_size, crop_size, scale_range)
+        if label_mode not in LABEL_MODES:
+            raise ValueError(f"label_mode must be one of {LABEL_MODES}, got {label_mode!r}")
+        self.root = Path(root)
+        path = (
+            Path(annotation_file)
+            if annotation_file
+            else (self.root / "annotations" / f"instances_{split}.json")
+        )
+        if not path.is_file():
+            raise DatasetError(
+                f"{path}: not found; run tools/convert_imaterialist_to_coco.py "
+                f"--data-root {self.root} first"
+            )
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        self.image_dir = self.root / payload.get("info", {}).get("image_dir", "train")
+        supercategory = {c["id"]: c.get("supercategory", "") for c in payload["categories"]}
+        names = {c["id"]: c["name"] for c in payload["categories"]}
+        self.label_mode = label_mode
+        if label_mode == "main":
+            self.class_of = {c: i + 1 for i, c in enumerate(MAIN_CATEGORY_IDS)}
+            self.CLASSES = ("background", *(names.get(c, str(c)) for c in MAIN_CATEGORY_IDS))
+        elif label_mode == "parts":
+            self.class_of = {
+                c: BODY_PARTS[supercategory[c]]
+                for c in MAIN_CATEGORY_IDS
+                if supercategory.get(c) in BODY_PARTS
+            }
+            self.CLASSES = ("background", "upper body", "lower body", "whole body")
+        else:
+            self.class_of = {c: 1 for c in MAIN_CATEGORY_IDS}
+            self.CLASSES = ("background", "garment")
+        by_image: dict[int, list] = {image["id"]: [] for image in payload["images"]}
+        for ann in payload["annotations"]:
+            if ann["category_id"] in self.class_of:
+                by_image[ann["image_id"]].append(
+                    (ann["area"], self.class_of[ann["category_id"]], ann["segmentation"])
+                )
+        self.images = sorted(payload["images"], key=lambda image: image["id"])
+        self.annotations = [
+            sorted(by_image[image["id"]], key=lambda a: -a[0]) for image in self.images
+        ]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def image_path(self, index: int) -> Path:
+        return self.image_dir / self.images[index]["file_name"]
+
+    def label(self, index: int) -> np.ndarray:
+        """The H x W uint8 class map of image ``index`` (no transform)."""
+        info = self.images[index]
+        # painted in the masks' own (column-major) order, then made row-major once
+        label = np.zeros((info["height"], info["width"]), dtype=np.uint8, order="F")
+        annotations = self.annotations[index]
+        if annotations:
+            masks = mask_util.decode(
+                [
+                    {"size": seg_["size"], "counts": seg_["counts"].encode()}
+                    for _area, _cls, seg_ in annotations
+                ]
+            )
+            for k, (_area, cls, _seg) in enumerate(annotations):
+                np.copyto(label, np.uint8(cls), where=masks[:, :, k].view(bool))
+        return np.ascontiguousarray(label)
+
+
+class Clothing13Segmentation(SegmentationBase):
+    """clothing13: ``<id>.jpg`` photos with ``<id>.png`` index masks (255 = ignore).
+
+    Uses ``train/`` and ``val/`` subfolders when the root has them, otherwise a seeded split of
+    the flat folder holding ``val_fraction`` of the pairs out for validation.
+    """
+
+    CLASSES = CLOTHING13_CLASSES
+
+    def __init__(
+        self,
+        root,
+        split: str = "train",
+        mode: str | None = None,
+        base_size: int = 520,
+        crop_size: int = 480,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        scale_range: tuple[float, float] = (0.5, 2.0),
+    ):
+        super().__init__(mode or split, base_size, crop_size, scale_range)
+        root = Path(root)
+        folder = root / split if (root / "train").is_dir() and (root / "val").is_dir() else root
+        if not folder.is_dir():
+            raise DatasetError(f"{folder}: folder not found")
+        stems = sorted(p.stem for p in folder.glob("*.png") if (folder / f"{p.stem}.jpg").is_file())
+        if not stems:
+            raise DatasetError(f"{folder}: no <id>.jpg / <id>.png pairs")
+        if folder == root:
+            order = np.random.RandomState(seed).permutation(len(stems))
+            n_val = max(1, int(round(len(stems) * val_fraction)))
+            chosen = order[:n_val] if split == "val" else order[n_val:]
+            stems = [stems[i] for i in sorted(chosen)]
+        self.folder, self.stems = folder, stems
+
+    def __len__(self) -> int:
+        return len(self.stems)
+
+    def image_path(self, index: int) -> Path:
+        return self.folder / f"{self.stems[index]}.jpg"
+
+    def label(self, index: int) -> np.ndarray:
+        from PIL import Image
+
+        path = self.folder / f"{self.stems[index]}.png"
+        with Image.open(path) as png:
+            if png.mode not in ("L", "P"):
+                raise DatasetError(f"{path}: mask must be single-channel (L or P), got {png.mode}")
+            label = np.asarray(png, dtype=np.int32).copy()
+        bad = np.setdiff1d(np.unique(label), [*range(len(self.CLASSES)), 255])
+        if bad.size:
+            raise DatasetError(
+                f"{path}: values {bad.tolist()} are not clothing13 classes (0-12, 255 = ignore)"
+            )
+        label[label == clothing13.IGNORE_VALUE] = IGNORE_LABEL
+        return label
+
+
+def get_segmentation_dataset(
+    name: str, root, split: str, mode: str | None = None, **kwargs
+) -> SegmentationBase:
+    """``--dataset`` name to a dataset: imaterialist[_parts|_binary] or clothing13."""
+    if name == "clothing13":
+        return Clothing13Segmentation(root, split, mode, **kwargs)
+    if name.startswith("imaterialist"):
+        label_mode = {
+            "imaterialist": "main",
+            "imaterialist_parts": "parts",
+            "imaterialist_binary": "binary",
+        }.get(name)
+        if label_mode:
+            kwargs.pop("val_fraction", None)
+            kwargs.pop("seed", None)
+            return IMaterialistSegmentation(root, split, mode, label_mode=label_mode, **kwargs)
+    raise DatasetError(f"--dataset {name!r}: choose from {', '.join(DATASETS)}")

@@ -1,0 +1,34 @@
+"""Segmentation inference: class scores at the input's resolution, multi-scale and flipped."""
+
+from __future__ import annotations
+
+import mxnet as mx
+
+from gluonext.segmentation.model import SegmentationNet
+
+
+def forward_logits(net, x: mx.nd.NDArray) -> mx.nd.NDArray:
+    """Main-head logits at ``x``'s size for our networks and GluonCV's (via ``predict``)."""
+    if not isinstance(net, SegmentationNet) and hasattr(net, "predict"):
+        return net.predict(x)
+    return net(x)[0]
+
+
+def predict_logits(net, x: mx.nd.NDArray, scales=(1.0,), flip: bool = False) -> mx.nd.NDArray:
+    """Sum of softmax scores over ``scales`` (and horizontal flips), at ``x``'s size."""
+    height, width = x.shape[2:]
+    total = None
+    for scale in scales:
+        xs = x
+        if scale != 1.0:
+            xs = mx.nd.contrib.BilinearResize2D(
+                x, height=max(8, int(height * scale + 0.5)), width=max(8, int(width * scale + 0.5))
+            )
+        scores = mx.nd.softmax(forward_logits(net, xs), axis=1)
+        if flip:
+            flipped = forward_logits(net, mx.nd.flip(xs, axis=3))
+            scores = scores + mx.nd.flip(mx.nd.softmax(flipped, axis=1), axis=3)
+        if scale != 1.0:
+            scores = mx.nd.contrib.BilinearResize2D(scores, height=height, width=width)
+        total = scores if total is None else total + scores
+    return total

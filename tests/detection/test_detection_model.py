@@ -1,0 +1,71 @@
+import mxnet as mx
+import numpy as np
+import pytest
+
+from gluonext.detection.model import (
+    build_faster_rcnn,
+    build_ssd,
+    build_yolo3,
+    transfer_base_weights,
+)
+from gluonext.errors import ModelError
+
+CLASSES = ["Tops", "Skirts"]
+
+
+@pytest.fixture(scope="module")
+def imagenet_file(tmp_path_factory):
+    """GluonCV's mobilenet0.25 classifier with non-default weights, saved like the model zoo's."""
+    import gluoncv
+
+    base = gluoncv.model_zoo.get_model("mobilenet0.25", pretrained=False)
+    base.initialize(mx.init.Uniform(1.0))
+    base(mx.nd.zeros((1, 3, 32, 32)))
+    path = tmp_path_factory.mktemp("imagenet") / "mobilenet0.25.params"
+    base.save_parameters(str(path))
+    params = base.collect_params().items()
+    return path, {n[len(base.prefix) :]: p.data().asnumpy() for n, p in params}
+
+
+@pytest.mark.parametrize("build", [
+    lambda f: build_ssd("mobilenet0.25", 300, CLASSES, f),
+    lambda f: build_yolo3("mobilenet0.25", CLASSES, f),
+])  # fmt: skip
+def test_pretrained_base_lands_in_the_detectors_copy_of_the_base(imagenet_file, build):
+    path, arrays = imagenet_file
+    net = build(str(path))
+    params = net.collect_params()
+    for rest in ("conv0_weight", "batchnorm0_gamma", "conv26_weight"):
+        (name,) = [n for n in params.keys() if n.endswith("_" + rest) and "mobilenet" in n]
+        np.testing.assert_array_equal(params[name].data().asnumpy(), arrays[rest], err_msg=name)
+
+
+def test_a_foreign_base_file_is_an_error_not_a_silent_no_op(imagenet_file, tmp_path):
+    import gluoncv
+
+    other = gluoncv.model_zoo.get_model("resnet18_v1b", pretrained=False)
+    other.initialize()
+    other(mx.nd.zeros((1, 3, 32, 32)))
+    other.save_parameters(str(tmp_path / "resnet.params"))
+    net = build_ssd("mobilenet0.25", 300, CLASSES)
+    net(mx.nd.zeros((1, 3, 300, 300)))
+    with pytest.raises(ModelError, match="resnet.params"):
+        transfer_base_weights(net, "mobilenet0.25", str(tmp_path / "resnet.params"))
+    with pytest.raises(ModelError, match="no ImageNet base"):
+        transfer_base_weights(net, "vgg16_atrous", str(tmp_path / "resnet.params"))
+
+
+def test_networks_and_shapes_are_checked_by_name():
+    with pytest.raises(ModelError, match="YOLOv3 takes"):
+        build_yolo3("resnet50_v1", CLASSES)
+    with pytest.raises(ModelError, match="Faster R-CNN takes"):
+        build_faster_rcnn("mobilenet1.0", CLASSES)
+    with pytest.raises(ModelError, match="built for 300"):
+        build_ssd("mobilenet0.25", 512, CLASSES)
+
+
+def test_faster_rcnn_proposals_fit_small_images():
+    net = build_faster_rcnn("resnet18_v1b", CLASSES, short=128, max_size=200, num_sample=32)
+    # 64 px square (half the short side) at stride 16: 4 x 4 cells x 9 anchors
+    assert net.rpn._train_pre_nms == 144 and net.rpn._train_post_nms == 144
+    assert net._num_sample == 32
