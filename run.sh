@@ -34,11 +34,12 @@ python train_segmentation.py --model deeplabv3 --backbone resnet18 --dataset ima
     --data-root "$data_root" --crop-size "$crop" --base-size "$base" --ctx "$ctx" \
     --save-dir "$save_dir" --eval --resume "$save_dir/checkpoint_best.ckpt" --eval-flip
 python tools/predict_segmentation.py --checkpoint "$save_dir/checkpoint_best.ckpt" \
-    --input "$data_root/train" --output "$save_dir/predictions" --size "$base" --no-progress \
+    --input "$data_root/train" --annotations "$data_root/annotations/instances_val.json" \
+    --output "$save_dir/predictions" --size "$base" --no-progress \
     2>&1 | tail -n 2
 
 echo
 echo "Sample data:        $data_root (train.csv, train/, annotations/)"
 echo "Checkpoints:        $save_dir/checkpoint_best.ckpt, checkpoint_last.ckpt, model_best.params"
 echo "Metrics and curves: $save_dir/metrics.jsonl, $save_dir/metrics.png, $save_dir/train.log"
-echo "Predictions:        $save_dir/predictions/*_overlay.jpg, class_fractions.json"
+echo "Predictions:        $save_dir/predictions/*_overlay.jpg, class_fractions.json (held-out validation images)"

@@ -99,7 +99,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--eval-scales", type=scale_list, default=(1.0,), help="comma-separated, e.g. 0.75,1.0,1.25"
     )
     p.add_argument("--eval-flip", action="store_true", help="add horizontally flipped inputs")
-    p.add_argument("--checkname", default="default", help="run name suffix (seed 003's flag)")
+    p.add_argument("--checkname", default="default", help="run name suffix (GluonCV's flag)")
     add_run_flags(p, seed=0, save_dir="runs/segmentation/<run name>")
     return p.parse_args(argv)
 

@@ -6,7 +6,7 @@
    masks), categories drawn with the real data's skew towards sleeves, shoes and necklines.
 2. Times ``tools/convert_imaterialist_to_coco.py`` on it in a fresh process, sampling the
    resident memory of the whole process tree.
-3. On subsets, times the older converter's method (seed 003: filter the whole table for every
+3. On subsets, times the older converter's method (filter the whole table for every
    image, decode every mask in Python, encode with pycocotools) against ours on the same rows.
 
     python bench/convert_imaterialist.py                 # full scale + subsets

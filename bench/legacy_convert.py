@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """The older iMaterialist converter's method, re-created for timing comparisons only.
 
-What seed 003's converter did, in the shape of its work: load the table, then for every image
-filter the whole table for its rows (quadratic), decode each row's RLE to a full pixel mask with
-a Python loop over runs, and re-encode with pycocotools. Ids start at 0, as it did.
+What the older iMaterialist-to-COCO converter did, in the shape of its work: load the table,
+then for every image filter the whole table for its rows (quadratic), decode each row's RLE to
+a full pixel mask with a Python loop over runs, and re-encode with pycocotools. Ids start at 0,
+as it did.
 
     python bench/legacy_convert.py DATA_ROOT OUT_DIR
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Apparel boxes end to end on the CPU: sample LabelImg data -> seed 002's CSV and 4:1 split
+# Apparel boxes end to end on the CPU: sample LabelImg data -> the apparel project's box CSV and 4:1 split
 # table -> train SSD-MobileNet0.25 from random weights -> VOC07 / COCO evaluation -> box
 # overlays and detections.json. About 4 minutes on two cores; from random weights the held-out
 # VOC07 mAP@0.5 stays low (0.076 in our run: it shows the chain; real data wants
@@ -32,7 +32,7 @@ python tools/predict_detection.py --checkpoint "$save_dir/checkpoint_best.ckpt" 
     2>&1 | tail -n 1
 
 echo
-echo "Split table:        $data_root/split_table.csv (labels.csv: seed 002's CSV)"
+echo "Split table:        $data_root/split_table.csv (labels.csv: the box CSV)"
 echo "Checkpoints:        $save_dir/checkpoint_best.ckpt, checkpoint_last.ckpt, model_best.params"
 echo "Metrics and curves: $save_dir/metrics.jsonl, $save_dir/metrics.png, $save_dir/train.log"
 echo "Predictions:        $save_dir/predictions/*_boxes.jpg, detections.json"

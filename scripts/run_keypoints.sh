@@ -4,7 +4,7 @@
 # files merged into one submission by image_id. About 3 minutes on two cores (held-out NE 48%
 # in our run, from about 210% untrained).
 #
-# Real data, one model per category (seed 004's way), e.g.:
+# Real data, one model per category (as the FashionAI keypoint project did), e.g.:
 #   DATA_ROOT=datasets/fashionai CATEGORY=blouse INPUT=256x192 EPOCHS=140 BATCH=32 \
 #   CTX=gpu:0,gpu:1 scripts/run_keypoints.sh --network resnet50_v1b --flip-test
 set -euo pipefail

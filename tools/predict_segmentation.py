@@ -17,7 +17,7 @@ from pathlib import Path
 
 from gluonext.common.cli import scale_list
 from gluonext.common.logs import setup_logging
-from gluonext.errors import CheckpointError, DeviceError
+from gluonext.errors import CheckpointError, DatasetError, DeviceError
 from gluonext.segmentation.predict import PredictOptions, predict_folder
 
 
@@ -39,6 +39,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--flip", action="store_true", help="add horizontally flipped inputs")
     p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity")
+    p.add_argument(
+        "--annotations",
+        default=None,
+        help="only the images this COCO JSON lists, e.g. annotations/instances_val.json",
+    )
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -55,10 +60,11 @@ def main(args) -> int:
         flip=args.flip,
         alpha=args.alpha,
         progress=not args.no_progress,
+        annotations=Path(args.annotations) if args.annotations else None,
     )
     try:
         report = predict_folder(options)
-    except (CheckpointError, DeviceError, FileNotFoundError) as exc:
+    except (CheckpointError, DeviceError, DatasetError, FileNotFoundError) as exc:
         log.error("error: %s", exc)
         return 2
     log.info(

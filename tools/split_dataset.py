@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""Split a LabelImg folder by image into train and test (seed 002's 4:1), with its table.
+"""Split a LabelImg folder by image into train and test (the apparel project's 4:1), with its table.
 
 Writes ``train.txt`` / ``test.txt`` (image stems, for ``train_detection.py --train-list``),
-``train_labels.csv`` / ``test_labels.csv`` (seed 002's box CSVs) and ``split_table.csv``
+``train_labels.csv`` / ``test_labels.csv`` (the apparel project's box CSVs) and ``split_table.csv``
 (boxes per class in train, test and total), and prints the table.
 
     python tools/split_dataset.py --input datasets/apparel_voc --ratio 0.8 --seed 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Flatten a folder of LabelImg (Pascal VOC) XML files into seed 002's box CSV.
+"""Flatten a folder of LabelImg (Pascal VOC) XML files into the apparel project's box CSV.
 
 One row per box: ``filename,width,height,class,xmin,ymin,xmax,ymax`` (the XML's own numbers),
 and a per-class count table on the console.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# seed 001's colours for the 3-class merge: upper body red, lower body green, full body yellow
+# the upper / lower / whole-body parsing project's colours: upper red, lower green, whole yellow
 PARTS_PALETTE = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (255, 255, 0)]
 
 
@@ -26,7 +26,7 @@ def voc_palette(num_classes: int = 256) -> list[tuple[int, int, int]]:
 
 
 def palette_for(num_classes: int, label_mode: str | None = None) -> list[tuple[int, int, int]]:
-    """Seed 001's colours in the parts mode, the VOC palette otherwise."""
+    """The body-parts project's colours in the parts mode, the VOC palette otherwise."""
     if label_mode == "parts" and num_classes <= len(PARTS_PALETTE):
         return PARTS_PALETTE[:num_classes]
     return voc_palette(max(num_classes, 1))

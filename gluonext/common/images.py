@@ -7,11 +7,14 @@ GluonCV's input (C x H x W, ImageNet mean and std); ``list_inputs`` and
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm import tqdm
+
+from gluonext.errors import DatasetError
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255
 
@@ -59,6 +62,19 @@ def list_inputs(path: Path) -> list[Path]:
     if not path.is_dir():
         raise FileNotFoundError(f"--input {path}: no such file or folder")
     return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def listed_in_coco(files: list[Path], annotations: Path) -> list[Path]:
+    """The ``files`` whose name is a ``file_name`` of the COCO JSON ``annotations`` (e.g. the
+    validation split the converter wrote), in their order."""
+    try:
+        images = json.loads(Path(annotations).read_text(encoding="utf-8"))["images"]
+        names = {Path(image["file_name"]).name for image in images}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(
+            f"--annotations {annotations}: not a COCO JSON with images ({exc})"
+        ) from None
+    return [path for path in files if path.name in names]
 
 
 def readable_images(files: list[Path], skipped: list, desc: str = "predict", progress=True):

@@ -1,4 +1,4 @@
-"""Box detection metrics: Pascal VOC07 mAP (seed 002's metric) and COCO mAP via pycocotools.
+"""Box detection metrics: Pascal VOC07 mAP (the apparel detector's metric) and COCO mAP.
 
 ``VOC07MAP`` follows GluonCV's ``VOC07MApMetric`` rule for rule: per class, detections sorted
 by score are matched to the ground truth of their image at IoU >= 0.5 (VOC pixel boxes: +1 on

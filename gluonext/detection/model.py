@@ -192,7 +192,7 @@ def build_faster_rcnn(
     most of the cost) for ``classes``, with the RPN's proposal counts capped by the
     anchors of the smallest image. With ImageNet weights BatchNorm and the stem stay frozen
     as in GluonCV; from random weights every layer trains and BatchNorm uses batch
-    statistics. Call ``gluonext.mask_rcnn.initialize`` before use."""
+    statistics. Call ``gluonext.rcnn.model.initialize`` before use."""
     from gluoncv.model_zoo.rcnn.faster_rcnn.faster_rcnn import FasterRCNN
     from mxnet.gluon import nn
 

@@ -1,4 +1,4 @@
-"""clothing13 (seed 000): 13 classes in id order; 255 in its masks means ignore."""
+"""clothing13 (a clothing parsing dataset): 13 classes in id order; 255 in masks means ignore."""
 
 from __future__ import annotations
 

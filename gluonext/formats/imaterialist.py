@@ -69,7 +69,7 @@ NUM_CATEGORIES = len(CATEGORIES)
 MAIN_CATEGORY_IDS = tuple(range(13))  # the main apparel: shirt .. cape
 
 
-BODY_PARTS = {"upperbody": 1, "lowerbody": 2, "wholebody": 3}  # seed 001's 3-class merge
+BODY_PARTS = {"upperbody": 1, "lowerbody": 2, "wholebody": 3}  # 3-class body merge
 
 
 # The 92 fine-grained attributes (style nicknames), ids 0-91. The converter never relies on

@@ -1,4 +1,4 @@
-"""Seed 002's tables of a LabelImg folder: the flat CSV, the split by image and its counts.
+"""The LabelImg apparel project's tables: the flat CSV, the split by image and its counts.
 
 The CSV has one row per box: ``filename,width,height,class,xmin,ymin,xmax,ymax`` with the XML's
 own numbers. The split puts whole images on one side (``ratio`` of them in train, seeded); the

@@ -2,10 +2,11 @@
 
 Each row is ``image_id,image_category`` and 24 cells ``x_y_v`` (v 1 visible, 0 occluded with
 a position, -1 absent). ``--category blouse|outwear|dress|skirt|trousers`` keeps that
-category's rows and keypoints (one model per category, seed 004's way); ``all`` keeps every
-row with all 24 keypoints, and a keypoint the row's category lacks gets weight 0 so the loss
-ignores it. The "person box" of GluonCV's pose recipe is the whole image: FashionAI photos
-show one garment filling the frame, and the same box exists at test time without a detector.
+category's rows and keypoints (one model per category, as the FashionAI keypoint project
+did); ``all`` keeps every row with all 24 keypoints, and a keypoint the row's category lacks
+gets weight 0 so the loss ignores it. The "person box" of GluonCV's pose recipe is the whole
+image: FashionAI photos show one garment filling the frame, and the same box exists at test
+time without a detector.
 """
 
 from __future__ import annotations

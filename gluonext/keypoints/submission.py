@@ -1,6 +1,6 @@
 """FashionAI submission CSVs: predictions to the 26 columns, and per-category result files
-merged by ``image_id`` (seed 004 merged by row position, which breaks silently when the
-files' orders differ)."""
+merged by ``image_id`` (the FashionAI keypoint project merged by row position, which breaks
+silently when the files' orders differ)."""
 
 from __future__ import annotations
 

@@ -97,11 +97,12 @@ class SegmentationBase(gluon.data.Dataset):
 class IMaterialistSegmentation(SegmentationBase):
     """iMaterialist images with masks painted from the COCO JSON's RLE at load time.
 
-    ``label_mode``: ``main`` (background + the 13 main apparel, 14 classes, seed 003),
-    ``parts`` (background + upper / lower / whole body by official supercategory, seed 001),
-    ``binary`` (garment / background). Only the 13 main apparel categories are painted;
-    garment parts and accessories stay background. Overlaps: instances are painted from the
-    largest area to the smallest, so a small garment lying on a large one stays visible.
+    ``label_mode``: ``main`` (background + the 13 main apparel, 14 classes, as the iMaterialist
+    DeepLabV3 project), ``parts`` (background + upper / lower / whole body by official
+    supercategory, the body-parts parsing project's merge), ``binary`` (garment /
+    background). Only the 13 main apparel categories are painted; garment parts and
+    accessories stay background. Overlaps: instances are painted from the largest area to the
+    smallest, so a small garment lying on a large one stays visible.
     """
 
     SIZE_HINT = "; convert with --check-images"

@@ -1,9 +1,10 @@
 """Segmentation metrics from one confusion matrix over a whole evaluation set.
 
 pixAcc is correct labelled pixels over labelled pixels; IoU of a class is
-``TP / (TP + FP + FN)`` summed over the whole set (seed 000's dataset-level IoU), and mIoU is
-their mean over classes that occur in the labels or the predictions. Ignored pixels (label < 0
-or >= the number of classes, e.g. -1 or 255) are left out.
+``TP / (TP + FP + FN)`` summed over the whole set (the clothing13 parsing project's
+dataset-level IoU), and mIoU is their mean over classes that occur in the labels or the
+predictions. Ignored pixels (label < 0 or >= the number of classes, e.g. -1 or 255) are left
+out.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class ConfusionMatrix:
         return float(np.nanmean(iou)) if np.isfinite(iou).any() else 0.0
 
     def table(self) -> str:
-        """Per-class IoU table, as seed 000 reported it."""
+        """Per-class IoU table, as the clothing13 parsing project reported it."""
         width = max(12, *(len(name) for name in self.class_names))
         lines = [f"{'class':<{width}}  {'IoU':>6}  {'pixels':>10}"]
         for name, value, pixels in zip(self.class_names, self.iou, self.matrix.sum(1), strict=True):

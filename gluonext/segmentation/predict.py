@@ -11,7 +11,7 @@ import numpy as np
 
 from gluonext.common.drawing import colorize, overlay, palette_for
 from gluonext.common.files import write_json
-from gluonext.common.images import list_inputs, normalize, readable_images
+from gluonext.common.images import list_inputs, listed_in_coco, normalize, readable_images
 from gluonext.engine.checkpoint import load_checkpoint, read_checkpoint
 from gluonext.engine.devices import parse_contexts
 from gluonext.segmentation.evaluate import predict_logits
@@ -29,6 +29,7 @@ class PredictOptions:
     flip: bool = False
     alpha: float = 0.5
     progress: bool = True
+    annotations: Path | None = None  # only the images this COCO JSON lists
 
 
 def load_segmenter(checkpoint: Path, ctx: mx.Context):
@@ -62,6 +63,8 @@ def predict_folder(options: PredictOptions) -> dict:
     options.output.mkdir(parents=True, exist_ok=True)
     fractions, skipped = {}, []
     files = list_inputs(options.input)
+    if options.annotations is not None:
+        files = listed_in_coco(files, options.annotations)
     for path, image in readable_images(files, skipped, "segment", options.progress):
         mask = segment_image(net, image, ctx, long_side, options.scales, options.flip)
         colorize(mask, palette).save(options.output / f"{path.stem}_mask.png")

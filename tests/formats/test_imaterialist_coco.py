@@ -26,7 +26,7 @@ def write_csv(path, rows):
 
 
 def naive_decode(text, height, width):
-    """Decode Kaggle RLE the plain way, independently of gluonext.rle."""
+    """Decode Kaggle RLE the plain way, independently of gluonext.formats.rle."""
     flat = np.zeros(height * width, np.uint8)
     values = [int(v) for v in text.split()]
     for start, length in zip(values[0::2], values[1::2], strict=True):

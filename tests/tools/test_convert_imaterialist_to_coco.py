@@ -4,7 +4,7 @@ import shutil
 import convert_imaterialist_to_coco as cli
 
 
-def test_cli_converts_with_seed_003_spelling(imaterialist_sample, tmp_path, capsys):
+def test_cli_converts_with_the_older_converters_spelling(imaterialist_sample, tmp_path, capsys):
     root = tmp_path / "data"
     shutil.copytree(imaterialist_sample, root)
     args = cli.parse_args(

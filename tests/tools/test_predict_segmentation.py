@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import predict_segmentation as cli
@@ -51,7 +52,7 @@ def test_folder_prediction_writes_masks_overlays_and_fractions(checkpoint, tmp_p
         assert sum(fractions.values()) == pytest.approx(1.0, abs=1e-3)
         with Image.open(src) as original, Image.open(out / f"{src.stem}_mask.png") as mask:
             assert mask.size == original.size and mask.mode == "P"
-            assert mask.getpalette()[3:6] == [255, 0, 0]  # seed 001's red for upper body
+            assert mask.getpalette()[3:6] == [255, 0, 0]  # the parts mode's red for upper body
             assert set(np.unique(np.asarray(mask))) <= {0, 1, 2, 3}
         with Image.open(out / f"{src.stem}_overlay.jpg") as blended:
             assert blended.size == original.size
@@ -92,3 +93,17 @@ def test_single_image_and_missing_input(checkpoint, tmp_path, capsys):
         )
     )
     assert code == 2 and "no such file or folder" in capsys.readouterr().err
+
+
+def test_annotations_keep_only_the_validation_images(checkpoint, tmp_path):
+    ckpt, root = checkpoint
+    val_json = root / "annotations" / "instances_val.json"
+    val_names = {Path(i["file_name"]).name for i in json.loads(val_json.read_text())["images"]}
+    out = tmp_path / "val"
+    argv = ["--checkpoint", str(ckpt), "--input", str(root / "train"), "--output", str(out)]
+    assert cli.main(cli.parse_args([*argv, "--annotations", str(val_json), "--no-progress"])) == 0
+    summary = json.loads((out / "class_fractions.json").read_text())
+    assert set(summary["images"]) == val_names and 0 < len(val_names) < 24
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}")
+    assert cli.main(cli.parse_args([*argv, "--annotations", str(broken), "--no-progress"])) == 2
