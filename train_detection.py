@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import mxnet as mx
 from mxnet import autograd
 from tqdm import tqdm
 
@@ -24,12 +23,12 @@ from gluonext.common.cli import add_run_flags, epoch_list, positive_float, posit
 from gluonext.detection.data import COCOBoxes, voc_splits
 from gluonext.detection.evaluate import evaluate_detection
 from gluonext.detection.recipes import RECIPES
-from gluonext.engine.checkpoint import load_checkpoint, resume_run, save_epoch
-from gluonext.engine.devices import average_running_stats, create_trainer, epoch_loader, split_batch
-from gluonext.engine.schedules import WarmupSchedule
+from gluonext.engine.checkpoint import load_for_eval, resume_run
+from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
+from gluonext.engine.loop import fit
+from gluonext.engine.schedules import step_schedule
 from gluonext.engine.session import run_script, start_run
 from gluonext.engine.tracking import MetricsLog, check_finite
-from gluonext.errors import CheckpointError
 from gluonext.formats.labelimg import read_class_list, read_split
 from gluonext.formats.labelimg_tables import format_table, split_table
 from gluonext.instance.data import InstanceDataset
@@ -184,9 +183,7 @@ def main(args) -> int:
     net = build_net(recipe, args, classes, contexts)
 
     if args.eval:
-        if not args.resume:
-            raise CheckpointError("--eval needs --resume CKPT (the weights to evaluate)")
-        meta = load_checkpoint(args.resume, net)
+        meta = load_for_eval(args, net)
         log_scores(f"evaluated {args.resume} (epoch {meta.get('epoch')})",
                    evaluate(net, val_set, contexts[0], recipe, show))  # fmt: skip
         return 0
@@ -194,15 +191,9 @@ def main(args) -> int:
     local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
     train_set = recipe.training_set(train_set)
     batchify = recipe.prepare(net, train_set, contexts)
-    schedule = WarmupSchedule(
-        args.lr,
-        args.epochs * iters_per_epoch,
-        int(args.warmup_epochs * iters_per_epoch),
-        mode="step",
-        steps=tuple(int(e * iters_per_epoch) for e in args.lr_decay_epoch),
-        factor=args.lr_decay,
-        warmup_factor=recipe.warmup_factor,
-    )
+    schedule = step_schedule(args.lr, args.epochs, iters_per_epoch,
+                             int(args.warmup_epochs * iters_per_epoch), args.lr_decay_epoch,
+                             args.lr_decay, recipe.warmup_factor)  # fmt: skip
     opt = {"learning_rate": args.lr, "wd": args.wd, "momentum": args.momentum}
     trainer = create_trainer(net.collect_params(), "sgd", {**opt, "lr_scheduler": schedule},
                              parallel)  # fmt: skip
@@ -216,43 +207,31 @@ def main(args) -> int:
         ",".join(map(str, contexts)), args.batch_size, iters_per_epoch,
     )  # fmt: skip
 
-    for epoch in range(start_epoch, args.epochs + 1):
-        mx.random.seed(args.seed * 1000 + epoch)
+    def train_epoch(epoch):
         recipe.start_epoch(train_set, epoch)
         loader = epoch_loader(
             train_set, parallel, local_batch, args.seed, epoch, args.workers, batchify
         )
-        record = {
-            "epoch": epoch,
-            **train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show),
-        }
-        average_running_stats(net, parallel)
-        validate = not args.no_val and (epoch % args.val_interval == 0 or epoch == args.epochs)
-        if validate and parallel.is_main:
-            scores = evaluate(net, val_set, contexts[0], recipe, show)
-            record.update({"voc07_mAP": scores["voc07_mAP"]})
-            record.update({f"coco_{k}": v for k, v in scores["coco"].items()})
-            log_scores(f"epoch {epoch} validation", scores)
-            if scores["voc07_mAP"] > best["mAP"]:
-                best = {"mAP": scores["voc07_mAP"], "epoch": epoch}
-        if parallel.is_main:
-            meta = {
-                "epoch": epoch,
-                "best": best,
-                "args": vars(args),
-                "classes": classes,
-                "model": args.model,
-                "network": args.network,
-                "data_shape": args.data_shape,
-            }
-            save_epoch(save_dir, net, trainer, meta, is_best=best["epoch"] == epoch)
-            metrics.append(record)
-            losses = ", ".join(f"{p} {record[f'train_loss_{p}']:.4f}" for p in recipe.parts)
-            log.info(
-                "epoch %d: loss %.4f (%s), %.1f img/s, lr %.2e%s",
-                epoch, record["train_loss"], losses, record["img_per_s"], record["lr"],
-                f", VOC07 mAP {record['voc07_mAP']:.4f}" if "voc07_mAP" in record else "",
-            )  # fmt: skip
+        return train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show)
+
+    def validate(epoch):
+        scores = evaluate(net, val_set, contexts[0], recipe, show)
+        log_scores(f"epoch {epoch} validation", scores)
+        entries = {"voc07_mAP": scores["voc07_mAP"]}
+        entries.update({f"coco_{k}": v for k, v in scores["coco"].items()})
+        return entries, scores["voc07_mAP"]
+
+    def describe(record):
+        losses = ", ".join(f"{p} {record[f'train_loss_{p}']:.4f}" for p in recipe.parts)
+        score = f", VOC07 mAP {record['voc07_mAP']:.4f}" if "voc07_mAP" in record else ""
+        return (f"epoch {record['epoch']}: loss {record['train_loss']:.4f} ({losses}), "
+                f"{record['img_per_s']:.1f} img/s, lr {record['lr']:.2e}{score}")  # fmt: skip
+
+    meta = {"args": vars(args), "classes": classes, "model": args.model,
+            "network": args.network, "data_shape": args.data_shape}  # fmt: skip
+    best = fit(args, net, trainer, parallel, save_dir=save_dir, metrics=metrics,
+               start_epoch=start_epoch, best=best, train_epoch=train_epoch, validate=validate,
+               meta=meta, describe=describe)  # fmt: skip
     if parallel.is_main:
         log.info("done: best VOC07 mAP %.4f at epoch %d; outputs in %s",
                  best["mAP"], best["epoch"], save_dir)  # fmt: skip

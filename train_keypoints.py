@@ -13,18 +13,18 @@ import sys
 import time
 from pathlib import Path
 
-import mxnet as mx
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
 from gluonext.common.cli import add_run_flags, epoch_list, positive_float, positive_int, scale_list
 from gluonext.common.splits import split_by_image
-from gluonext.engine.checkpoint import load_checkpoint, resume_run, save_epoch
-from gluonext.engine.devices import average_running_stats, create_trainer, epoch_loader, split_batch
-from gluonext.engine.schedules import WarmupSchedule
+from gluonext.engine.checkpoint import load_for_eval, resume_run
+from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
+from gluonext.engine.loop import fit
+from gluonext.engine.schedules import step_schedule
 from gluonext.engine.session import run_script, start_run
 from gluonext.engine.tracking import MetricsLog, check_finite
-from gluonext.errors import CheckpointError, DatasetError
+from gluonext.errors import DatasetError
 from gluonext.formats.fashionai import CATEGORIES, read_keypoint_csv
 from gluonext.keypoints.data import FashionAIKeypoints
 from gluonext.keypoints.evaluate import evaluate_keypoints
@@ -156,24 +156,16 @@ def main(args) -> int:
     net = build_net(args, train_set.num_joints, contexts)
 
     if args.eval:
-        if not args.resume:
-            raise CheckpointError("--eval needs --resume CKPT (the weights to evaluate)")
-        meta = load_checkpoint(args.resume, net)
+        meta = load_for_eval(args, net)
         log_scores(f"evaluated {args.resume} (epoch {meta.get('epoch')})",
                    evaluate(net, val_set, contexts[0], args, show))  # fmt: skip
         return 0
 
     local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
     train_set.transform_fn = PoseTrainTransform(train_set.pairs, args.input_size, args.sigma)
-    schedule = WarmupSchedule(
-        args.lr,
-        args.epochs * iters_per_epoch,
-        int(args.warmup_epochs * iters_per_epoch),
-        mode="step",
-        steps=tuple(int(e * iters_per_epoch) for e in args.lr_decay_epoch),
-        factor=args.lr_decay,
-        warmup_factor=0.0,
-    )
+    schedule = step_schedule(args.lr, args.epochs, iters_per_epoch,
+                             int(args.warmup_epochs * iters_per_epoch), args.lr_decay_epoch,
+                             args.lr_decay, warmup_factor=0.0)  # fmt: skip
     trainer = create_trainer(net.collect_params(), "adam",
                              {"learning_rate": args.lr, "wd": args.wd, "lr_scheduler": schedule},
                              parallel)  # fmt: skip
@@ -188,43 +180,33 @@ def main(args) -> int:
         ",".join(map(str, contexts)), args.batch_size, iters_per_epoch,
     )  # fmt: skip
 
-    for epoch in range(start_epoch, args.epochs + 1):
-        mx.random.seed(args.seed * 1000 + epoch)
+    def train_epoch(epoch):
         loader = epoch_loader(train_set, parallel, local_batch, args.seed, epoch, args.workers)
-        record = {
-            "epoch": epoch,
-            **train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show),
-        }
-        average_running_stats(net, parallel)
-        validate = not args.no_val and (epoch % args.val_interval == 0 or epoch == args.epochs)
-        if validate and parallel.is_main and len(val_set):
-            scores = evaluate(net, val_set, contexts[0], args, show)
-            record["NE"] = scores["NE"]
-            record.update({f"NE_{c}": v for c, v in scores["per_category"].items()})
-            log_scores(f"epoch {epoch} validation", scores)
-            if scores["NE"] < best["NE"]:
-                best = {"NE": scores["NE"], "epoch": epoch}
-        if parallel.is_main:
-            meta = {
-                "epoch": epoch,
-                "best": best,
-                "args": vars(args),
-                "category": args.category,
-                "joints": list(train_set.names),
-                "network": args.network,
-                "input_size": list(args.input_size),
-            }
-            save_epoch(save_dir, net, trainer, meta, is_best=best["epoch"] == epoch)
-            metrics.append(record)
-            log.info(
-                "epoch %d: loss %.6f, %.1f img/s, lr %.2e%s",
-                epoch, record["train_loss"], record["img_per_s"], record["lr"],
-                f", NE {record['NE']:.2f}%" if "NE" in record else "",
-            )  # fmt: skip
+        return train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show)
+
+    def validate(epoch):
+        if not len(val_set):
+            return {}, None
+        scores = evaluate(net, val_set, contexts[0], args, show)
+        log_scores(f"epoch {epoch} validation", scores)
+        entries = {"NE": scores["NE"], **{f"NE_{c}": v for c, v in scores["per_category"].items()}}
+        return entries, scores["NE"]
+
+    meta = {"args": vars(args), "category": args.category, "joints": list(train_set.names),
+            "network": args.network, "input_size": list(args.input_size)}  # fmt: skip
+    best = fit(args, net, trainer, parallel, save_dir=save_dir, metrics=metrics,
+               start_epoch=start_epoch, best=best, train_epoch=train_epoch, validate=validate,
+               meta=meta, describe=describe_epoch, lower_is_better=True)  # fmt: skip
     if parallel.is_main:
         log.info("done: best NE %.2f%% at epoch %d; outputs in %s", best["NE"], best["epoch"],
                  save_dir)  # fmt: skip
     return 0
+
+
+def describe_epoch(record: dict) -> str:
+    score = f", NE {record['NE']:.2f}%" if "NE" in record else ""
+    return (f"epoch {record['epoch']}: loss {record['train_loss']:.6f}, "
+            f"{record['img_per_s']:.1f} img/s, lr {record['lr']:.2e}{score}")  # fmt: skip
 
 
 def run(argv=None) -> int:

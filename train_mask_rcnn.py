@@ -15,18 +15,18 @@ import sys
 import time
 from pathlib import Path
 
-import mxnet as mx
 from mxnet import autograd
 from tqdm import tqdm
 
 from gluonext.common.cli import add_run_flags, epoch_list, positive_float, positive_int, short_side
 from gluonext.common.coco_eval import category_table, coco_evaluate
-from gluonext.engine.checkpoint import load_checkpoint, resume_run, save_epoch
-from gluonext.engine.devices import average_running_stats, create_trainer, epoch_loader, split_batch
-from gluonext.engine.schedules import WarmupSchedule
+from gluonext.engine.checkpoint import load_for_eval, resume_run
+from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
+from gluonext.engine.loop import fit
+from gluonext.engine.schedules import step_schedule
 from gluonext.engine.session import run_script, start_run
 from gluonext.engine.tracking import MetricsLog, check_finite
-from gluonext.errors import CheckpointError, DatasetError, DeviceError
+from gluonext.errors import DatasetError, DeviceError
 from gluonext.instance.data import InstanceDataset
 from gluonext.instance.evaluate import predict_instances, to_coco_results
 from gluonext.instance.loss import MaskRCNNLoss
@@ -179,34 +179,14 @@ def main(args) -> int:
     run_name = f"{args.dataset}_{args.categories.replace(',', '-')}_mask_rcnn_{name}"
     save_dir = Path(args.save_dir or Path("runs") / "mask_rcnn" / run_name)
     contexts, parallel, show = start_run(args, save_dir)
-    if args.amp and any(c.device_type == "cpu" for c in contexts):
-        raise DeviceError("--amp needs GPU contexts (float16 training); drop it on CPU")
-    if args.amp:
-        from mxnet.contrib import amp
-
-        amp.init()
-
-    sources = {"image_dir": args.image_dir, "categories": args.categories}
-    train_set = InstanceDataset(args.data_root, "train", annotation_file=args.train_json, **sources)
-    val_set = InstanceDataset(args.data_root, "val", annotation_file=args.val_json, **sources)
-    classes = list(train_set.CLASSES)
-    if list(val_set.CLASSES) != classes:
-        raise DatasetError("train and val JSON files define different categories")
-    devices = len(contexts) * parallel.num_workers
-    args.batch_size = args.batch_size or devices
-    if args.batch_size % devices:
-        raise DeviceError(
-            f"--batch-size {args.batch_size} must split evenly over {len(contexts)} device(s) "
-            f"x {parallel.num_workers} worker(s) (GluonCV: one image per device)"
-        )
-    per_device = args.batch_size // devices
-    net = build_net(args, classes, contexts, per_device)
+    amp = init_amp(args, contexts)
+    train_set, val_set = get_datasets(args)
+    per_device = per_device_batch(args, len(contexts), parallel.num_workers)
+    net = build_net(args, list(train_set.CLASSES), contexts, per_device)
     short_val = args.short[1]
 
     if args.eval:
-        if not args.resume:
-            raise CheckpointError("--eval needs --resume CKPT (the weights to evaluate)")
-        meta = load_checkpoint(args.resume, net)
+        meta = load_for_eval(args, net)
         scores, _ = evaluate(net, val_set, contexts[0], short_val, args.max_size, show)
         log_scores(f"evaluated {args.resume} (epoch {meta.get('epoch')})", scores, val_set)
         return 0
@@ -216,43 +196,17 @@ def main(args) -> int:
     warmup = args.lr_warmup
     if warmup is None:
         warmup = min(max(8000 // args.batch_size, 1000), iters_per_epoch)
-    schedule = WarmupSchedule(
-        lr,
-        args.epochs * iters_per_epoch,
-        warmup,
-        mode="step",
-        steps=tuple(int(e * iters_per_epoch) for e in args.lr_decay_epoch),
-        factor=args.lr_decay,
-        warmup_factor=args.lr_warmup_factor,
-    )
-    opt_params = {"learning_rate": lr, "wd": args.wd, "momentum": args.momentum}
-    opt_params["lr_scheduler"] = schedule
-    if args.clip_gradient > 0:
-        opt_params["clip_gradient"] = args.clip_gradient
-    if args.amp:
-        opt_params["multi_precision"] = True
-    trainable = {k: p for k, p in net.collect_params().items() if p.grad_req != "null"}
-    trainer = create_trainer(trainable, "sgd", opt_params, parallel)
-    if args.amp:
-        amp.init_trainer(trainer)
+    trainer = make_trainer(args, net, parallel, lr, warmup, iters_per_epoch, amp)
     loss_fn = MaskRCNNLoss()
-
     start_epoch, best = 1, {"mask_AP": -1.0, "epoch": 0}
     metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
     if args.resume:
         start_epoch, best = resume_run(args.resume, net, trainer, metrics, best)
     log.info("train: %s", train_set.summary())
     log.info("val: %s", val_set.summary())
-    log.info(
-        "%s: %s, batch %d (%d per device), %d iterations per epoch, lr %.4g, warmup %d",
-        run_name,
-        ",".join(map(str, contexts)),
-        args.batch_size,
-        per_device,
-        iters_per_epoch,
-        lr,
-        warmup,
-    )
+    log.info("%s: %s, batch %d (%d per device), %d iterations per epoch, lr %.4g, warmup %d",
+             run_name, ",".join(map(str, contexts)), args.batch_size, per_device,
+             iters_per_epoch, lr, warmup)  # fmt: skip
 
     from gluoncv.data.batchify import MaskRCNNTrainBatchify
 
@@ -260,63 +214,111 @@ def main(args) -> int:
         net, args.short, args.max_size, multi_stage=args.use_fpn
     )
     batchify = MaskRCNNTrainBatchify(net, len(contexts))
-    for epoch in range(start_epoch, args.epochs + 1):
-        mx.random.seed(args.seed * 1000 + epoch)  # RoI sampling: same draws when resumed
+
+    def train_epoch(epoch):
         loader = epoch_loader(
             train_set, parallel, local_batch, args.seed, epoch, args.workers, batchify
         )
-        record = {
-            "epoch": epoch,
-            **train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show),
-        }
-        average_running_stats(net, parallel)
-        validate = not args.no_val and (epoch % args.val_interval == 0 or epoch == args.epochs)
-        if validate and parallel.is_main:
-            scores, _ = evaluate(
-                net, val_set, contexts[0], short_val, args.max_size, show, args.hybridize
-            )
-            record.update({f"bbox_{k}": v for k, v in scores["bbox"].items()})
-            record.update({f"mask_{k}": v for k, v in scores["segm"].items()})
-            log_scores(f"epoch {epoch} validation", scores, val_set)
-            if scores["segm"]["AP"] > best["mask_AP"]:
-                best = {"mask_AP": scores["segm"]["AP"], "epoch": epoch}
-        if parallel.is_main:
-            meta = {
-                "epoch": epoch,
-                "best": best,
-                "args": {k: v for k, v in vars(args).items()},
-                "classes": classes,
-                "category_ids": train_set.category_ids,
-                "network": args.network,
-                "use_fpn": args.use_fpn,
-                "model_zoo": args.model_zoo,
-                "short": list(args.short),
-                "max_size": args.max_size,
-                "num_sample": args.rcnn_num_samples,
-                "max_pre_nms": args.rpn_pre_nms,
-                "max_post_nms": args.rpn_post_nms,
-                "mask_head_norm": not (args.pretrained_base or args.model_zoo),
-            }
-            save_epoch(save_dir, net, trainer, meta, is_best=best["epoch"] == epoch)
-            metrics.append(record)
-            log.info(
-                "epoch %d: loss %.4f (rpn %.3f + %.3f, rcnn %.3f + %.3f, mask %.3f), "
-                "%.2f img/s, lr %.2e%s",
-                epoch,
-                record["train_loss"],
-                *(record[f"train_loss_{k}"] for k in loss_fn.PARTS),
-                record["img_per_s"],
-                record["lr"],
-                f", mask AP {record['mask_AP']:.4f}" if "mask_AP" in record else "",
-            )
-    if parallel.is_main:
-        log.info(
-            "done: best mask AP %.4f at epoch %d; outputs in %s",
-            best["mask_AP"],
-            best["epoch"],
-            save_dir,
+        return train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show)
+
+    def validate(epoch):
+        scores, _ = evaluate(
+            net, val_set, contexts[0], short_val, args.max_size, show, args.hybridize
         )
+        log_scores(f"epoch {epoch} validation", scores, val_set)
+        entries = {f"bbox_{k}": v for k, v in scores["bbox"].items()}
+        entries.update({f"mask_{k}": v for k, v in scores["segm"].items()})
+        return entries, scores["segm"]["AP"]
+
+    best = fit(args, net, trainer, parallel, save_dir=save_dir, metrics=metrics,
+               start_epoch=start_epoch, best=best, train_epoch=train_epoch, validate=validate,
+               meta=checkpoint_meta(args, train_set), describe=describe_epoch)  # fmt: skip
+    if parallel.is_main:
+        log.info("done: best mask AP %.4f at epoch %d; outputs in %s", best["mask_AP"],
+                 best["epoch"], save_dir)  # fmt: skip
     return 0
+
+
+def init_amp(args, contexts):
+    """MXNet's AMP module with ``--amp`` (GPUs only), else None."""
+    if not args.amp:
+        return None
+    if any(c.device_type == "cpu" for c in contexts):
+        raise DeviceError("--amp needs GPU contexts (float16 training); drop it on CPU")
+    from mxnet.contrib import amp
+
+    amp.init()
+    return amp
+
+
+def get_datasets(args):
+    """The converter's (or any) COCO instance files; both must define the same categories."""
+    sources = {"image_dir": args.image_dir, "categories": args.categories}
+    train_set = InstanceDataset(args.data_root, "train", annotation_file=args.train_json, **sources)
+    val_set = InstanceDataset(args.data_root, "val", annotation_file=args.val_json, **sources)
+    if list(val_set.CLASSES) != list(train_set.CLASSES):
+        raise DatasetError("train and val JSON files define different categories")
+    return train_set, val_set
+
+
+def per_device_batch(args, num_contexts: int, num_workers: int) -> int:
+    """Images per device; ``--batch-size`` defaults to one per device (GluonCV's recipe)."""
+    devices = num_contexts * num_workers
+    args.batch_size = args.batch_size or devices
+    if args.batch_size % devices:
+        raise DeviceError(
+            f"--batch-size {args.batch_size} must split evenly over {num_contexts} device(s) "
+            f"x {num_workers} worker(s) (GluonCV: one image per device)"
+        )
+    return args.batch_size // devices
+
+
+def make_trainer(args, net, parallel, lr: float, warmup: int, iters_per_epoch: int, amp):
+    """GluonCV's Mask R-CNN optimiser: SGD, warmup from ``--lr-warmup-factor``, step decay;
+    only the parameters the recipe trains."""
+    schedule = step_schedule(lr, args.epochs, iters_per_epoch, warmup, args.lr_decay_epoch,
+                             args.lr_decay, args.lr_warmup_factor)  # fmt: skip
+    opt_params = {"learning_rate": lr, "wd": args.wd, "momentum": args.momentum}
+    opt_params["lr_scheduler"] = schedule
+    if args.clip_gradient > 0:
+        opt_params["clip_gradient"] = args.clip_gradient
+    if amp is not None:
+        opt_params["multi_precision"] = True
+    trainable = {k: p for k, p in net.collect_params().items() if p.grad_req != "null"}
+    trainer = create_trainer(trainable, "sgd", opt_params, parallel)
+    if amp is not None:
+        amp.init_trainer(trainer)
+    return trainer
+
+
+def checkpoint_meta(args, train_set) -> dict:
+    """What a checkpoint needs to rebuild its network and name its classes."""
+    return {
+        "args": dict(vars(args)),
+        "classes": list(train_set.CLASSES),
+        "category_ids": train_set.category_ids,
+        "network": args.network,
+        "use_fpn": args.use_fpn,
+        "model_zoo": args.model_zoo,
+        "short": list(args.short),
+        "max_size": args.max_size,
+        "num_sample": args.rcnn_num_samples,
+        "max_pre_nms": args.rpn_pre_nms,
+        "max_post_nms": args.rpn_post_nms,
+        "mask_head_norm": not (args.pretrained_base or args.model_zoo),
+    }
+
+
+def describe_epoch(record: dict) -> str:
+    rpn_cls, rpn_box, rcnn_cls, rcnn_box, mask = (
+        record[f"train_loss_{k}"] for k in MaskRCNNLoss.PARTS
+    )
+    score = f", mask AP {record['mask_AP']:.4f}" if "mask_AP" in record else ""
+    return (
+        f"epoch {record['epoch']}: loss {record['train_loss']:.4f} (rpn {rpn_cls:.3f} + "
+        f"{rpn_box:.3f}, rcnn {rcnn_cls:.3f} + {rcnn_box:.3f}, mask {mask:.3f}), "
+        f"{record['img_per_s']:.2f} img/s, lr {record['lr']:.2e}{score}"
+    )
 
 
 def log_scores(title: str, scores: dict, dataset: InstanceDataset) -> None:

@@ -18,13 +18,14 @@ from mxnet import autograd, gluon
 from tqdm import tqdm
 
 from gluonext.common.cli import add_run_flags, positive_float, positive_int, scale_list
-from gluonext.engine.checkpoint import load_checkpoint, resume_run, save_epoch
+from gluonext.engine.checkpoint import load_for_eval, resume_run
 from gluonext.engine.compat import is_uninitialized
-from gluonext.engine.devices import average_running_stats, create_trainer, epoch_loader, split_batch
+from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
+from gluonext.engine.loop import fit
 from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import run_script, start_run
 from gluonext.engine.tracking import MetricsLog, check_finite
-from gluonext.errors import CheckpointError, DatasetError, DeviceError
+from gluonext.errors import DatasetError, DeviceError
 from gluonext.segmentation.data import DATASETS, get_segmentation_dataset
 from gluonext.segmentation.evaluate import predict_logits
 from gluonext.segmentation.metrics import ConfusionMatrix
@@ -175,52 +176,87 @@ def main(args) -> int:
     run_name = f"{args.dataset}_{canonical_model(args.model)}_{args.backbone}_{args.checkname}"
     save_dir = Path(args.save_dir or Path("runs") / "segmentation" / run_name)
     contexts, parallel, show = start_run(args, save_dir)
-    if args.syncbn and any(c.device_type == "cpu" for c in contexts):
-        raise DeviceError(
-            "--syncbn needs GPU contexts: MXNet 1.9.1's SyncBatchNorm hangs on "
-            "several CPU contexts. Drop --syncbn on CPU (plain BatchNorm is used)."
-        )
+    train_set, val_set = get_datasets(args)
+    net = build_net(args, train_set.NUM_CLASS, contexts, *norm_layer(args, contexts))
 
+    def validate(epoch=None):
+        matrix = evaluate(
+            net, val_set, contexts[0], args.eval_scales, args.eval_flip, show, args.test_batch_size
+        )
+        return {"pixAcc": matrix.pixel_accuracy, "mIoU": matrix.mean_iou}, matrix
+
+    if args.eval:
+        meta = load_for_eval(args, net)
+        how = f"scales {args.eval_scales}" + (" + flip" if args.eval_flip else "")
+        table = validate()[1].table()
+        log.info("evaluated %s (epoch %s) on %d images, %s\n%s", args.resume, meta.get("epoch"),
+                 len(val_set), how, table)  # fmt: skip
+        return 0
+
+    local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
+    trainer = make_trainer(args, net, parallel, iters_per_epoch)
+    from gluoncv.loss import MixSoftmaxCrossEntropyLoss
+
+    loss_fn = MixSoftmaxCrossEntropyLoss(
+        aux=bool(getattr(net, "aux", False)), aux_weight=args.aux_weight
+    )
+    start_epoch, best = 1, {"mIoU": -1.0, "epoch": 0}
+    metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
+    if args.resume:
+        start_epoch, best = resume_run(args.resume, net, trainer, metrics, best)
+    log.info("%s: %d train / %d val images, %d classes, %s, batch %d (%d per worker), "
+             "%d iterations per epoch", run_name, len(train_set), len(val_set),
+             train_set.NUM_CLASS, ",".join(map(str, contexts)), args.batch_size, local_batch,
+             iters_per_epoch)  # fmt: skip
+
+    def train_epoch(epoch):
+        loader = epoch_loader(train_set, parallel, local_batch, args.seed, epoch, args.workers)
+        return train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show)
+
+    def validate_epoch(epoch):
+        entries, matrix = validate()
+        log.info("epoch %d validation:\n%s", epoch, matrix.table())
+        return entries, matrix.mean_iou
+
+    best = fit(args, net, trainer, parallel, save_dir=save_dir, metrics=metrics,
+               start_epoch=start_epoch, best=best, train_epoch=train_epoch,
+               validate=validate_epoch, meta=checkpoint_meta(args, train_set),
+               describe=describe_epoch)  # fmt: skip
+    if parallel.is_main:
+        log.info(
+            "done: best mIoU %.4f at epoch %d; outputs in %s", best["mIoU"], best["epoch"], save_dir
+        )
+    return 0
+
+
+def get_datasets(args):
+    """The training set (GluonCV's augmentation) and the validation set (whole images at their
+    own resolution, or GluonCV's centre crops with ``--val-mode crop``)."""
     if len(args.scale_range) != 2 or args.scale_range[0] > args.scale_range[1]:
         raise DatasetError(f"--scale-range {args.scale_range}: expected LOW,HIGH with LOW <= HIGH")
     kwargs = {"base_size": args.base_size, "crop_size": args.crop_size, "seed": args.seed}
     train_set = get_segmentation_dataset(
         args.dataset, args.data_root, "train", scale_range=args.scale_range, **kwargs
     )
-    val_set = get_segmentation_dataset(
-        args.dataset,
-        args.data_root,
-        "val",
-        "val" if args.val_mode == "crop" else "testval",
-        **kwargs,
-    )
-    nclass = train_set.NUM_CLASS
-    norm_layer, norm_kwargs = gluon.nn.BatchNorm, None
-    if args.syncbn:
-        norm_layer = mx.gluon.contrib.nn.SyncBatchNorm
-        norm_kwargs = {"num_devices": len(contexts)}
-    net = build_net(args, nclass, contexts, norm_layer, norm_kwargs)
-    scales = args.eval_scales
+    val_mode = "val" if args.val_mode == "crop" else "testval"
+    val_set = get_segmentation_dataset(args.dataset, args.data_root, "val", val_mode, **kwargs)
+    return train_set, val_set
 
-    if args.eval:
-        if not args.resume:
-            raise CheckpointError("--eval needs --resume CKPT (the weights to evaluate)")
-        meta = load_checkpoint(args.resume, net)
-        matrix = evaluate(
-            net, val_set, contexts[0], scales, args.eval_flip, show, args.test_batch_size
-        )
-        log.info(
-            "evaluated %s (epoch %s) on %d images, scales %s%s\n%s",
-            args.resume,
-            meta.get("epoch"),
-            len(val_set),
-            scales,
-            " + flip" if args.eval_flip else "",
-            matrix.table(),
-        )
-        return 0
 
-    local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
+def norm_layer(args, contexts):
+    """BatchNorm, or SyncBatchNorm over the devices with ``--syncbn`` (GPUs only)."""
+    if not args.syncbn:
+        return gluon.nn.BatchNorm, None
+    if any(c.device_type == "cpu" for c in contexts):
+        raise DeviceError(
+            "--syncbn needs GPU contexts: MXNet 1.9.1's SyncBatchNorm hangs on "
+            "several CPU contexts. Drop --syncbn on CPU (plain BatchNorm is used)."
+        )
+    return mx.gluon.contrib.nn.SyncBatchNorm, {"num_devices": len(contexts)}
+
+
+def make_trainer(args, net, parallel, iters_per_epoch: int):
+    """GluonCV's segmentation optimiser: poly LR (power 0.9) after a linear warmup."""
     schedule = WarmupSchedule(
         args.lr,
         args.epochs * iters_per_epoch,
@@ -231,74 +267,29 @@ def main(args) -> int:
     opt_params = {"learning_rate": args.lr, "wd": args.weight_decay, "lr_scheduler": schedule}
     if args.optimizer == "sgd":
         opt_params["momentum"] = args.momentum
-    trainer = create_trainer(net.collect_params(), args.optimizer, opt_params, parallel)
-    from gluoncv.loss import MixSoftmaxCrossEntropyLoss
+    return create_trainer(net.collect_params(), args.optimizer, opt_params, parallel)
 
-    loss_fn = MixSoftmaxCrossEntropyLoss(
-        aux=bool(getattr(net, "aux", False)), aux_weight=args.aux_weight
-    )
-    start_epoch, best = 1, {"mIoU": -1.0, "epoch": 0}
-    metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
-    if args.resume:
-        start_epoch, best = resume_run(args.resume, net, trainer, metrics, best)
-    log.info(
-        "%s: %d train / %d val images, %d classes, %s, batch %d (%d per worker), "
-        "%d iterations per epoch",
-        run_name,
-        len(train_set),
-        len(val_set),
-        nclass,
-        ",".join(map(str, contexts)),
-        args.batch_size,
-        local_batch,
-        iters_per_epoch,
-    )
 
-    for epoch in range(start_epoch, args.epochs + 1):
-        mx.random.seed(args.seed * 1000 + epoch)  # dropout: same draws when resumed
-        loader = epoch_loader(train_set, parallel, local_batch, args.seed, epoch, args.workers)
-        record = {
-            "epoch": epoch,
-            **train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show),
-        }
-        average_running_stats(net, parallel)
-        validate = not args.no_val and (epoch % args.val_interval == 0 or epoch == args.epochs)
-        if validate and parallel.is_main:
-            matrix = evaluate(
-                net, val_set, contexts[0], scales, args.eval_flip, show, args.test_batch_size
-            )
-            record.update(pixAcc=matrix.pixel_accuracy, mIoU=matrix.mean_iou)
-            log.info("epoch %d validation:\n%s", epoch, matrix.table())
-            if matrix.mean_iou > best["mIoU"]:
-                best = {"mIoU": matrix.mean_iou, "epoch": epoch}
-        if parallel.is_main:
-            meta = {
-                "epoch": epoch,
-                "best": best,
-                "args": vars(args),
-                "classes": train_set.CLASSES,
-                "dataset": args.dataset,
-                "model": canonical_model(args.model),
-                "backbone": args.backbone,
-                "nclass": nclass,
-                "aux": args.aux,
-                "label_mode": getattr(train_set, "label_mode", None),
-            }
-            save_epoch(save_dir, net, trainer, meta, is_best=best["epoch"] == epoch)
-            metrics.append(record)
-            log.info(
-                "epoch %d: loss %.4f, %.2f img/s, lr %.2e%s",
-                epoch,
-                record["train_loss"],
-                record["img_per_s"],
-                record["lr"],
-                f", mIoU {record['mIoU']:.4f}" if "mIoU" in record else "",
-            )
-    if parallel.is_main:
-        log.info(
-            "done: best mIoU %.4f at epoch %d; outputs in %s", best["mIoU"], best["epoch"], save_dir
-        )
-    return 0
+def checkpoint_meta(args, train_set) -> dict:
+    """What a checkpoint needs to rebuild its network and name its classes."""
+    return {
+        "args": vars(args),
+        "classes": train_set.CLASSES,
+        "dataset": args.dataset,
+        "model": canonical_model(args.model),
+        "backbone": args.backbone,
+        "nclass": train_set.NUM_CLASS,
+        "aux": args.aux,
+        "label_mode": getattr(train_set, "label_mode", None),
+    }
+
+
+def describe_epoch(record: dict) -> str:
+    score = f", mIoU {record['mIoU']:.4f}" if "mIoU" in record else ""
+    return (
+        f"epoch {record['epoch']}: loss {record['train_loss']:.4f}, "
+        f"{record['img_per_s']:.2f} img/s, lr {record['lr']:.2e}{score}"
+    )
 
 
 def run(argv=None) -> int:

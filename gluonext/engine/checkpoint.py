@@ -118,3 +118,10 @@ def resume_run(path, net, trainer, metrics, best: dict) -> tuple[int, dict]:
     metrics.truncate(meta["epoch"])
     logging.getLogger(__name__).info("resumed from %s at epoch %d", path, meta["epoch"])
     return meta["epoch"] + 1, meta.get("best", best)
+
+
+def load_for_eval(args, net) -> dict:
+    """``--eval``: the weights of ``--resume CKPT`` (required); returns its ``meta``."""
+    if not args.resume:
+        raise CheckpointError("--eval needs --resume CKPT (the weights to evaluate)")
+    return load_checkpoint(args.resume, net)

@@ -43,3 +43,25 @@ class WarmupSchedule(mx.lr_scheduler.LRScheduler):
         if self.mode == "step":
             return self.base_lr * self.factor ** sum(t >= s for s in self.steps)
         return self.base_lr
+
+
+def step_schedule(
+    lr: float,
+    epochs: int,
+    iters_per_epoch: int,
+    warmup_iters: int,
+    decay_epochs,
+    factor: float = 0.1,
+    warmup_factor: float = 0.0,
+) -> WarmupSchedule:
+    """GluonCV's detection / pose schedule: linear warmup, then ``lr * factor`` at each of
+    ``decay_epochs`` (fractions allowed), counted in iterations."""
+    return WarmupSchedule(
+        lr,
+        epochs * iters_per_epoch,
+        warmup_iters,
+        mode="step",
+        steps=tuple(int(e * iters_per_epoch) for e in decay_epochs),
+        factor=factor,
+        warmup_factor=warmup_factor,
+    )

@@ -226,6 +226,36 @@ def _resize_counts(counts_text: str, height: int, width: int, size: tuple[int, i
 
 def convert(options: ConvertOptions) -> ConvertReport:
     """Convert ``<data_root>/train.csv`` into ``instances_train.json`` / ``instances_val.json``."""
+    root, csv_path = _check_options(options)
+    categories, attributes = load_label_descriptions(root / "label_descriptions.json")
+    category_ids = [entry["id"] for entry in categories]
+    try:
+        selected = set(select_categories(options.categories, category_ids))
+    except ValueError as exc:
+        raise ConversionError(str(exc)) from None
+    report = ConvertReport(category_names={c["id"]: c["name"] for c in categories})
+    reject = _Rejecter(csv_path, options.on_error == "skip", report)
+
+    known = (frozenset(category_ids), frozenset(a["id"] for a in attributes))
+    images = _read_images(csv_path, known, selected, options, report, reject)
+    if options.check_images:
+        _check_images(root / options.image_dir, images, report, reject, options)
+    splits = _split_to_coco(images, options.seed, options.val_num, report)
+    coco_categories = [_coco_category(c) for c in categories if c["id"] in selected]
+    out_dir = Path(options.output_dir) if options.output_dir else root / "annotations"
+    info = {
+        "description": "iMaterialist Fashion 2019 converted to COCO instances by gluonext",
+        "source": str(csv_path),
+        "categories": options.categories,
+        "seed": options.seed,
+        "image_dir": options.image_dir,
+    }
+    _write_outputs(out_dir, splits, info, coco_categories, attributes, options, report)
+    return report
+
+
+def _check_options(options: ConvertOptions) -> tuple[Path, Path]:
+    """The data root and its CSV, after checking the options a user can get wrong."""
     if options.on_error not in ("fail", "skip"):
         raise ConversionError(f"--on-error must be 'fail' or 'skip', got {options.on_error!r}")
     if options.val_num < 0:
@@ -234,22 +264,26 @@ def convert(options: ConvertOptions) -> ConvertReport:
     csv_path = root / options.csv_name
     if not csv_path.is_file():
         raise ConversionError(f"{csv_path}: file not found (--data-root should hold train.csv)")
-    categories, attributes = load_label_descriptions(root / "label_descriptions.json")
-    category_ids = [entry["id"] for entry in categories]
-    try:
-        selected = set(select_categories(options.categories, category_ids))
-    except ValueError as exc:
-        raise ConversionError(str(exc)) from None
-    report = ConvertReport(category_names={c["id"]: c["name"] for c in categories})
-    skip = options.on_error == "skip"
+    return root, csv_path
 
-    def reject(line: int, image_id: str, class_id: str, reason: str) -> None:
-        if not skip:
-            where = f"{csv_path} line {line}" + (f" (ImageId {image_id})" if image_id else "")
+
+class _Rejecter:
+    """A bad row: an error naming the CSV line (``--on-error fail``), or one more entry of
+    ``report.rejected`` (``skip``)."""
+
+    def __init__(self, csv_path: Path, skip: bool, report: ConvertReport):
+        self.csv_path, self.skip, self.report = csv_path, skip, report
+
+    def __call__(self, line: int, image_id: str, class_id: str, reason: str) -> None:
+        if not self.skip:
+            where = f"{self.csv_path} line {line}" + (f" (ImageId {image_id})" if image_id else "")
             raise ConversionError(f"{where}: {reason}. Use --on-error skip to skip such rows.")
-        report.rejected.append(Rejection(line, image_id, class_id, reason))
+        self.report.rejected.append(Rejection(line, image_id, class_id, reason))
 
-    # 1. stream the rows once, converting each RLE, grouping by image
+
+def _read_images(csv_path, known, selected, options, report, reject) -> dict[str, dict]:
+    """Stream the rows once, converting each RLE (in worker processes with ``--workers``),
+    grouped by image: ``{ImageId: {height, width, line, anns}}``."""
     images: dict[str, dict] = {}
     bar = tqdm(
         total=csv_path.stat().st_size,
@@ -258,16 +292,15 @@ def convert(options: ConvertOptions) -> ConvertReport:
         desc="rows",
         disable=not options.progress,
     )
-    context = (frozenset(category_ids), frozenset(a["id"] for a in attributes))
     chunks = _chunks(_read_rows(csv_path, bar), _CHUNK_ROWS)
     pool = None
     if options.workers > 1:
         pool = multiprocessing.get_context("fork").Pool(
-            options.workers, initializer=_init_row_context, initargs=context
+            options.workers, initializer=_init_row_context, initargs=known
         )
         results = pool.imap(_convert_chunk, chunks)
     else:
-        _init_row_context(*context)
+        _init_row_context(*known)
         results = map(_convert_chunk, chunks)
     try:
         for chunk in results:
@@ -276,65 +309,51 @@ def convert(options: ConvertOptions) -> ConvertReport:
                 if item[0] == "err":
                     reject(*item[1:])
                     continue
-                _, line, image_id, category, attrs, height, width, counts, area, bbox = item
-                image = images.setdefault(
-                    image_id, {"height": height, "width": width, "line": line, "anns": []}
-                )
-                if (image["height"], image["width"]) != (height, width):
-                    reject(
-                        line,
-                        image_id,
-                        str(category),
-                        f"Height/Width {height}/{width} differ from {image['height']}/"
-                        f"{image['width']} on line {image['line']} for the same image",
-                    )
-                    continue
-                if category not in selected:
-                    report.filtered_rows += 1
-                    continue
-                image["anns"].append((line, category, attrs, counts, area, bbox))
+                _add_row(images, item[1:], selected, report, reject)
     finally:
         bar.close()
         if pool is not None:
             pool.terminate()
     if report.num_rows == 0:
         raise ConversionError(f"{csv_path}: no data rows after the header")
+    return images
 
-    # 2. check each image against its file
-    if options.check_images:
-        _check_images(root / options.image_dir, images, report, reject, options)
 
-    # 3. deterministic ids and split
+def _add_row(images: dict, row: tuple, selected: set, report: ConvertReport, reject) -> None:
+    """One converted row into its image; a size that contradicts the image's first row is
+    rejected, a category outside ``--categories`` counted and left out."""
+    line, image_id, category, attrs, height, width, counts, area, bbox = row
+    image = images.setdefault(
+        image_id, {"height": height, "width": width, "line": line, "anns": []}
+    )
+    if (image["height"], image["width"]) != (height, width):
+        reject(
+            line,
+            image_id,
+            str(category),
+            f"Height/Width {height}/{width} differ from {image['height']}/"
+            f"{image['width']} on line {image['line']} for the same image",
+        )
+    elif category not in selected:
+        report.filtered_rows += 1
+    else:
+        image["anns"].append((line, category, attrs, counts, area, bbox))
+
+
+def _split_to_coco(images: dict, seed: int, val_num: int, report: ConvertReport) -> dict:
+    """Image ids 1.. in sorted ImageId order, a seeded split by image, and the COCO image and
+    annotation records of each split (annotation ids from 1)."""
     names = sorted(images)
     image_ids = {name: index + 1 for index, name in enumerate(names)}
-    order = np.random.RandomState(options.seed).permutation(len(names))
-    val_count = min(options.val_num, len(names))
-    val_names = {names[i] for i in order[:val_count]}
-
-    coco_categories = [
-        {
-            "id": c["id"],
-            "name": c["name"],
-            "supercategory": c.get("supercategory", ""),
-            **({"level": c["level"]} if "level" in c else {}),
-        }
-        for c in categories
-        if c["id"] in selected
-    ]
+    order = np.random.RandomState(seed).permutation(len(names))
+    val_names = {names[i] for i in order[: min(val_num, len(names))]}
     splits = {"train": ([], []), "val": ([], [])}
     next_ann_id = 1
     for name in names:
         image = images[name]
-        split = "val" if name in val_names else "train"
-        split_images, split_anns = splits[split]
-        split_images.append(
-            {
-                "id": image_ids[name],
-                "file_name": image_file_name(name),
-                "height": image["height"],
-                "width": image["width"],
-            }
-        )
+        split_images, split_anns = splits["val" if name in val_names else "train"]
+        size = {"height": image["height"], "width": image["width"]}
+        split_images.append({"id": image_ids[name], "file_name": image_file_name(name), **size})
         if not image["anns"]:
             report.images_without_annotations += 1
         for _line, category, attrs, counts, area, bbox in image["anns"]:
@@ -351,16 +370,20 @@ def convert(options: ConvertOptions) -> ConvertReport:
                 }
             )
             next_ann_id += 1
+    return splits
 
-    # 4. write atomically
-    out_dir = Path(options.output_dir) if options.output_dir else root / "annotations"
-    info = {
-        "description": "iMaterialist Fashion 2019 converted to COCO instances by gluonext",
-        "source": str(csv_path),
-        "categories": options.categories,
-        "seed": options.seed,
-        "image_dir": options.image_dir,
+
+def _coco_category(entry: dict) -> dict:
+    return {
+        "id": entry["id"],
+        "name": entry["name"],
+        "supercategory": entry.get("supercategory", ""),
+        **({"level": entry["level"]} if "level" in entry else {}),
     }
+
+
+def _write_outputs(out_dir, splits, info, coco_categories, attributes, options, report) -> None:
+    """Each split's JSON (atomically), the resized validation JSON and the rejected rows."""
     for split, (split_images, split_anns) in splits.items():
         path = out_dir / f"instances_{split}.json"
         write_json(
@@ -383,7 +406,6 @@ def convert(options: ConvertOptions) -> ConvertReport:
         )
     if report.rejected:
         report.outputs["rejected"] = _write_rejected(out_dir / "rejected_rows.csv", report.rejected)
-    return report
 
 
 def _check_images(image_root: Path, images: dict, report: ConvertReport, reject, options) -> None:

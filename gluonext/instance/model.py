@@ -52,23 +52,12 @@ def build_mask_rcnn(
     ``max_pre_nms`` / ``max_post_nms`` cap the RPN's proposal counts before and after NMS
     (training and test). On a CPU, NMS and the per-RoI heads set most of the cost.
     """
-    from gluoncv.model_zoo.rcnn.mask_rcnn.mask_rcnn import MaskRCNN
-    from gluoncv.nn.feature import FPNFeatureExpander
-
     if network not in NETWORKS:
         raise ModelError(f"--network {network!r}: expected one of {', '.join(NETWORKS)}")
     if not classes:
         raise ModelError("no classes to detect")
     smallest = min(short) if isinstance(short, (tuple, list)) else short
-    budget = min(anchor_budget(smallest, use_fpn), max_pre_nms or RPN_TRAIN_PRE)
-    post_cap = max_post_nms or RPN_TRAIN_POST
-    train_pre, test_pre = min(RPN_TRAIN_PRE, budget), min(RPN_TEST_PRE, budget)
-    train_post = min(RPN_TRAIN_POST, train_pre, post_cap)
-    test_post = min(RPN_TEST_POST, test_pre, post_cap)
-
-    def samples(default: int) -> int:
-        return min(num_sample or default, train_post)
-
+    rpn, train_post = _proposal_counts(smallest, use_fpn, max_pre_nms, max_post_nms)
     base = rcnn_backbone(network, pretrained_base, trainable_norm=pretrained_base is None)
     common = dict(
         classes=list(classes),
@@ -86,69 +75,105 @@ def build_mask_rcnn(
         scales=(2, 4, 8, 16, 32),
         ratios=(0.5, 1, 2),
         rpn_nms_thresh=0.7,
-        rpn_train_pre_nms=train_pre,
-        rpn_train_post_nms=train_post,
-        rpn_test_pre_nms=test_pre,
-        rpn_test_post_nms=test_post,
+        **rpn,
         rpn_min_size=1,
         pos_iou_thresh=0.5,
         pos_ratio=0.25,
         per_device_batch_size=per_device_batch_size,
     )
-    frozen = "|".join([".*dense", ".*rpn", ".*mask", ".*down(2|3|4)_conv", ".*layers(2|3|4)_conv"])
-    if use_fpn:
-        features = FPNFeatureExpander(
-            network=base,
-            outputs=list(NETWORKS[network][1]),
-            num_filters=[256, 256, 256, 256],
-            use_1x1=True,
-            use_upsample=True,
-            use_elewadd=True,
-            use_p6=True,
-            no_bias=False,
-            pretrained=bool(pretrained_base),
-        )
-        box_features = nn.HybridSequential()
-        if network != "resnet18_v1b":
-            box_features.add(nn.AvgPool2D(pool_size=(3, 3), strides=2, padding=1))
-        for _ in range(2):
-            box_features.add(
-                nn.Dense(1024, weight_initializer=mx.init.Normal(0.01)), nn.Activation("relu")
-            )
-        net = MaskRCNN(
-            features,
-            None,
-            box_features=box_features,
-            min_stage=2,
-            max_stage=6,
-            train_patterns=frozen + "|P" if pretrained_base else None,
-            roi_size=(7, 7) if network == "resnet18_v1b" else (14, 14),
-            strides=(4, 8, 16, 32, 64),
-            alloc_size=(384, 384),
-            num_sample=samples(512),
-            target_roi_scale=2,
-            num_fcn_convs=2 if network == "resnet18_v1b" else 4,
-            **common,
-        )
-    else:
-        features, top_features = nn.HybridSequential(), nn.HybridSequential()
-        for layer in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3"):
-            features.add(getattr(base, layer))
-        top_features.add(base.layer4)
-        net = MaskRCNN(
-            features,
-            top_features,
-            train_patterns=frozen if pretrained_base else None,
-            roi_size=(14, 14),
-            strides=16,
-            alloc_size=(128, 128),
-            num_sample=samples(256 if network == "resnet18_v1b" else 128),
-            **common,
-        )
+    build = _fpn_mask_rcnn if use_fpn else _c4_mask_rcnn
+
+    def samples(default: int) -> int:  # RoIs sampled per image in training
+        return min(num_sample or default, train_post)
+
+    net = build(network, base, bool(pretrained_base), samples, common)
     if pretrained_base is None if mask_head_norm is None else mask_head_norm:
         convs = (2 if network == "resnet18_v1b" else 4) if use_fpn else 0  # GluonCV's counts
         _normalize_mask_head(net, convs)
     return fix_cpu_roi_align(net)
+
+
+# layers GluonCV trains when the backbone has ImageNet weights (the rest stays frozen)
+_TRAIN_PATTERNS = "|".join(
+    [".*dense", ".*rpn", ".*mask", ".*down(2|3|4)_conv", ".*layers(2|3|4)_conv"]
+)
+
+
+def _proposal_counts(smallest: int, use_fpn: bool, max_pre_nms, max_post_nms):
+    """GluonCV's RPN proposal counts, capped by the anchors of the smallest image and by the
+    user's caps; returns the constructor's four ``rpn_*_nms`` arguments and the training
+    post-NMS count (the most RoIs an image can sample)."""
+    budget = min(anchor_budget(smallest, use_fpn), max_pre_nms or RPN_TRAIN_PRE)
+    post_cap = max_post_nms or RPN_TRAIN_POST
+    train_pre, test_pre = min(RPN_TRAIN_PRE, budget), min(RPN_TEST_PRE, budget)
+    train_post = min(RPN_TRAIN_POST, train_pre, post_cap)
+    counts = {
+        "rpn_train_pre_nms": train_pre,
+        "rpn_train_post_nms": train_post,
+        "rpn_test_pre_nms": test_pre,
+        "rpn_test_post_nms": min(RPN_TEST_POST, test_pre, post_cap),
+    }
+    return counts, train_post
+
+
+def _fpn_mask_rcnn(network: str, base, pretrained: bool, samples, common: dict):
+    """GluonCV's ``mask_rcnn_fpn_<network>_coco`` layout."""
+    from gluoncv.model_zoo.rcnn.mask_rcnn.mask_rcnn import MaskRCNN
+    from gluoncv.nn.feature import FPNFeatureExpander
+
+    features = FPNFeatureExpander(
+        network=base,
+        outputs=list(NETWORKS[network][1]),
+        num_filters=[256, 256, 256, 256],
+        use_1x1=True,
+        use_upsample=True,
+        use_elewadd=True,
+        use_p6=True,
+        no_bias=False,
+        pretrained=pretrained,
+    )
+    box_features = nn.HybridSequential()
+    if network != "resnet18_v1b":
+        box_features.add(nn.AvgPool2D(pool_size=(3, 3), strides=2, padding=1))
+    for _ in range(2):
+        box_features.add(
+            nn.Dense(1024, weight_initializer=mx.init.Normal(0.01)), nn.Activation("relu")
+        )
+    return MaskRCNN(
+        features,
+        None,
+        box_features=box_features,
+        min_stage=2,
+        max_stage=6,
+        train_patterns=_TRAIN_PATTERNS + "|P" if pretrained else None,
+        roi_size=(7, 7) if network == "resnet18_v1b" else (14, 14),
+        strides=(4, 8, 16, 32, 64),
+        alloc_size=(384, 384),
+        num_sample=samples(512),
+        target_roi_scale=2,
+        num_fcn_convs=2 if network == "resnet18_v1b" else 4,
+        **common,
+    )
+
+
+def _c4_mask_rcnn(network: str, base, pretrained: bool, samples, common: dict):
+    """GluonCV's ``mask_rcnn_<network>_coco`` layout (features to stage 3, stage 4 per RoI)."""
+    from gluoncv.model_zoo.rcnn.mask_rcnn.mask_rcnn import MaskRCNN
+
+    features, top_features = nn.HybridSequential(), nn.HybridSequential()
+    for layer in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3"):
+        features.add(getattr(base, layer))
+    top_features.add(base.layer4)
+    return MaskRCNN(
+        features,
+        top_features,
+        train_patterns=_TRAIN_PATTERNS if pretrained else None,
+        roi_size=(14, 14),
+        strides=16,
+        alloc_size=(128, 128),
+        num_sample=samples(256 if network == "resnet18_v1b" else 128),
+        **common,
+    )
 
 
 def _normalize_mask_head(net, num_convs: int, channels: int = 256, groups: int = 32) -> None:

@@ -408,172 +408,167 @@ def _outfit(rng, mode: str, main: str | None):
 
 
 def _garment_layers(rng, fig: _Figure, outfit: dict) -> tuple[list[_Layer], dict]:
-    layers: list[_Layer] = []
-    landmarks: dict[str, dict] = {}
+    """The outfit's garments, bottom to top (lower, upper or whole-body, outer), and each
+    garment's landmarks by kind."""
 
     def tex(kind):
         return _choose(rng, KIND_TEXTURES.get(kind, ALL_TEXTURES))
 
     if outfit["lingerie"]:
-        bra = [fig.p(-0.085, 0.2), fig.p(0.085, 0.2), fig.p(0.08, 0.29), fig.p(-0.08, 0.29)]
-        briefs = [
-            fig.p(-0.085 * fig.hw, 0.45),
-            fig.p(0.085 * fig.hw, 0.45),
-            fig.p(0.05, 0.55),
-            fig.p(0, 0.57),
-            fig.p(-0.05, 0.55),
-        ]
-        layers += [_Layer("bra", [bra], tex("bra")), _Layer("briefs", [briefs], tex("briefs"))]
-        return layers, landmarks
-
-    lower = outfit["lower"]
-    if lower:
-        if lower == "skirt":
-            polys, k = _lower(fig, "skirt", rng.uniform(0.15, 0.45), rng.uniform(0.0, 0.08))
-        else:
-            length = rng.uniform(0.85, 1.0) if lower == "pants" else rng.uniform(0.2, 0.4)
-            polys, k = _lower(fig, "trousers", length, rng.uniform(0.0, 0.03))
-        parts = []
-        if lower != "skirt" and rng.rand() < 0.5:
-            x, y = fig.p(0.04 * fig.hw, 0.45)
-            s = 0.035 * fig.u
-            parts.append(("pocket", [[(x, y), (x + s, y), (x + s, y + s), (x, y + s)]]))
-        layers.append(_Layer(lower, polys, tex(lower), parts, k))
-        landmarks[lower] = k
-        if rng.rand() < 0.35:
-            band = [
-                fig.p(-0.085 * fig.hw, 0.395),
-                fig.p(0.085 * fig.hw, 0.395),
-                fig.p(0.085 * fig.hw, 0.42),
-                fig.p(-0.085 * fig.hw, 0.42),
-            ]
-            layers.append(_Layer("belt", [band], "solid"))
-
+        return _lingerie_layers(fig, tex), {}
+    layers: list[_Layer] = []
+    landmarks: dict[str, dict] = {}
+    if outfit["lower"]:
+        lower_layers, landmarks[outfit["lower"]] = _lower_layers(rng, fig, outfit["lower"], tex)
+        layers += lower_layers
     upper = outfit["upper"] or outfit["whole"]
     if upper:
-        if upper == "dress":
-            sleeve = _choose(rng, (0.15, 0.35, 0.9))
-            body, sleeves, k = _upper(fig, 0.40, 0.0, rng.uniform(0.02, 0.07), sleeve)
-            skirt_polys, sk = _lower(fig, "skirt", rng.uniform(0.2, 0.5), rng.uniform(0.0, 0.1))
-            k["hemline_left"], k["hemline_right"] = sk["hemline_left"], sk["hemline_right"]
-            polys = [body, *sleeves, *skirt_polys]
-        elif upper == "jumpsuit":
-            body, sleeves, k = _upper(fig, 0.42, 0.0, 0.03, rng.choice([0.0, 0.3, 0.9]))
-            legs, _ = _lower(fig, "trousers", rng.uniform(0.85, 1.0), 0.02)
-            polys = [body, *sleeves, *legs]
-        else:
-            hem = {"shirt": (0.47, 0.53), "top": (0.42, 0.5), "sweater": (0.45, 0.52)}[upper]
-            sleeve = {"shirt": (0.9, 1.0), "top": (0.22, 0.4), "sweater": (0.95, 1.0)}[upper]
-            body, sleeves, k = _upper(
-                fig,
-                rng.uniform(*hem),
-                rng.uniform(0, 0.02),
-                0.02 if upper == "sweater" else rng.uniform(0.03, 0.08),
-                rng.uniform(*sleeve),
-            )
-            polys = [body, *sleeves]
-        parts = [("sleeve", [s]) for s in sleeves]
-        neck = [k["neckline_right"], k["neckline_left"], k["center_front"]]
-        parts.append(("neckline", [neck]))
-        if upper == "shirt":
-            parts.append(
-                (
-                    "collar",
-                    [
-                        [
-                            k["neckline_right"],
-                            fig.p(-0.005, 0.175),
-                            fig.p(0.005, 0.175),
-                            k["neckline_left"],
-                            fig.p(0.045, 0.14),
-                            fig.p(-0.045, 0.14),
-                        ]
-                    ],
-                )
-            )
-        layers.append(_Layer(upper, polys, tex(upper), parts, k))
-        landmarks[upper] = k
-
-    outer = outfit["outer"]
-    if outer:
-        hem_y = {"cardigan": 0.5, "jacket": 0.5, "coat": 0.78, "vest": 0.46, "cape": 0.55}[outer]
-        hem_y += rng.uniform(-0.03, 0.05)
-        if outer == "cape":
-            k = {}
-            poly = [
-                fig.p(-0.04, 0.15),
-                fig.p(0.04, 0.15),
-                fig.p(0.12 * fig.sw, 0.17),
-                fig.p(0.2, hem_y),
-                fig.p(-0.2, hem_y),
-                fig.p(-0.12 * fig.sw, 0.17),
-            ]
-            layers.append(_Layer("cape", [poly], tex("cape")))
-        else:
-            sleeve = 0.0 if outer == "vest" else rng.uniform(0.9, 1.0)
-            body, sleeves, k = _upper(fig, hem_y, rng.uniform(0.0, 0.03), 0.12, sleeve)
-            gap = rng.uniform(0.012, 0.03) * fig.u
-            cx = fig.cx
-            neck_y = k["neckline_left"][1]
-            hem_left, hem_right = k["top_hem_left"], k["top_hem_right"]
-            left_panel = [
-                (cx + gap, k["center_front"][1]),
-                k["neckline_left"],
-                k["shoulder_left"],
-                k["armpit_left"],
-                *([k["waistline_left"]] if hem_y > 0.42 else []),
-                hem_left,
-                (cx + gap, hem_left[1]),
-            ]
-            right_panel = [
-                (cx - gap, k["center_front"][1]),
-                k["neckline_right"],
-                k["shoulder_right"],
-                k["armpit_right"],
-                *([k["waistline_right"]] if hem_y > 0.42 else []),
-                hem_right,
-                (cx - gap, hem_right[1]),
-            ]
-            parts = [("sleeve", [s]) for s in sleeves]
-            if outer in ("jacket", "coat"):
-                for side in (1, -1):
-                    nl = k["neckline_left" if side > 0 else "neckline_right"]
-                    parts.append(
-                        (
-                            "lapel",
-                            [
-                                [
-                                    nl,
-                                    (cx + side * gap, k["center_front"][1]),
-                                    (cx + side * (gap + 0.03 * fig.u), neck_y + 0.06 * fig.u),
-                                ]
-                            ],
-                        )
-                    )
-            if outer == "jacket" and rng.rand() < 0.5:
-                zx = cx + gap
-                parts.append(
-                    (
-                        "zipper",
-                        [
-                            [
-                                (zx, k["center_front"][1]),
-                                (zx + 0.006 * fig.u, k["center_front"][1]),
-                                (zx + 0.006 * fig.u, hem_left[1]),
-                                (zx, hem_left[1]),
-                            ]
-                        ],
-                    )
-                )
-            if rng.rand() < 0.6:
-                x, y = fig.p(0.05, hem_y - 0.08)
-                s = 0.04 * fig.u
-                parts.append(
-                    ("pocket", [[(x, y), (x + s, y), (x + s, y + 0.7 * s), (x, y + 0.7 * s)]])
-                )
-            layers.append(_Layer(outer, [left_panel, right_panel, *sleeves], tex(outer), parts, k))
-        landmarks[outer] = k
+        layer = _upper_layer(rng, fig, upper, tex)
+        layers.append(layer)
+        landmarks[upper] = layer.landmarks
+    if outfit["outer"]:
+        layer = _outer_layer(rng, fig, outfit["outer"], tex)
+        layers.append(layer)
+        landmarks[outfit["outer"]] = layer.landmarks
     return layers, landmarks
+
+
+def _lingerie_layers(fig: _Figure, tex) -> list[_Layer]:
+    bra = [fig.p(-0.085, 0.2), fig.p(0.085, 0.2), fig.p(0.08, 0.29), fig.p(-0.08, 0.29)]
+    briefs = [
+        fig.p(-0.085 * fig.hw, 0.45),
+        fig.p(0.085 * fig.hw, 0.45),
+        fig.p(0.05, 0.55),
+        fig.p(0, 0.57),
+        fig.p(-0.05, 0.55),
+    ]
+    return [_Layer("bra", [bra], tex("bra")), _Layer("briefs", [briefs], tex("briefs"))]
+
+
+def _square(x: float, y: float, side: float, height: float | None = None) -> list:
+    height = side if height is None else height
+    return [(x, y), (x + side, y), (x + side, y + height), (x, y + height)]
+
+
+def _lower_layers(rng, fig: _Figure, lower: str, tex) -> tuple[list[_Layer], dict]:
+    """Pants, shorts or a skirt (a pocket sometimes), and sometimes a belt over them."""
+    if lower == "skirt":
+        polys, k = _lower(fig, "skirt", rng.uniform(0.15, 0.45), rng.uniform(0.0, 0.08))
+    else:
+        length = rng.uniform(0.85, 1.0) if lower == "pants" else rng.uniform(0.2, 0.4)
+        polys, k = _lower(fig, "trousers", length, rng.uniform(0.0, 0.03))
+    parts = []
+    if lower != "skirt" and rng.rand() < 0.5:
+        x, y = fig.p(0.04 * fig.hw, 0.45)
+        parts.append(("pocket", [_square(x, y, 0.035 * fig.u)]))
+    layers = [_Layer(lower, polys, tex(lower), parts, k)]
+    if rng.rand() < 0.35:
+        band = [
+            fig.p(-0.085 * fig.hw, 0.395),
+            fig.p(0.085 * fig.hw, 0.395),
+            fig.p(0.085 * fig.hw, 0.42),
+            fig.p(-0.085 * fig.hw, 0.42),
+        ]
+        layers.append(_Layer("belt", [band], "solid"))
+    return layers, k
+
+
+def _upper_layer(rng, fig: _Figure, upper: str, tex) -> _Layer:
+    """A shirt, top, sweater, dress or jumpsuit with its sleeves, neckline (and collar)."""
+    if upper == "dress":
+        sleeve = _choose(rng, (0.15, 0.35, 0.9))
+        body, sleeves, k = _upper(fig, 0.40, 0.0, rng.uniform(0.02, 0.07), sleeve)
+        skirt_polys, sk = _lower(fig, "skirt", rng.uniform(0.2, 0.5), rng.uniform(0.0, 0.1))
+        k["hemline_left"], k["hemline_right"] = sk["hemline_left"], sk["hemline_right"]
+        polys = [body, *sleeves, *skirt_polys]
+    elif upper == "jumpsuit":
+        body, sleeves, k = _upper(fig, 0.42, 0.0, 0.03, rng.choice([0.0, 0.3, 0.9]))
+        legs, _ = _lower(fig, "trousers", rng.uniform(0.85, 1.0), 0.02)
+        polys = [body, *sleeves, *legs]
+    else:
+        hem = {"shirt": (0.47, 0.53), "top": (0.42, 0.5), "sweater": (0.45, 0.52)}[upper]
+        sleeve = {"shirt": (0.9, 1.0), "top": (0.22, 0.4), "sweater": (0.95, 1.0)}[upper]
+        body, sleeves, k = _upper(
+            fig,
+            rng.uniform(*hem),
+            rng.uniform(0, 0.02),
+            0.02 if upper == "sweater" else rng.uniform(0.03, 0.08),
+            rng.uniform(*sleeve),
+        )
+        polys = [body, *sleeves]
+    parts = [("sleeve", [s]) for s in sleeves]
+    parts.append(("neckline", [[k["neckline_right"], k["neckline_left"], k["center_front"]]]))
+    if upper == "shirt":
+        collar = [
+            k["neckline_right"],
+            fig.p(-0.005, 0.175),
+            fig.p(0.005, 0.175),
+            k["neckline_left"],
+            fig.p(0.045, 0.14),
+            fig.p(-0.045, 0.14),
+        ]
+        parts.append(("collar", [collar]))
+    return _Layer(upper, polys, tex(upper), parts, k)
+
+
+def _outer_layer(rng, fig: _Figure, outer: str, tex) -> _Layer:
+    """A cape, or an open-fronted cardigan, jacket, coat or vest over the rest."""
+    hem_y = {"cardigan": 0.5, "jacket": 0.5, "coat": 0.78, "vest": 0.46, "cape": 0.55}[outer]
+    hem_y += rng.uniform(-0.03, 0.05)
+    if outer == "cape":
+        poly = [
+            fig.p(-0.04, 0.15),
+            fig.p(0.04, 0.15),
+            fig.p(0.12 * fig.sw, 0.17),
+            fig.p(0.2, hem_y),
+            fig.p(-0.2, hem_y),
+            fig.p(-0.12 * fig.sw, 0.17),
+        ]
+        return _Layer("cape", [poly], tex("cape"))
+    sleeve = 0.0 if outer == "vest" else rng.uniform(0.9, 1.0)
+    body, sleeves, k = _upper(fig, hem_y, rng.uniform(0.0, 0.03), 0.12, sleeve)
+    gap = rng.uniform(0.012, 0.03) * fig.u
+    panels = [_front_panel(fig, k, side, gap, hem_y) for side in (1, -1)]
+    parts = [("sleeve", [s]) for s in sleeves]
+    parts += _open_front_parts(rng, fig, outer, k, gap, hem_y)
+    return _Layer(outer, [*panels, *sleeves], tex(outer), parts, k)
+
+
+def _front_panel(fig: _Figure, k: dict, side: int, gap: float, hem_y: float) -> list:
+    """One half of an open front: ``side`` 1 is the person's left (the picture's right)."""
+    name = "left" if side > 0 else "right"
+    edge = fig.cx + side * gap
+    hem = k[f"top_hem_{name}"]
+    return [
+        (edge, k["center_front"][1]),
+        k[f"neckline_{name}"],
+        k[f"shoulder_{name}"],
+        k[f"armpit_{name}"],
+        *([k[f"waistline_{name}"]] if hem_y > 0.42 else []),
+        hem,
+        (edge, hem[1]),
+    ]
+
+
+def _open_front_parts(rng, fig: _Figure, outer: str, k: dict, gap: float, hem_y: float):
+    """Lapels (jackets, coats), a zipper (some jackets) and a pocket (often)."""
+    cx, neck_y, front_y = fig.cx, k["neckline_left"][1], k["center_front"][1]
+    parts = []
+    if outer in ("jacket", "coat"):
+        for side in (1, -1):
+            neck = k["neckline_left" if side > 0 else "neckline_right"]
+            tip = (cx + side * (gap + 0.03 * fig.u), neck_y + 0.06 * fig.u)
+            parts.append(("lapel", [[neck, (cx + side * gap, front_y), tip]]))
+    if outer == "jacket" and rng.rand() < 0.5:
+        zx, zw, bottom = cx + gap, 0.006 * fig.u, k["top_hem_left"][1]
+        parts.append(
+            ("zipper", [[(zx, front_y), (zx + zw, front_y), (zx + zw, bottom), (zx, bottom)]])
+        )
+    if rng.rand() < 0.6:
+        x, y = fig.p(0.05, hem_y - 0.08)
+        side = 0.04 * fig.u
+        parts.append(("pocket", [_square(x, y, side, 0.7 * side)]))
+    return parts
 
 
 def render_scene(
@@ -585,14 +580,40 @@ def render_scene(
     """Draw one scene of ``size`` (width, height) for ``mode`` (a sample-data format)."""
     width, height = size
     shape = (height, width)
+    fig = _place_figure(rng, size, mode, fashionai_category)
+    outfit = _outfit(rng, mode, fashionai_category if mode == "fashionai" else None)
+    tone = rng.uniform(0.25, 1.0)  # dark to light skin
+    skin_colour = np.float32([95 + 150 * tone, 60 + 140 * tone, 40 + 130 * tone])
+    hair_colour = np.float32([rng.randint(10, 120)] * 3) * np.float32([1.0, 0.85, 0.7])
+
+    layers = _body_layers(rng, fig)
+    layers += _tights_layers(rng, fig, outfit, mode)
+    garments, landmarks = _garment_layers(rng, fig, outfit)
+    layers += garments
+    layers.append(_Layer("hair", [[fig.p(-0.055, -0.008), fig.p(0.055, 0.05)]]))  # fringe
+    layers += _hand_and_accessory_layers(rng, fig, mode)
+
+    id_map, image = _paint(rng, layers, shape, skin_colour, hair_colour)
+    instances = _instances(rng, layers, id_map, image)
+    image = cv2.GaussianBlur(image, (3, 3), 0.6)
+    image += rng.normal(0, 3, size=image.shape).astype(np.float32)
+    scene = Scene(np.clip(image, 0, 255).astype(np.uint8), instances)
+    if mode == "fashionai":
+        _add_fashionai_keypoints(scene, fashionai_category, outfit, layers, landmarks, id_map)
+    return scene
+
+
+def _place_figure(rng, size: tuple[int, int], mode: str, category: str | None) -> _Figure:
+    """Figure height, top and centre as each format frames its photos."""
+    width, height = size
     if mode == "fashionai":  # the garment fills the frame, as in the competition's photos
         fig_h = (
             height * rng.uniform(1.0, 1.25)
-            if fashionai_category in ("blouse", "outwear")
+            if category in ("blouse", "outwear")
             else height * rng.uniform(0.85, 1.0)
         )
         anchor = {"blouse": 0.33, "outwear": 0.4, "dress": 0.45, "skirt": 0.6, "trousers": 0.65}
-        focus_y = anchor.get(fashionai_category, 0.5)
+        focus_y = anchor.get(category, 0.5)
         top = height / 2 - focus_y * fig_h + rng.uniform(-0.05, 0.05) * height
     elif mode == "voc":  # shop photos: the whole figure, smaller in the frame
         fig_h = height * rng.uniform(0.6, 0.95)
@@ -604,16 +625,12 @@ def render_scene(
             top = rng.uniform(-0.02, 0.06) * height
     spread = {"fashionai": 0.075, "voc": 0.25}.get(mode, 0.15)
     cx = width / 2 + rng.uniform(-spread, spread) * width
-    fig = _Figure(rng, fig_h, cx, top)
-    main = fashionai_category if mode == "fashionai" else None
-    outfit = _outfit(rng, mode, main)
+    return _Figure(rng, fig_h, cx, top)
 
-    tone = rng.uniform(0.25, 1.0)  # dark to light skin
-    skin_colour = np.float32([95 + 150 * tone, 60 + 140 * tone, 40 + 130 * tone])
-    hair_colour = np.float32([rng.randint(10, 120)] * 3) * np.float32([1.0, 0.85, 0.7])
 
-    # body (skin): head, neck, torso, arms, legs
-    skin_polys = [
+def _body_layers(rng, fig: _Figure) -> list[_Layer]:
+    """Hair behind the head, then the skin: head, neck, torso, arms and legs."""
+    skin = [
         [fig.p(-0.05, 0.005), fig.p(0.05, 0.13)],  # head (ellipse bbox)
         [fig.p(-0.025, 0.11), fig.p(0.025, 0.11), fig.p(0.03, 0.18), fig.p(-0.03, 0.18)],
         [
@@ -624,100 +641,68 @@ def render_scene(
         ],
     ]
     for side in (1, -1):
-        skin_polys.append(
-            [
-                fig.arm(side, 0, 0.035),
-                fig.arm(side, 1, 0.025),
-                fig.arm(side, 1, -0.025),
-                fig.arm(side, 0, -0.035),
-            ]
-        )
-        skin_polys.append(
-            [
-                fig.leg(side, 0, 0.05),
-                fig.leg(side, 1, 0.03),
-                fig.leg(side, 1, -0.03),
-                fig.leg(side, 0, -0.05),
-            ]
-        )
+        skin.append([fig.arm(side, 0, 0.035), fig.arm(side, 1, 0.025),
+                     fig.arm(side, 1, -0.025), fig.arm(side, 0, -0.035)])  # fmt: skip
+        skin.append([fig.leg(side, 0, 0.05), fig.leg(side, 1, 0.03),
+                     fig.leg(side, 1, -0.03), fig.leg(side, 0, -0.05)])  # fmt: skip
     hair_back = [[fig.p(-0.058, -0.005), fig.p(0.058, 0.07 + rng.uniform(0, 0.1))]]
-    hair_top = [[fig.p(-0.055, -0.008), fig.p(0.055, 0.05)]]
+    return [_Layer("hair", hair_back), _Layer("skin", skin)]
 
-    layers: list[_Layer] = [_Layer("hair", hair_back), _Layer("skin", skin_polys)]
+
+def _tights_layers(rng, fig: _Figure, outfit: dict, mode: str) -> list[_Layer]:
+    """Tights under some skirts, shorts and dresses (not in the apparel set's shop photos)."""
     if outfit["lower"] in ("skirt", "shorts") or outfit["whole"] == "dress":
         if mode != "voc" and rng.rand() < 0.3:
-            tights = [
+            legs = [
                 [
                     fig.leg(s, 0.05, 0.05),
                     fig.leg(s, 0.97, 0.03),
                     fig.leg(s, 0.97, -0.03),
                     fig.leg(s, 0.05, -0.05),
-                ]
+                ]  # fmt: skip
                 for s in (1, -1)
             ]
-            layers.append(_Layer("tights", tights, "solid"))
-    garments, landmarks = _garment_layers(rng, fig, outfit)
-    layers += garments
-    layers.append(_Layer("hair", hair_top))
+            return [_Layer("tights", legs, "solid")]
+    return []
+
+
+def _hand_and_accessory_layers(rng, fig: _Figure, mode: str) -> list[_Layer]:
+    """Hands, shoes, and sometimes a hat, glasses, a watch and a bag hanging from one hand."""
     hands = [
         [fig.arm(s, 1.0, 0.03), fig.arm(s, 1.12, 0.0), fig.arm(s, 1.0, -0.03)] for s in (1, -1)
     ]
-    layers.append(_Layer("skin", hands))
+    layers = [_Layer("skin", hands)]
     for side in (1, -1):
         fx, fy = fig.leg(side, 1.0)
-        layers.append(
-            _Layer(
-                "shoe",
-                [
-                    [
-                        (fx - 0.035 * fig.u, fy - 0.012 * fig.u),
-                        (fx + 0.035 * fig.u, fy + 0.035 * fig.u),
-                    ]
-                ],
-                _choose(rng, ("solid", "solid", "denim")),
-            )
-        )
+        shoe = [(fx - 0.035 * fig.u, fy - 0.012 * fig.u), (fx + 0.035 * fig.u, fy + 0.035 * fig.u)]
+        layers.append(_Layer("shoe", [shoe], _choose(rng, ("solid", "solid", "denim"))))
     if mode != "fashionai" or rng.rand() < 0.5:
         if rng.rand() < 0.35:
-            layers.append(
-                _Layer(
-                    "hat",
-                    [
-                        [fig.p(-0.08, -0.01), fig.p(0.08, 0.03)],
-                        [fig.p(-0.045, -0.05), fig.p(0.045, 0.02)],
-                    ],
-                    "solid",
-                )
-            )
+            brim = [fig.p(-0.08, -0.01), fig.p(0.08, 0.03)]
+            crown = [fig.p(-0.045, -0.05), fig.p(0.045, 0.02)]
+            layers.append(_Layer("hat", [brim, crown], "solid"))
         if rng.rand() < 0.3:
-            layers.append(
-                _Layer(
-                    "glasses",
-                    [
-                        [fig.p(-0.042, 0.05), fig.p(-0.005, 0.07)],
-                        [fig.p(0.005, 0.05), fig.p(0.042, 0.07)],
-                    ],
-                    "solid",
-                )
-            )
+            lenses = [[fig.p(-0.042, 0.05), fig.p(-0.005, 0.07)],
+                      [fig.p(0.005, 0.05), fig.p(0.042, 0.07)]]  # fmt: skip
+            layers.append(_Layer("glasses", lenses, "solid"))
         if rng.rand() < 0.25:
             wx, wy = fig.arm(-1, 0.95)
             s = 0.015 * fig.u
             layers.append(_Layer("watch", [[(wx - s, wy - s), (wx + s, wy + s)]], "solid"))
-    if rng.rand() < (0.35 if mode != "fashionai" else 0.25):  # a bag hanging from one hand
+    if rng.rand() < (0.35 if mode != "fashionai" else 0.25):
         side = 1 if rng.rand() < 0.5 else -1
         hx, hy = fig.arm(side, 1.05)
         bw, bh = rng.uniform(0.07, 0.14) * fig.u, rng.uniform(0.06, 0.12) * fig.u
         x0 = hx - bw * (0.8 if side > 0 else 0.2)
-        layers.append(
-            _Layer(
-                "bag",
-                [[(x0, hy), (x0 + bw, hy), (x0 + bw, hy + bh), (x0, hy + bh)]],
-                _choose(rng, ALL_TEXTURES),
-            )
-        )
+        bag = [(x0, hy), (x0 + bw, hy), (x0 + bw, hy + bh), (x0, hy + bh)]
+        layers.append(_Layer("bag", [bag], _choose(rng, ALL_TEXTURES)))
+    return layers
 
-    # paint: an id map gives each pixel to the top-most layer
+
+def _paint(rng, layers: list[_Layer], shape, skin_colour, hair_colour):
+    """An id map giving each pixel to the top-most layer, and the picture painted from it:
+    background, then each layer's texture with a darker outline, as garment edges in photos."""
+    height, width = shape
     id_map = np.full(shape, -1, dtype=np.int32)
     for index, layer in enumerate(layers):
         id_map[_poly_mask(shape, layer.polys)] = index
@@ -735,18 +720,24 @@ def render_scene(
         else:
             texture = _texture(rng, shape, layer.texture) * shade
         image[visible] = texture[visible]
-        # a darker outline makes garment edges visible as in photos
-        edge = visible & ~cv2.erode(visible.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(
-            bool
-        )
-        image[edge] *= 0.7
+        image[_outline(visible)] *= 0.7
+    return id_map, image
 
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    return mask & ~cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def _instances(rng, layers: list[_Layer], id_map: np.ndarray, image: np.ndarray) -> list:
+    """What is visible of each layer as an instance (attributes drawn for some garments), and
+    each garment's parts inside it; pockets and zippers get a seam drawn on ``image``."""
     instances: list[Instance] = []
     for index, layer in enumerate(layers):
         visible = id_map == index
-        if layer.kind in ("skin", "hair") or not visible.any():
-            if layer.kind in ("skin", "hair") and visible.any():
-                instances.append(Instance(layer.kind, visible))
+        if not visible.any():
+            continue
+        if layer.kind in ("skin", "hair"):
+            instances.append(Instance(layer.kind, visible))
             continue
         attrs = []
         choices = KIND_ATTRIBUTES.get(layer.kind, [])
@@ -755,37 +746,31 @@ def render_scene(
         instances.append(Instance(layer.kind, visible, attrs))
         parent = len(instances) - 1
         for part_kind, polys in layer.parts:
-            part = _poly_mask(shape, polys) & visible
+            part = _poly_mask(id_map.shape, polys) & visible
             if part.sum() >= 4:
                 instances.append(Instance(part_kind, part, parent=parent))
-                if part_kind in ("pocket", "zipper"):  # draw the part's seam
-                    seam = part & ~cv2.erode(
-                        part.astype(np.uint8), np.ones((3, 3), np.uint8)
-                    ).astype(bool)
-                    image[seam] *= 0.55
+                if part_kind in ("pocket", "zipper"):
+                    image[_outline(part)] *= 0.55
+    return instances
 
-    image = cv2.GaussianBlur(image, (3, 3), 0.6)
-    image += rng.normal(0, 3, size=image.shape).astype(np.float32)
-    scene = Scene(np.clip(image, 0, 255).astype(np.uint8), instances)
 
-    if mode == "fashionai":
-        kind_options = FASHIONAI_MAIN_KINDS[fashionai_category]
-        kind = next(
-            k
-            for k in (outfit["outer"], outfit["whole"], outfit["upper"], outfit["lower"])
-            if k in kind_options
-        )
-        layer_index = next(i for i, layer in enumerate(layers) if layer.kind == kind)
-        scene.fashionai_category = fashionai_category
-        for name in FASHIONAI_CATEGORY_KEYPOINTS[fashionai_category]:
-            x, y = landmarks[kind][name]
-            xi, yi = int(round(x)), int(round(y))
-            inside = 0 <= xi < width and 0 <= yi < height
-            if not inside:
-                scene.keypoints[name] = (-1, -1, -1)
-                continue
-            # occluded (v=0) when a layer drawn after the garment (a bag, a hand, an outer
-            # garment, a belt) covers the landmark; otherwise visible (v=1)
-            visible = id_map[yi, xi] <= layer_index
-            scene.keypoints[name] = (float(x), float(y), 1 if visible else 0)
-    return scene
+def _add_fashionai_keypoints(scene, category, outfit, layers, landmarks, id_map) -> None:
+    """The category's landmarks from its garment's corners: -1 outside the picture, v=0 where a
+    layer drawn after the garment (a bag, a hand, an outer garment, a belt) covers it."""
+    height, width = id_map.shape
+    kind_options = FASHIONAI_MAIN_KINDS[category]
+    kind = next(
+        k
+        for k in (outfit["outer"], outfit["whole"], outfit["upper"], outfit["lower"])
+        if k in kind_options
+    )
+    layer_index = next(i for i, layer in enumerate(layers) if layer.kind == kind)
+    scene.fashionai_category = category
+    for name in FASHIONAI_CATEGORY_KEYPOINTS[category]:
+        x, y = landmarks[kind][name]
+        xi, yi = int(round(x)), int(round(y))
+        if not (0 <= xi < width and 0 <= yi < height):
+            scene.keypoints[name] = (-1, -1, -1)
+            continue
+        visible = id_map[yi, xi] <= layer_index
+        scene.keypoints[name] = (float(x), float(y), 1 if visible else 0)

@@ -1,0 +1,67 @@
+"""The epoch loop every training script runs: train, average statistics, validate, commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import mxnet as mx
+
+from gluonext.engine.checkpoint import save_epoch
+from gluonext.engine.devices import Parallel, average_running_stats
+from gluonext.engine.tracking import MetricsLog
+
+log = logging.getLogger(__name__)
+
+
+def is_validation_epoch(args, epoch: int) -> bool:
+    """``--val-interval`` epochs and the last one, unless ``--no-val``."""
+    return not args.no_val and (epoch % args.val_interval == 0 or epoch == args.epochs)
+
+
+def fit(
+    args,
+    net: mx.gluon.Block,
+    trainer: mx.gluon.Trainer,
+    parallel: Parallel,
+    *,
+    save_dir: Path,
+    metrics: MetricsLog,
+    start_epoch: int,
+    best: dict,
+    train_epoch: Callable[[int], dict],
+    validate: Callable[[int], tuple[dict, float | None]],
+    meta: dict,
+    describe: Callable[[dict], str],
+    lower_is_better: bool = False,
+) -> dict:
+    """Epochs ``start_epoch .. args.epochs``; returns the best ``{metric: value, "epoch": e}``.
+
+    Each epoch: MXNet's generator seeded by (seed, epoch) so a resumed run draws the same,
+    ``train_epoch(epoch)`` (a record of losses, speed, lr), BatchNorm statistics averaged over
+    devices and workers, then on rank 0 only ``validate(epoch)`` on validation epochs (record
+    entries and the score ``best`` is kept by, or None), the checkpoint (``meta`` plus epoch and
+    best), the metrics line and a log line from ``describe(record)``.
+    """
+    metric = next(key for key in best if key != "epoch")
+    for epoch in range(start_epoch, args.epochs + 1):
+        mx.random.seed(args.seed * 1000 + epoch)
+        record = {"epoch": epoch, **train_epoch(epoch)}
+        average_running_stats(net, parallel)
+        if not parallel.is_main:
+            continue
+        if is_validation_epoch(args, epoch):
+            entries, score = validate(epoch)
+            record.update(entries)
+            if score is not None and _better(score, best[metric], lower_is_better):
+                best = {metric: score, "epoch": epoch}
+        epoch_meta = {"epoch": epoch, "best": best, **meta}
+        save_epoch(save_dir, net, trainer, epoch_meta, is_best=best["epoch"] == epoch)
+        metrics.append(record)
+        log.info(describe(record))
+    return best
+
+
+def _better(score: float, best: float, lower_is_better: bool) -> bool:
+    return score < best if lower_is_better else score > best
