@@ -23,12 +23,12 @@ from gluonext.common.cli import add_run_flags, epoch_list, positive_float, posit
 from gluonext.detection.data import COCOBoxes, voc_splits
 from gluonext.detection.evaluate import evaluate_detection
 from gluonext.detection.recipes import RECIPES
-from gluonext.engine.checkpoint import load_for_eval, resume_run
+from gluonext.engine.checkpoint import continue_or_start, load_for_eval
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.schedules import step_schedule
 from gluonext.engine.session import run_script, start_run
-from gluonext.engine.tracking import MetricsLog, check_finite
+from gluonext.engine.tracking import check_finite
 from gluonext.formats.labelimg import read_class_list, read_split
 from gluonext.formats.labelimg_tables import format_table, split_table
 from gluonext.instance.data import InstanceDataset
@@ -197,10 +197,10 @@ def main(args) -> int:
     opt = {"learning_rate": args.lr, "wd": args.wd, "momentum": args.momentum}
     trainer = create_trainer(net.collect_params(), "sgd", {**opt, "lr_scheduler": schedule},
                              parallel)  # fmt: skip
-    start_epoch, best = 1, {"mAP": -1.0, "epoch": 0}
-    metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
-    if args.resume:
-        start_epoch, best = resume_run(args.resume, net, trainer, metrics, best)
+    best = {"mAP": -1.0, "epoch": 0}
+    start_epoch, best, history = continue_or_start(
+        args, net, trainer, save_dir, best, parallel.is_main
+    )
     log.info(
         "%s: %d train / %d val images, classes %s, %s, batch %d, %d iterations per epoch",
         run_name, len(train_set), len(val_set), ", ".join(classes),
@@ -229,7 +229,7 @@ def main(args) -> int:
 
     meta = {"args": vars(args), "classes": classes, "model": args.model,
             "network": args.network, "data_shape": args.data_shape}  # fmt: skip
-    best = fit(args, net, trainer, parallel, save_dir=save_dir, metrics=metrics,
+    best = fit(args, net, trainer, parallel, save_dir=save_dir, history=history, title=run_name,
                start_epoch=start_epoch, best=best, train_epoch=train_epoch, validate=validate,
                meta=meta, describe=describe)  # fmt: skip
     if parallel.is_main:

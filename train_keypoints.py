@@ -18,12 +18,12 @@ from tqdm import tqdm
 
 from gluonext.common.cli import add_run_flags, epoch_list, positive_float, positive_int, scale_list
 from gluonext.common.splits import split_by_image
-from gluonext.engine.checkpoint import load_for_eval, resume_run
+from gluonext.engine.checkpoint import continue_or_start, load_for_eval
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.schedules import step_schedule
 from gluonext.engine.session import run_script, start_run
-from gluonext.engine.tracking import MetricsLog, check_finite
+from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError
 from gluonext.formats.fashionai import CATEGORIES, read_keypoint_csv
 from gluonext.keypoints.data import FashionAIKeypoints
@@ -170,10 +170,10 @@ def main(args) -> int:
                              {"learning_rate": args.lr, "wd": args.wd, "lr_scheduler": schedule},
                              parallel)  # fmt: skip
     loss_fn = HeatmapLoss()
-    start_epoch, best = 1, {"NE": float("inf"), "epoch": 0}
-    metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
-    if args.resume:
-        start_epoch, best = resume_run(args.resume, net, trainer, metrics, best)
+    best = {"NE": float("inf"), "epoch": 0}
+    start_epoch, best, history = continue_or_start(
+        args, net, trainer, save_dir, best, parallel.is_main
+    )
     log.info(
         "%s: %d train / %d val images, %d keypoints, %s, batch %d, %d iterations per epoch",
         run_name, len(train_set), len(val_set), train_set.num_joints,
@@ -194,7 +194,7 @@ def main(args) -> int:
 
     meta = {"args": vars(args), "category": args.category, "joints": list(train_set.names),
             "network": args.network, "input_size": list(args.input_size)}  # fmt: skip
-    best = fit(args, net, trainer, parallel, save_dir=save_dir, metrics=metrics,
+    best = fit(args, net, trainer, parallel, save_dir=save_dir, history=history, title=run_name,
                start_epoch=start_epoch, best=best, train_epoch=train_epoch, validate=validate,
                meta=meta, describe=describe_epoch, lower_is_better=True)  # fmt: skip
     if parallel.is_main:

@@ -20,12 +20,12 @@ from tqdm import tqdm
 
 from gluonext.common.cli import add_run_flags, epoch_list, positive_float, positive_int, short_side
 from gluonext.common.coco_eval import category_table, coco_evaluate
-from gluonext.engine.checkpoint import load_for_eval, resume_run
+from gluonext.engine.checkpoint import continue_or_start, load_for_eval
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.schedules import step_schedule
 from gluonext.engine.session import run_script, start_run
-from gluonext.engine.tracking import MetricsLog, check_finite
+from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError, DeviceError
 from gluonext.instance.data import InstanceDataset
 from gluonext.instance.evaluate import predict_instances, to_coco_results
@@ -198,10 +198,10 @@ def main(args) -> int:
         warmup = min(max(8000 // args.batch_size, 1000), iters_per_epoch)
     trainer = make_trainer(args, net, parallel, lr, warmup, iters_per_epoch, amp)
     loss_fn = MaskRCNNLoss()
-    start_epoch, best = 1, {"mask_AP": -1.0, "epoch": 0}
-    metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
-    if args.resume:
-        start_epoch, best = resume_run(args.resume, net, trainer, metrics, best)
+    best = {"mask_AP": -1.0, "epoch": 0}
+    start_epoch, best, history = continue_or_start(
+        args, net, trainer, save_dir, best, parallel.is_main
+    )
     log.info("train: %s", train_set.summary())
     log.info("val: %s", val_set.summary())
     log.info("%s: %s, batch %d (%d per device), %d iterations per epoch, lr %.4g, warmup %d",
@@ -230,7 +230,7 @@ def main(args) -> int:
         entries.update({f"mask_{k}": v for k, v in scores["segm"].items()})
         return entries, scores["segm"]["AP"]
 
-    best = fit(args, net, trainer, parallel, save_dir=save_dir, metrics=metrics,
+    best = fit(args, net, trainer, parallel, save_dir=save_dir, history=history, title=run_name,
                start_epoch=start_epoch, best=best, train_epoch=train_epoch, validate=validate,
                meta=checkpoint_meta(args, train_set), describe=describe_epoch)  # fmt: skip
     if parallel.is_main:

@@ -18,13 +18,13 @@ from mxnet import autograd, gluon
 from tqdm import tqdm
 
 from gluonext.common.cli import add_run_flags, positive_float, positive_int, scale_list
-from gluonext.engine.checkpoint import load_for_eval, resume_run
+from gluonext.engine.checkpoint import continue_or_start, load_for_eval
 from gluonext.engine.compat import is_uninitialized
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import run_script, start_run
-from gluonext.engine.tracking import MetricsLog, check_finite
+from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError, DeviceError
 from gluonext.segmentation.data import DATASETS, get_segmentation_dataset
 from gluonext.segmentation.evaluate import predict_logits
@@ -200,10 +200,10 @@ def main(args) -> int:
     loss_fn = MixSoftmaxCrossEntropyLoss(
         aux=bool(getattr(net, "aux", False)), aux_weight=args.aux_weight
     )
-    start_epoch, best = 1, {"mIoU": -1.0, "epoch": 0}
-    metrics = MetricsLog(save_dir / "metrics.jsonl", title=run_name)
-    if args.resume:
-        start_epoch, best = resume_run(args.resume, net, trainer, metrics, best)
+    best = {"mIoU": -1.0, "epoch": 0}
+    start_epoch, best, history = continue_or_start(
+        args, net, trainer, save_dir, best, parallel.is_main
+    )
     log.info("%s: %d train / %d val images, %d classes, %s, batch %d (%d per worker), "
              "%d iterations per epoch", run_name, len(train_set), len(val_set),
              train_set.NUM_CLASS, ",".join(map(str, contexts)), args.batch_size, local_batch,
@@ -218,7 +218,7 @@ def main(args) -> int:
         log.info("epoch %d validation:\n%s", epoch, matrix.table())
         return entries, matrix.mean_iou
 
-    best = fit(args, net, trainer, parallel, save_dir=save_dir, metrics=metrics,
+    best = fit(args, net, trainer, parallel, save_dir=save_dir, history=history, title=run_name,
                start_epoch=start_epoch, best=best, train_epoch=train_epoch,
                validate=validate_epoch, meta=checkpoint_meta(args, train_set),
                describe=describe_epoch)  # fmt: skip

@@ -28,5 +28,10 @@ class DeviceError(GluonextError, ValueError):
     """A device or distributed-training setting that cannot be honoured here."""
 
 
+class OutputError(GluonextError, OSError):
+    """An output folder or file that cannot be written (a file in its place, no permission,
+    a full disk)."""
+
+
 class TrainingDiverged(GluonextError, RuntimeError):
     """The loss became NaN or infinite: the run stops instead of training on garbage."""

@@ -80,11 +80,11 @@ def run_single_threaded(script: str, *argv):
 
 def check_exact_resume(script: str, args_for, tmp_path, min_state_effect: float):
     """Train two epochs; separately, stop after epoch 1 and ``--resume``: the weights must be
-    bit-identical. A control resumed without the optimizer state must differ by more than
-    ``min_state_effect``, so the test would notice a resume that drops momentum or the LR
-    position. ``args_for(save_dir, *extra)`` gives the command line."""
+    bit-identical. A checkpoint stripped of its optimizer state is refused by ``--resume``
+    (naming ``--init-from``); training on from its weights with ``--init-from`` must differ by
+    more than ``min_state_effect``, so the test would notice a resume that drops momentum or
+    the LR position. ``args_for(save_dir, *extra)`` gives the command line."""
     import json
-    import pickle
 
     import numpy as np
 
@@ -95,23 +95,28 @@ def check_exact_resume(script: str, args_for, tmp_path, min_state_effect: float)
     cut = run_single_threaded(script, "--crash-at-epoch", "2", *args_for(tmp_path / "cut"))
     assert cut.returncode != 0 and "KeyboardInterrupt" in cut.stderr
     last = tmp_path / "cut" / "checkpoint_last.ckpt"
-    payload = read_checkpoint(last)
-    assert payload["meta"]["epoch"] == 1
-    payload["trainer"] = None
-    (tmp_path / "no_state").mkdir()
-    with open(tmp_path / "no_state" / "checkpoint_last.ckpt", "wb") as handle:
-        pickle.dump(payload, handle)
-    for folder in ("cut", "no_state"):
-        resume = str(tmp_path / folder / "checkpoint_last.ckpt")
-        done = run_single_threaded(script, *args_for(tmp_path / folder, "--resume", resume))
-        assert done.returncode == 0, done.stderr[-2000:]
+    assert read_checkpoint(last)["meta"]["epoch"] == 1
+    stateless = tmp_path / "no_state" / "weights_only.ckpt"
+    stateless.parent.mkdir()
+    with np.load(last) as archive, open(stateless, "wb") as handle:
+        np.savez(handle, **{k: archive[k] for k in archive.files if k != "trainer"})
+    refused = run_single_threaded(
+        script, *args_for(tmp_path / "no_state", "--resume", str(stateless))
+    )
+    assert refused.returncode == 2 and "--init-from" in refused.stderr, refused.stderr[-2000:]
+    done = run_single_threaded(script, *args_for(tmp_path / "cut", "--resume", str(last)))
+    assert done.returncode == 0, done.stderr[-2000:]
+    control = run_single_threaded(
+        script, *args_for(tmp_path / "control", "--init-from", str(stateless), "--epochs", "1")
+    )
+    assert control.returncode == 0, control.stderr[-2000:]
     reference = read_checkpoint(tmp_path / "full" / "checkpoint_last.ckpt")["weights"]
     resumed = read_checkpoint(tmp_path / "cut" / "checkpoint_last.ckpt")["weights"]
     assert reference.keys() == resumed.keys()
     for name in reference:
         np.testing.assert_array_equal(resumed[name], reference[name], err_msg=name)
-    stateless = read_checkpoint(tmp_path / "no_state" / "checkpoint_last.ckpt")["weights"]
-    difference = max(float(np.abs(stateless[n] - reference[n]).max()) for n in reference)
+    other = read_checkpoint(tmp_path / "control" / "checkpoint_last.ckpt")["weights"]
+    difference = max(float(np.abs(other[n] - reference[n]).max()) for n in reference)
     assert difference > min_state_effect
     lines = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]

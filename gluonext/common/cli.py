@@ -90,6 +90,13 @@ def add_run_flags(
     )
     parser.add_argument("--workers", "-j", type=int, default=2, help="data-loading processes")
     parser.add_argument("--resume", default=None, metavar="CKPT", help="continue from a checkpoint")
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        metavar="CKPT",
+        help="weights of a checkpoint (any, e.g. checkpoint_best.ckpt of another run), a new "
+        "schedule from epoch 1 (--resume continues a run exactly instead)",
+    )
     parser.add_argument("--eval", action="store_true", help="evaluate --resume's weights and stop")
     parser.add_argument(
         "--val-interval", type=positive_int, default=1, help="evaluate every N epochs"

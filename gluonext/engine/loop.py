@@ -10,7 +10,6 @@ import mxnet as mx
 
 from gluonext.engine.checkpoint import save_epoch
 from gluonext.engine.devices import Parallel, average_running_stats
-from gluonext.engine.tracking import MetricsLog
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +26,8 @@ def fit(
     parallel: Parallel,
     *,
     save_dir: Path,
-    metrics: MetricsLog,
+    history: list[dict],
+    title: str,
     start_epoch: int,
     best: dict,
     train_epoch: Callable[[int], dict],
@@ -41,8 +41,9 @@ def fit(
     Each epoch: MXNet's generator seeded by (seed, epoch) so a resumed run draws the same,
     ``train_epoch(epoch)`` (a record of losses, speed, lr), BatchNorm statistics averaged over
     devices and workers, then on rank 0 only ``validate(epoch)`` on validation epochs (record
-    entries and the score ``best`` is kept by, or None), the checkpoint (``meta`` plus epoch and
-    best), the metrics line and a log line from ``describe(record)``.
+    entries and the score ``best`` is kept by, or None), then the epoch is committed: checkpoint
+    (``meta`` plus epoch, best and the metric ``history``), best files, ``metrics.jsonl`` and
+    its plot (``title``), and a log line from ``describe(record)``.
     """
     metric = next(key for key in best if key != "epoch")
     for epoch in range(start_epoch, args.epochs + 1):
@@ -56,9 +57,9 @@ def fit(
             record.update(entries)
             if score is not None and _better(score, best[metric], lower_is_better):
                 best = {metric: score, "epoch": epoch}
-        epoch_meta = {"epoch": epoch, "best": best, **meta}
-        save_epoch(save_dir, net, trainer, epoch_meta, is_best=best["epoch"] == epoch)
-        metrics.append(record)
+        history = [*history, record]
+        epoch_meta = {"epoch": epoch, "best": best, "history": history, **meta}
+        save_epoch(save_dir, net, trainer, epoch_meta, best["epoch"] == epoch, title)
         log.info(describe(record))
     return best
 

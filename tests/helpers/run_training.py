@@ -18,4 +18,4 @@ if argv[:1] == ["--crash-at-epoch"]:
         return original(*args, **kwargs)
 
     module.train_one_epoch = crashing
-sys.exit(module.main(module.parse_args(argv)))
+sys.exit(module.run(argv))  # one-line errors and exit code 2, as on the command line
