@@ -29,6 +29,7 @@ from gluonext.engine.loop import fit
 from gluonext.engine.schedules import step_schedule
 from gluonext.engine.session import run_script, start_run
 from gluonext.engine.tracking import check_finite
+from gluonext.formats.coco import check_split_pair
 from gluonext.formats.labelimg import read_class_list, read_split
 from gluonext.formats.labelimg_tables import format_table, split_table
 from gluonext.instance.data import InstanceDataset
@@ -57,7 +58,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--train-list", default=None, help="voc: image stems (default train.txt)")
     p.add_argument("--val-list", default=None, help="voc: image stems (default test.txt)")
     p.add_argument("--classes", default=None, help="voc: class names, one per line")
-    p.add_argument("--skip-bad", action="store_true", help="voc: leave bad XML/boxes out")
     p.add_argument("--categories", default="all", help="coco: all, main or ids")
     p.add_argument("--model-zoo", default=None, help="e.g. ssd_512_mobilenet1.0_voc")
     p.add_argument("--pretrained-base", default=None, metavar="FILE", help="ImageNet .params")
@@ -94,8 +94,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def get_datasets(args):
     """(train, val) box datasets: a LabelImg folder split by lists, or COCO JSON."""
     if args.dataset == "coco":
-        train = InstanceDataset(args.data_root, "train", args.categories)
-        val = InstanceDataset(args.data_root, "val", args.categories)
+        train = InstanceDataset(args.data_root, "train", args.categories, skip_bad=args.skip_bad)
+        val = InstanceDataset(args.data_root, "val", args.categories, skip_bad=args.skip_bad)
+        check_split_pair(train, val)
         return COCOBoxes(train), COCOBoxes(val)
     root = Path(args.data_root)
     classes = read_class_list(args.classes)

@@ -53,7 +53,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--train-csv", default=None, help="default <data-root>/Annotations/train.csv")
     p.add_argument("--val-csv", default=None, help="labelled validation CSV (else a split)")
     p.add_argument("--val-ratio", type=float, default=0.1, help="held-out share of train CSV")
-    p.add_argument("--skip-bad", action="store_true", help="leave malformed rows out, counted")
     p.add_argument("--input-size", type=input_size, default=(256, 192), help="HxW")
     p.add_argument("--sigma", type=positive_float, default=2.0, help="heatmap Gaussian sigma")
     p.add_argument("--pretrained-base", default=None, metavar="FILE", help="ImageNet ResNet")
@@ -87,6 +86,12 @@ def get_datasets(args):
         rows, val_rows = (
             [r for r in rows if r.image_id in keep],
             [r for r in rows if r.image_id not in keep],
+        )
+    shared = sorted({r.image_id for r in rows} & {r.image_id for r in val_rows})
+    if shared:
+        raise DatasetError(
+            f"{args.val_csv}: {len(shared)} validation image(s) are also in the training CSV "
+            f"(first: {shared[0]}); use a disjoint split"
         )
     if skipped:
         log.info("skipped rows: %s", ", ".join(f"{n} {k}" for k, n in sorted(skipped.items())))

@@ -27,6 +27,7 @@ from gluonext.engine.schedules import step_schedule
 from gluonext.engine.session import run_script, start_run
 from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError, DeviceError
+from gluonext.formats.coco import check_split_pair
 from gluonext.instance.data import InstanceDataset
 from gluonext.instance.evaluate import predict_instances, to_coco_results
 from gluonext.instance.loss import MaskRCNNLoss
@@ -253,11 +254,16 @@ def init_amp(args, contexts):
 
 def get_datasets(args):
     """The converter's (or any) COCO instance files; both must define the same categories."""
-    sources = {"image_dir": args.image_dir, "categories": args.categories}
+    sources = {
+        "image_dir": args.image_dir,
+        "categories": args.categories,
+        "skip_bad": args.skip_bad,
+    }
     train_set = InstanceDataset(args.data_root, "train", annotation_file=args.train_json, **sources)
     val_set = InstanceDataset(args.data_root, "val", annotation_file=args.val_json, **sources)
     if list(val_set.CLASSES) != list(train_set.CLASSES):
         raise DatasetError("train and val JSON files define different categories")
+    check_split_pair(train_set, val_set)
     return train_set, val_set
 
 

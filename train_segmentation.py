@@ -26,6 +26,7 @@ from gluonext.engine.schedules import WarmupSchedule
 from gluonext.engine.session import run_script, start_run
 from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError, DeviceError
+from gluonext.formats.coco import check_split_pair
 from gluonext.segmentation.data import DATASETS, get_segmentation_dataset
 from gluonext.segmentation.evaluate import predict_logits
 from gluonext.segmentation.metrics import ConfusionMatrix
@@ -234,12 +235,17 @@ def get_datasets(args):
     own resolution, or GluonCV's centre crops with ``--val-mode crop``)."""
     if len(args.scale_range) != 2 or args.scale_range[0] > args.scale_range[1]:
         raise DatasetError(f"--scale-range {args.scale_range}: expected LOW,HIGH with LOW <= HIGH")
-    kwargs = {"base_size": args.base_size, "crop_size": args.crop_size, "seed": args.seed}
+    kwargs = {"base_size": args.base_size, "crop_size": args.crop_size, "seed": args.seed,
+              "skip_bad": args.skip_bad}  # fmt: skip
     train_set = get_segmentation_dataset(
         args.dataset, args.data_root, "train", scale_range=args.scale_range, **kwargs
     )
     val_mode = "val" if args.val_mode == "crop" else "testval"
     val_set = get_segmentation_dataset(args.dataset, args.data_root, "val", val_mode, **kwargs)
+    check_split_pair(train_set, val_set)
+    for name, dataset in (("train", train_set), ("val", val_set)):
+        for why, count in sorted({**dataset.skipped, **dataset.invalid}.items()):
+            log.info("%s: %d left out (%s)", name, count, why)
     return train_set, val_set
 
 

@@ -99,6 +99,12 @@ def add_run_flags(
     )
     parser.add_argument("--eval", action="store_true", help="evaluate --resume's weights and stop")
     parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave damaged images and malformed annotations out (counted in the log) "
+        "instead of stopping at the first",
+    )
+    parser.add_argument(
         "--val-interval", type=positive_int, default=1, help="evaluate every N epochs"
     )
     parser.add_argument("--no-val", action="store_true")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,58 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> int:
             path.unlink()
             removed += 1
     return removed
+
+
+JOURNAL = ".publish.json"
+STAGING_PREFIX = ".staging-"
+
+
+def staging_folder(folder: str | os.PathLike) -> Path:
+    """A fresh hidden folder inside ``folder`` to write a set of files into before
+    ``publish_together`` moves them into place."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+
+
+def publish_together(folder: str | os.PathLike, staging: Path, deletes=()) -> None:
+    """Move every file of ``staging`` into ``folder`` and delete ``deletes`` there, as one
+    step: a journal written first (atomically) lists the moves, so a kill at any point leaves
+    the old set (no journal yet) or, once ``finish_publish`` has run, the new one."""
+    folder = Path(folder)
+    moves = sorted(p.name for p in staging.iterdir())
+    plan = {"staging": staging.name, "moves": moves, "deletes": sorted(deletes)}
+    write_json(folder / JOURNAL, plan)
+    kill_point("publish journal written")
+    finish_publish(folder)
+
+
+def finish_publish(folder: str | os.PathLike, clean: bool = True) -> bool:
+    """Complete a publish a kill interrupted (its journal exists: roll forward); with
+    ``clean`` (the writer, at its start) also remove the staging folders and temporary files
+    of one that never reached its journal. True if one was completed. Safe to run from a
+    reader and the writer at once."""
+    folder = Path(folder)
+    journal = folder / JOURNAL
+    completed = False
+    if journal.is_file():
+        plan = json.loads(journal.read_text(encoding="utf-8"))
+        staging = folder / plan["staging"]
+        for name in plan["moves"]:
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(staging / name, folder / name)
+                kill_point(f"published {name}")
+        for name in plan["deletes"]:
+            with contextlib.suppress(FileNotFoundError):
+                (folder / name).unlink()
+        with contextlib.suppress(FileNotFoundError):
+            journal.unlink()
+        shutil.rmtree(staging, ignore_errors=True)
+        completed = True
+    if clean:
+        for leftover in folder.glob(f"{STAGING_PREFIX}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        remove_stale_temporaries(folder)
+    return completed
 
 
 def write_json(path: str | os.PathLike, payload: Any, indent: int | None = None) -> None:

@@ -8,6 +8,7 @@ GluonCV's input (C x H x W, ImageNet mean and std); ``list_inputs`` and
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -24,14 +25,85 @@ STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255
 
 def read_rgb(path) -> np.ndarray:
     """Read an image file as H x W x 3 uint8 RGB, in stored pixel order (EXIF not applied, as in
-    the annotations' frame). Raises OSError naming the file when it cannot be decoded."""
+    the annotations' frame). Raises OSError naming the file when it cannot be decoded or is
+    cut short (OpenCV fills a truncated JPEG's missing part with grey and says nothing)."""
     data = np.fromfile(str(path), dtype=np.uint8)
-    image = (
-        cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
-    )
+    if not data.size:
+        raise OSError(f"{path}: empty file (0 bytes)")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
         raise OSError(f"{path}: not a readable image")
+    problem = truncation(data[:16].tobytes(), data[-_TAIL_BYTES:].tobytes())
+    if problem:
+        raise OSError(f"{path}: {problem}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+_JPEG, _PNG = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
+_TAIL_BYTES = 4096
+
+
+def truncation(head: bytes, tail: bytes) -> str | None:
+    """Why a JPEG or PNG whose first and last bytes are ``head`` / ``tail`` was cut short: no
+    end-of-image marker (JPEG) or IEND chunk (PNG) near the end. None for complete files and
+    for other formats (their decoders refuse truncation themselves)."""
+    if head.startswith(_JPEG) and b"\xff\xd9" not in tail:
+        return "truncated JPEG (no end-of-image marker): the file is damaged"
+    if head.startswith(_PNG) and b"IEND" not in tail:
+        return "truncated PNG (no IEND chunk): the file is damaged"
+    return None
+
+
+def image_problem(path, expect_hw: tuple[int, int] | None = None) -> str | None:
+    """Why ``path`` cannot be trained on (missing, empty, not an image, truncated, another
+    size than ``expect_hw`` (height, width)), or None. Reads the header and the last bytes
+    only, not the pixels."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        return "image file not found"
+    size = path.stat().st_size
+    if size == 0:
+        return "empty file (0 bytes)"
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+        handle.seek(max(0, size - _TAIL_BYTES))
+        problem = truncation(head, handle.read())
+    if problem:
+        return problem
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError) as exc:
+        return f"not a readable image ({exc.__class__.__name__})"
+    if expect_hw is not None and (height, width) != tuple(expect_hw):
+        return f"image is {height}x{width} but its annotation says {expect_hw[0]}x{expect_hw[1]}"
+    return None
+
+
+def _problem_kind(problem: str) -> str:
+    if problem.startswith("image is "):
+        return "image size differs from its annotation"
+    return problem.split(":")[0].split(" (")[0]
+
+
+def screen_images(entries, skip_bad: bool, progress: bool = False) -> tuple[list[int], Counter]:
+    """Check ``entries`` ((path, expected (height, width) or None) pairs) before training:
+    returns the indices of the usable ones and a count of the rest by problem; without
+    ``skip_bad`` the first problem is a ``DatasetError`` naming the file."""
+    kept, skipped = [], Counter()
+    for index, (path, expect_hw) in enumerate(
+        tqdm(entries, desc="checking images", disable=not progress, leave=False)
+    ):
+        problem = image_problem(path, expect_hw)
+        if problem is None:
+            kept.append(index)
+        elif not skip_bad:
+            raise DatasetError(f"{path}: {problem} (--skip-bad leaves such images out)")
+        else:
+            skipped[_problem_kind(problem)] += 1
+    return kept, skipped
 
 
 # uint8 value -> normalised float, one table per channel: one lookup instead of float math

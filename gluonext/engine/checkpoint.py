@@ -33,7 +33,7 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
-from gluonext.common.faults import kill_point
+from gluonext.common.faults import kill_point, set_stage
 from gluonext.common.files import atomic_open, remove_stale_temporaries
 from gluonext.common.plots import plot_curves
 from gluonext.engine.compat import load_param_value, structural_params
@@ -267,6 +267,7 @@ def resume_run(path, net, trainer, save_dir, best: dict, writes: bool = True):
     """``--resume``: weights and optimizer state from ``path`` (which must have the latter);
     the run folder is rewound to it (its ``checkpoint_last`` and metrics). Returns (first epoch
     to train, best so far, metric history). Only the rank that ``writes`` touches the folder."""
+    set_stage("resume")
     payload = read_checkpoint(path)
     if payload["trainer"] is None:
         raise CheckpointError(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import mxnet as mx
 
+from gluonext.common.faults import kill_point, set_stage
 from gluonext.engine.checkpoint import save_epoch
 from gluonext.engine.devices import Parallel, average_running_stats
 
@@ -47,6 +48,8 @@ def fit(
     """
     metric = next(key for key in best if key != "epoch")
     for epoch in range(start_epoch, args.epochs + 1):
+        set_stage(f"epoch {epoch}")
+        kill_point("started")
         mx.random.seed(args.seed * 1000 + epoch)
         record = {"epoch": epoch, **train_epoch(epoch)}
         average_running_stats(net, parallel)

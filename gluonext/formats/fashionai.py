@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from gluonext.common.images import image_problem
 from gluonext.errors import DatasetError
 
 FASHIONAI_KEYPOINTS = (
@@ -184,10 +185,10 @@ def _row_problem(row: list[str], root: Path, line: int) -> tuple[KeypointRow | N
     path = root / image_id
     if not path.is_file():
         return None, f"{image_id}: image not found under {root}"
-    try:
-        width, height = image_size(path)
-    except OSError as exc:
-        return None, f"{image_id}: image not readable ({exc})"
+    problem = image_problem(path)
+    if problem:
+        return None, f"{image_id}: image not readable ({problem})"
+    width, height = image_size(path)
     present = points[:, 2] >= 0
     xs, ys = points[present, 0], points[present, 1]
     outside = (xs < 0) | (xs >= width) | (ys < 0) | (ys >= height)
@@ -199,7 +200,7 @@ def _row_problem(row: list[str], root: Path, line: int) -> tuple[KeypointRow | N
 
 def _reason_kind(reason: str) -> str:
     for kind in ("columns", "unknown category", "not x_y_v", "visibility", "no such keypoint",
-                 "not found", "not readable", "outside"):  # fmt: skip
+                 "not found", "not readable", "outside", "duplicate"):  # fmt: skip
         if kind in reason:
             return kind
     return "malformed cell"
@@ -211,12 +212,13 @@ def read_keypoint_csv(
     """Rows of a FashionAI annotation CSV whose category is in ``categories``; images are
     resolved under ``root``. A bad row (wrong column count, unknown category, a cell that is
     not ``x_y_v`` or has v outside -1/0/1, a keypoint outside the image or not of the
-    category, a missing image) raises ``DatasetError`` naming the row, or with ``skip_bad`` is
-    left out and counted by reason (the returned Counter)."""
+    category, a missing or damaged image, an ``image_id`` given twice) raises ``DatasetError``
+    naming the row, or with ``skip_bad`` is left out and counted by reason (the returned
+    Counter)."""
     path, root = Path(path), Path(root)
     if not path.is_file():
         raise DatasetError(f"{path}: annotation CSV not found")
-    rows, skipped = [], Counter()
+    rows, skipped, first_line = [], Counter(), {}
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
@@ -230,10 +232,19 @@ def read_keypoint_csv(
             if category in FASHIONAI_CATEGORY_KEYPOINTS and category not in categories:
                 continue
             record, reason = _row_problem(row, root, line)
+            if record is not None and record.image_id in first_line:
+                record, reason = (
+                    None,
+                    (
+                        f"{record.image_id}: duplicate image_id (first on row "
+                        f"{first_line[record.image_id]})"
+                    ),
+                )
             if record is None:
                 if not skip_bad:
                     raise DatasetError(f"{path} row {line}: {reason} (--skip-bad leaves it out)")
                 skipped[_reason_kind(reason)] += 1
                 continue
+            first_line[record.image_id] = line
             rows.append(record)
     return rows, skipped

@@ -9,9 +9,12 @@ with ``check_images``, ``resize_val``) are decoded.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import logging
 import multiprocessing
 import os
+import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +23,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from gluonext.common.files import atomic_open, write_json
+from gluonext.common.faults import set_stage
+from gluonext.common.files import (
+    atomic_open,
+    finish_publish,
+    publish_together,
+    staging_folder,
+    write_json,
+)
+from gluonext.common.images import image_problem
 from gluonext.errors import DatasetError
 from gluonext.formats import rle
 from gluonext.formats.imaterialist import (
@@ -194,16 +205,17 @@ def image_file_name(image_id: str) -> str:
 
 
 def _image_size(path: Path) -> tuple[int, int] | str:
-    """(height, width) from the image header, or a reason string when it cannot be read."""
-    from PIL import Image, UnidentifiedImageError
+    """(height, width) from the image header, or a reason string when the file is missing,
+    unreadable or cut short (its last bytes are checked for the format's end marker)."""
+    from PIL import Image
 
     if not path.is_file():
         return f"image file not found: {path}"
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except (UnidentifiedImageError, OSError) as exc:
-        return f"image file unreadable: {path} ({exc.__class__.__name__})"
+    problem = image_problem(path)
+    if problem:
+        return f"image file unusable: {path} ({problem})"
+    with Image.open(path) as image:
+        width, height = image.size
     return height, width
 
 
@@ -227,6 +239,10 @@ def _resize_counts(counts_text: str, height: int, width: int, size: tuple[int, i
 def convert(options: ConvertOptions) -> ConvertReport:
     """Convert ``<data_root>/train.csv`` into ``instances_train.json`` / ``instances_val.json``."""
     root, csv_path = _check_options(options)
+    set_stage("convert")
+    out_dir = Path(options.output_dir) if options.output_dir else root / "annotations"
+    if out_dir.is_dir() and finish_publish(out_dir):
+        log.info("%s: completed the publish an interrupted conversion left", out_dir)
     categories, attributes = load_label_descriptions(root / "label_descriptions.json")
     category_ids = [entry["id"] for entry in categories]
     try:
@@ -242,13 +258,13 @@ def convert(options: ConvertOptions) -> ConvertReport:
         _check_images(root / options.image_dir, images, report, reject, options)
     splits = _split_to_coco(images, options.seed, options.val_num, report)
     coco_categories = [_coco_category(c) for c in categories if c["id"] in selected]
-    out_dir = Path(options.output_dir) if options.output_dir else root / "annotations"
     info = {
         "description": "iMaterialist Fashion 2019 converted to COCO instances by gluonext",
         "source": str(csv_path),
         "categories": options.categories,
         "seed": options.seed,
         "image_dir": options.image_dir,
+        "conversion": conversion_record(csv_path, options),
     }
     _write_outputs(out_dir, splits, info, coco_categories, attributes, options, report)
     return report
@@ -383,9 +399,26 @@ def _coco_category(entry: dict) -> dict:
 
 
 def _write_outputs(out_dir, splits, info, coco_categories, attributes, options, report) -> None:
-    """Each split's JSON (atomically), the resized validation JSON and the rejected rows."""
+    """Train and val JSON, the resized val JSON and the rejected rows, published together
+    (``publish_together``): a kill at any moment leaves the previous set or this one. A
+    rejected-rows list or resized val file of an earlier run that this one does not write
+    is removed with the same step."""
+    staging = staging_folder(out_dir)
+    try:
+        _stage_outputs(staging, splits, info, coco_categories, attributes, options, report)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # an error or Ctrl-C: the old set stays
+        raise
+    for key, staged in list(report.outputs.items()):
+        report.outputs[key] = out_dir / staged.name
+    new = {p.name for p in staging.iterdir()}
+    stale = [p.name for p in out_dir.glob("instances_val_*x*.json")] + ["rejected_rows.csv"]
+    publish_together(out_dir, staging, [name for name in stale if name not in new])
+
+
+def _stage_outputs(staging, splits, info, coco_categories, attributes, options, report) -> None:
     for split, (split_images, split_anns) in splits.items():
-        path = out_dir / f"instances_{split}.json"
+        path = staging / f"instances_{split}.json"
         write_json(
             path,
             {
@@ -402,10 +435,28 @@ def _write_outputs(out_dir, splits, info, coco_categories, attributes, options, 
         report.annotations[split] = Counter(a["category_id"] for a in split_anns)
     if options.resize_val:
         report.outputs["val_resized"] = _write_resized_val(
-            out_dir, splits["val"], options.resize_val, info, coco_categories, attributes
+            staging, splits["val"], options.resize_val, info, coco_categories, attributes
         )
     if report.rejected:
-        report.outputs["rejected"] = _write_rejected(out_dir / "rejected_rows.csv", report.rejected)
+        report.outputs["rejected"] = _write_rejected(staging / "rejected_rows.csv", report.rejected)
+
+
+def conversion_record(csv_path: Path, options: ConvertOptions) -> dict:
+    """What identifies a conversion: the CSV's checksum and the options that shape the split.
+    Both JSON files carry it; the training scripts refuse a pair whose ids differ."""
+    digest = hashlib.sha256()
+    with open(csv_path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    record = {
+        "csv_sha256": digest.hexdigest(),
+        "seed": options.seed,
+        "val_num": options.val_num,
+        "categories": options.categories,
+        "check_images": options.check_images,
+    }
+    record["id"] = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+    return record
 
 
 def _check_images(image_root: Path, images: dict, report: ConvertReport, reject, options) -> None:

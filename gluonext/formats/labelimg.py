@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gluonext.common.images import IMAGE_SUFFIXES
+from gluonext.common.images import IMAGE_SUFFIXES, image_problem
 from gluonext.errors import DatasetError
 
 VOC_CLASSES = ("Pants_Leggings", "Dresses", "Skirts", "Tops", "Shorts", "Lingerie")
@@ -78,6 +78,9 @@ def parse_labelimg_xml(path: Path) -> tuple[VOCRecord, list[tuple[int, str]]]:
         if not candidates:
             raise DatasetError(f"{where}: image {filename} not found beside it")
         image = candidates[0]
+    problem = image_problem(image, (height, width))
+    if problem:
+        raise DatasetError(f"{where}: its image {image.name}: {problem}")
     record, problems = VOCRecord(path, image, width, height), []
     for k, obj in enumerate(root.findall("object")):
         spot = f"{where} object {k}"

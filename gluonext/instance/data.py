@@ -12,28 +12,21 @@ keep every image in ascending image-id order, which GluonCV's COCO metrics rely 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from mxnet import gluon
 
-from gluonext.common.images import read_rgb
+from gluonext.common.images import read_rgb, screen_images
 from gluonext.errors import DatasetError
+from gluonext.formats.coco import (
+    annotation_problem,
+    checked_images,
+    conversion_id,
+    read_instances,
+)
 from gluonext.formats.imaterialist import select_categories
-
-
-def _segmentation_problem(seg) -> str | None:
-    if isinstance(seg, dict):
-        if "counts" not in seg or "size" not in seg or len(seg["size"]) != 2:
-            return "RLE segmentation without counts/size"
-        return None
-    if isinstance(seg, list):
-        if not seg or any(not isinstance(p, list) or len(p) < 6 or len(p) % 2 for p in seg):
-            return "polygon with fewer than 3 points"
-        return None
-    return "segmentation is neither RLE nor polygons"
 
 
 class InstanceDataset(gluon.data.Dataset):
@@ -52,25 +45,17 @@ class InstanceDataset(gluon.data.Dataset):
         image_dir: str | None = None,
         skip_empty: bool | None = None,
         transform=None,
+        skip_bad: bool = False,
+        check_images: bool = True,
     ):
         self.root, self.split = Path(root), split
         path = Path(annotation_file or self.root / "annotations" / f"instances_{split}.json")
-        if not path.is_file():
-            raise DatasetError(
-                f"{path}: not found; run tools/convert_imaterialist_to_coco.py "
-                f"--data-root {self.root} first"
-            )
         self.annotation_file = path
-        try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-            images, annotations = payload["images"], payload["annotations"]
-            file_categories = payload["categories"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise DatasetError(f"{path}: not a COCO instances file ({exc})") from None
-        self.image_dir = Path(
-            image_dir or self.root / payload.get("info", {}).get("image_dir", "train")
-        )
-        names = {c["id"]: c["name"] for c in file_categories}
+        payload = read_instances(path, self.root)
+        self.conversion_id = conversion_id(payload)
+        info = payload.get("info") if isinstance(payload.get("info"), dict) else {}
+        self.image_dir = Path(image_dir or self.root / info.get("image_dir", "train"))
+        names = {c["id"]: c["name"] for c in payload["categories"]}
         try:
             self.category_ids = select_categories(categories, sorted(names))
         except ValueError as exc:
@@ -80,20 +65,27 @@ class InstanceDataset(gluon.data.Dataset):
         self.CLASSES = tuple(names[c] for c in self.category_ids)
         self.label_of = {c: k for k, c in enumerate(self.category_ids)}
         self.transform_fn = transform
+        self.categories = payload["categories"]
 
+        self.skipped: Counter = Counter()  # reason -> images left out
+        images, bad_records = checked_images(payload, path, skip_bad)
+        if bad_records:
+            self.skipped["unusable image record"] += bad_records
+        self.file_names = [image["file_name"] for image in images]
+        images = self._screen(images, skip_bad, check_images)
         self.invalid: Counter = Counter()  # reason -> annotations left out
+        images_by_id = {image["id"]: image for image in images}
         by_image: dict[int, list] = {image["id"]: [] for image in images}
-        for ann in annotations:
-            if ann.get("category_id") not in self.label_of:
+        for ann in payload["annotations"]:
+            if not isinstance(ann, dict) or ann.get("category_id") not in self.label_of:
                 continue
-            reason = self._problem(ann, by_image)
+            reason = annotation_problem(ann, images_by_id)
             if reason:
                 self.invalid[reason] += 1
                 continue
             by_image[ann["image_id"]].append(ann)
         if skip_empty is None:
             skip_empty = split == "train"
-        self.skipped: Counter = Counter()
         kept = []
         for image in sorted(images, key=lambda im: im["id"]):
             if skip_empty and not by_image[image["id"]]:
@@ -103,18 +95,15 @@ class InstanceDataset(gluon.data.Dataset):
         self.images = kept
         self.annotations = [by_image[image["id"]] for image in kept]
 
-    @staticmethod
-    def _problem(ann: dict, by_image: dict) -> str | None:
-        if ann.get("image_id") not in by_image:
-            return "image_id not in images"
-        if ann.get("iscrowd", 0):
-            return "crowd annotation"
-        bbox = ann.get("bbox")
-        if not bbox or len(bbox) != 4 or bbox[2] <= 0 or bbox[3] <= 0:
-            return "box with zero area"
-        if ann.get("area", 1) <= 0:
-            return "mask with zero area"
-        return _segmentation_problem(ann.get("segmentation"))
+    def _screen(self, images: list[dict], skip_bad: bool, check: bool) -> list[dict]:
+        """Images whose files are complete and of the recorded size (``check``), before any
+        epoch; others are an error, or left out and counted with ``skip_bad``."""
+        if not check:
+            return images
+        entries = [(self.image_dir / im["file_name"], (im["height"], im["width"])) for im in images]
+        kept, skipped = screen_images(entries, skip_bad, progress=len(entries) > 2000)
+        self.skipped.update(skipped)
+        return [images[k] for k in kept]
 
     @property
     def num_class(self) -> int:
@@ -131,11 +120,16 @@ class InstanceDataset(gluon.data.Dataset):
         return self.image_dir / self.images[index]["file_name"]
 
     def coco(self):
-        """The annotation file as a pycocotools COCO object (parsed once, on first use)."""
+        """The usable part of the annotation file (the images and annotations this dataset
+        kept) as a pycocotools COCO object, built once on first use: a record pycocotools
+        cannot parse never reaches the evaluation."""
         if getattr(self, "_coco", None) is None:
             from gluonext.common.coco_eval import load_coco
 
-            self._coco = load_coco(self.annotation_file)
+            annotations = [ann for anns in self.annotations for ann in anns]
+            dataset = {"images": self.images, "annotations": annotations,
+                       "categories": self.categories}  # fmt: skip
+            self._coco = load_coco(dataset)
         return self._coco
 
     def summary(self) -> str:

@@ -14,9 +14,9 @@ import copy
 import cv2
 import mxnet as mx
 import numpy as np
-import pycocotools.mask as mask_util
 
 from gluonext.common.images import normalize
+from gluonext.formats.coco import decode_masks, to_rles  # noqa: F401 - to_rles re-exported
 
 _CV_MAX_CHANNELS = 512
 
@@ -29,32 +29,6 @@ def resized_size(width: int, height: int, short: int, max_size: int) -> tuple[in
     if round(scale * large) > max_size:
         scale = max_size / large
     return int(round(width * scale)), int(round(height * scale))
-
-
-def to_rles(segmentations: list, height: int, width: int) -> list[dict]:
-    """COCO segmentations (compressed or plain RLE, or polygons) to pycocotools RLE objects."""
-    rles = []
-    for seg in segmentations:
-        if isinstance(seg, list):  # polygons of one instance
-            rles.append(mask_util.merge(mask_util.frPyObjects(seg, height, width)))
-        elif isinstance(seg["counts"], list):  # uncompressed RLE
-            rles.append(mask_util.frPyObjects(seg, height, width))
-        else:
-            counts = seg["counts"]
-            rles.append(
-                {
-                    "size": seg["size"],
-                    "counts": counts.encode() if isinstance(counts, str) else counts,
-                }
-            )
-    return rles
-
-
-def decode_masks(segmentations: list, height: int, width: int) -> np.ndarray:
-    """All instance masks of an image as one H x W x N uint8 (0/1) array, row-major."""
-    if not segmentations:
-        return np.zeros((height, width, 0), dtype=np.uint8)
-    return np.ascontiguousarray(mask_util.decode(to_rles(segmentations, height, width)))
 
 
 def resize_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -11,16 +11,23 @@ Modes: ``train`` (GluonCV's augmentation), ``val`` (short side to crop size, cen
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pycocotools.mask as mask_util
 from mxnet import gluon
 
-from gluonext.common.images import normalize, read_rgb
+from gluonext.common.images import normalize, read_rgb, screen_images
 from gluonext.errors import DatasetError
 from gluonext.formats import clothing13
+from gluonext.formats.coco import (
+    annotation_problem,
+    checked_images,
+    conversion_id,
+    read_instances,
+    to_rles,
+)
 from gluonext.formats.imaterialist import BODY_PARTS, MAIN_CATEGORY_IDS
 from gluonext.segmentation.presets import IGNORE_LABEL, seg_train_transform, seg_val_transform
 
@@ -68,7 +75,10 @@ class SegmentationBase(gluon.data.Dataset):
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """(H x W x 3 uint8 RGB image, H x W label); sizes must agree."""
-        image = read_rgb(self.image_path(index))
+        try:
+            image = read_rgb(self.image_path(index))
+        except OSError as exc:
+            raise DatasetError(str(exc)) from None
         label = self.label(index)
         if image.shape[:2] != label.shape:
             raise DatasetError(
@@ -117,49 +127,53 @@ class IMaterialistSegmentation(SegmentationBase):
         crop_size: int = 480,
         annotation_file: str | None = None,
         scale_range: tuple[float, float] = (0.5, 2.0),
+        skip_bad: bool = False,
     ):
         super().__init__(mode or split, base_size, crop_size, scale_range)
         if label_mode not in LABEL_MODES:
             raise ValueError(f"label_mode must be one of {LABEL_MODES}, got {label_mode!r}")
         self.root = Path(root)
-        path = (
-            Path(annotation_file)
-            if annotation_file
-            else (self.root / "annotations" / f"instances_{split}.json")
-        )
-        if not path.is_file():
-            raise DatasetError(
-                f"{path}: not found; run tools/convert_imaterialist_to_coco.py "
-                f"--data-root {self.root} first"
-            )
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        self.image_dir = self.root / payload.get("info", {}).get("image_dir", "train")
-        supercategory = {c["id"]: c.get("supercategory", "") for c in payload["categories"]}
-        names = {c["id"]: c["name"] for c in payload["categories"]}
+        path = Path(annotation_file or self.root / "annotations" / f"instances_{split}.json")
+        self.annotation_file = path
+        payload = read_instances(path, self.root)
+        self.conversion_id = conversion_id(payload)
+        info = payload.get("info") if isinstance(payload.get("info"), dict) else {}
+        self.image_dir = self.root / info.get("image_dir", "train")
         self.label_mode = label_mode
-        if label_mode == "main":
-            self.class_of = {c: i + 1 for i, c in enumerate(MAIN_CATEGORY_IDS)}
-            self.CLASSES = ("background", *(names.get(c, str(c)) for c in MAIN_CATEGORY_IDS))
-        elif label_mode == "parts":
-            self.class_of = {
-                c: BODY_PARTS[supercategory[c]]
-                for c in MAIN_CATEGORY_IDS
-                if supercategory.get(c) in BODY_PARTS
-            }
-            self.CLASSES = ("background", "upper body", "lower body", "whole body")
-        else:
-            self.class_of = {c: 1 for c in MAIN_CATEGORY_IDS}
-            self.CLASSES = ("background", "garment")
-        by_image: dict[int, list] = {image["id"]: [] for image in payload["images"]}
+        self.class_of, self.CLASSES = _label_map(label_mode, payload["categories"])
+        self.skipped: Counter = Counter()  # reason -> images left out (--skip-bad)
+        images, bad_records = checked_images(payload, path, skip_bad)
+        if bad_records:
+            self.skipped["unusable image record"] += bad_records
+        self.file_names = [image["file_name"] for image in images]
+        entries = [(self.image_dir / im["file_name"], (im["height"], im["width"])) for im in images]
+        kept, skipped = screen_images(entries, skip_bad, progress=len(entries) > 2000)
+        self.skipped.update(skipped)
+        images = [images[k] for k in kept]
+        images_by_id = {image["id"]: image for image in images}
+        self.invalid: Counter = Counter()  # reason -> annotations left out
+        by_image: dict[int, list] = {image["id"]: [] for image in images}
         for ann in payload["annotations"]:
-            if ann["category_id"] in self.class_of:
-                by_image[ann["image_id"]].append(
-                    (ann["area"], self.class_of[ann["category_id"]], ann["segmentation"])
-                )
-        self.images = sorted(payload["images"], key=lambda image: image["id"])
+            if not isinstance(ann, dict) or ann.get("category_id") not in self.class_of:
+                continue
+            reason = annotation_problem(ann, images_by_id)
+            if reason:
+                self.invalid[reason] += 1
+                continue
+            by_image[ann["image_id"]].append(
+                (ann["area"], self.class_of[ann["category_id"]], ann["segmentation"])
+            )
+        self.images = sorted(images, key=lambda image: image["id"])
         self.annotations = [
             sorted(by_image[image["id"]], key=lambda a: -a[0]) for image in self.images
         ]
+
+    def summary(self) -> str:
+        """One line: images and what was left out."""
+        parts = [f"{len(self)} images"]
+        parts += [f"{n} images skipped ({why})" for why, n in sorted(self.skipped.items())]
+        parts += [f"{n} annotations left out ({why})" for why, n in sorted(self.invalid.items())]
+        return "; ".join(parts)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -174,15 +188,28 @@ class IMaterialistSegmentation(SegmentationBase):
         label = np.zeros((info["height"], info["width"]), dtype=np.uint8, order="F")
         annotations = self.annotations[index]
         if annotations:
-            masks = mask_util.decode(
-                [
-                    {"size": seg_["size"], "counts": seg_["counts"].encode()}
-                    for _area, _cls, seg_ in annotations
-                ]
-            )
+            segs = [seg for _area, _cls, seg in annotations]
+            masks = mask_util.decode(to_rles(segs, info["height"], info["width"]))
             for k, (_area, cls, _seg) in enumerate(annotations):
                 np.copyto(label, np.uint8(cls), where=masks[:, :, k].view(bool))
         return np.ascontiguousarray(label)
+
+
+def _label_map(label_mode: str, categories: list) -> tuple[dict, tuple]:
+    """Category id -> class index, and the class names, of ``label_mode``."""
+    supercategory = {c["id"]: c.get("supercategory", "") for c in categories}
+    names = {c["id"]: c["name"] for c in categories}
+    if label_mode == "main":
+        class_of = {c: i + 1 for i, c in enumerate(MAIN_CATEGORY_IDS)}
+        return class_of, ("background", *(names.get(c, str(c)) for c in MAIN_CATEGORY_IDS))
+    if label_mode == "parts":
+        class_of = {
+            c: BODY_PARTS[supercategory[c]]
+            for c in MAIN_CATEGORY_IDS
+            if supercategory.get(c) in BODY_PARTS
+        }
+        return class_of, ("background", "upper body", "lower body", "whole body")
+    return {c: 1 for c in MAIN_CATEGORY_IDS}, ("background", "garment")
 
 
 class Clothing13Segmentation(SegmentationBase):
@@ -204,6 +231,7 @@ class Clothing13Segmentation(SegmentationBase):
         val_fraction: float = 0.1,
         seed: int = 0,
         scale_range: tuple[float, float] = (0.5, 2.0),
+        skip_bad: bool = False,
     ):
         super().__init__(mode or split, base_size, crop_size, scale_range)
         root = Path(root)
@@ -218,7 +246,13 @@ class Clothing13Segmentation(SegmentationBase):
             n_val = max(1, int(round(len(stems) * val_fraction)))
             chosen = order[:n_val] if split == "val" else order[n_val:]
             stems = [stems[i] for i in sorted(chosen)]
-        self.folder, self.stems = folder, stems
+        entries = [(folder / f"{s}{suffix}", None) for s in stems for suffix in (".jpg", ".png")]
+        kept, self.skipped = screen_images(entries, skip_bad, progress=len(entries) > 4000)
+        usable = set(kept)
+        stems = [s for k, s in enumerate(stems) if {2 * k, 2 * k + 1} <= usable]
+        self.folder, self.stems, self.invalid = folder, stems, Counter()
+        self.file_names = [f"{s}.jpg" for s in stems]
+        self.annotation_file, self.conversion_id = folder, None
 
     def __len__(self) -> int:
         return len(self.stems)

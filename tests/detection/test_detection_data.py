@@ -45,7 +45,7 @@ def _edit(path, old, new):
     ("old", "new", "message", "reason"),
     [
         ("<xmax>", "<xmax>-5", "zero area", "zero area"),
-        ("<width>160</width>", "<width>20</width>", "outside the 20x192 image", "outside"),
+        ("<xmax>", "<xmax>9999", "outside the 160x192 image", "outside"),
         ("<ymin>", "<ymin>abc", "is 'abc", "not a number"),
     ],
 )
@@ -56,6 +56,18 @@ def test_bad_boxes_name_the_file_or_are_skipped_with_a_count(voc, old, new, mess
         scan_voc_folder(voc)
     records, report = scan_voc_folder(voc, skip_bad=True)
     assert report.skipped_objects[reason] >= 1 and len(records) == 12
+
+
+def test_damaged_image_or_a_size_that_disagrees_names_the_file_or_is_skipped(voc):
+    xmls = sorted(voc.glob("*.xml"))
+    _edit(xmls[1], "<width>160</width>", "<width>20</width>")
+    image = xmls[4].with_suffix(".jpg")
+    image.write_bytes(image.read_bytes()[: image.stat().st_size * 2 // 5])  # cut short
+    with pytest.raises(DatasetError, match=f"{xmls[1].name}: its image .* image is 192x160 but"):
+        scan_voc_folder(voc)
+    records, report = scan_voc_folder(voc, skip_bad=True)
+    assert len(records) == 10 and len(report.skipped_files) == 2
+    assert any("truncated JPEG" in reason for _, reason in report.skipped_files)
 
 
 def test_unknown_classes_unreadable_xml_and_missing_images(voc, tmp_path):
