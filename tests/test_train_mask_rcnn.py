@@ -131,8 +131,18 @@ def test_overfits_a_few_images_then_predicts_and_submits(tmp_path):
     write_imaterialist(root, 6, seed=1, size=(96, 128), progress=False)
     convert(ConvertOptions(data_root=root, val_num=2, categories="main", progress=False))
     train_json = root / "annotations" / "instances_train.json"
+    # scored on copies of its own training images: a pair sharing image files is refused
+    payload = json.loads(train_json.read_text())
+    (root / "again").mkdir()
+    for image in payload["images"]:
+        name = image["file_name"]
+        (root / "again" / name).write_bytes((root / "train" / name).read_bytes())
+    payload["info"]["image_dir"] = "again"
+    del payload["info"]["conversion"]
+    again_json = root / "annotations" / "instances_train_again.json"
+    again_json.write_text(json.dumps(payload))
     args = mask_args(
-        root, tmp_path / "run", "--val-json", str(train_json), "--rcnn-num-samples", "64",
+        root, tmp_path / "run", "--val-json", str(again_json), "--rcnn-num-samples", "64",
         "--rpn-pre-nms", "1000", "--rpn-post-nms", "100", "--epochs", "20",
         "--val-interval", "20", "--lr-decay-epoch", "16", "--lr-warmup", "4",
     )  # fmt: skip

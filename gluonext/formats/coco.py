@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,23 @@ def annotation_problem(ann, images_by_id: dict) -> str | None:
     return problem
 
 
+def annotations_by_image(payload: dict, images: list[dict], categories) -> tuple[dict, Counter]:
+    """The usable annotations of ``categories`` grouped by image id (every image of
+    ``images`` has an entry), and the count of those left out by reason."""
+    images_by_id = {image["id"]: image for image in images}
+    by_image: dict[int, list] = {image["id"]: [] for image in images}
+    invalid: Counter = Counter()
+    for ann in payload["annotations"]:
+        if not isinstance(ann, dict) or ann.get("category_id") not in categories:
+            continue
+        reason = annotation_problem(ann, images_by_id)
+        if reason:
+            invalid[reason] += 1
+        else:
+            by_image[ann["image_id"]].append(ann)
+    return by_image, invalid
+
+
 def to_rles(segmentations: list, height: int, width: int) -> list[dict]:
     """COCO segmentations (compressed or plain RLE, or polygons) to pycocotools RLE objects."""
     rles = []
@@ -144,8 +162,8 @@ def conversion_id(payload: dict) -> str | None:
 
 
 def check_split_pair(train_set, val_set) -> None:
-    """Refuse a train/val pair of COCO datasets (``annotation_file``, ``conversion_id``,
-    ``file_names``) that comes from two conversions or shares an image."""
+    """Refuse a train/val pair of datasets (``annotation_file``, ``conversion_id``,
+    ``image_files``) that comes from two conversions or shares an image file."""
     train_path, val_path = Path(train_set.annotation_file), Path(val_set.annotation_file)
     ids = train_set.conversion_id, val_set.conversion_id
     if ids[0] and ids[1] and ids[0] != ids[1]:
@@ -154,9 +172,9 @@ def check_split_pair(train_set, val_set) -> None:
             "conversions (an interrupted or repeated run with other options): run "
             "tools/convert_imaterialist_to_coco.py again"
         )
-    shared = sorted(set(train_set.file_names) & set(val_set.file_names))
+    shared = sorted(set(train_set.image_files) & set(val_set.image_files))
     if shared:
         raise DatasetError(
             f"{val_path}: {len(shared)} validation image(s) are also training images in "
-            f"{train_path} (first: {shared[0]}); use a disjoint split"
+            f"{train_path} (first: {shared[0].name}); use a disjoint split"
         )

@@ -21,7 +21,7 @@ from mxnet import gluon
 from gluonext.common.images import read_rgb, screen_images
 from gluonext.errors import DatasetError
 from gluonext.formats.coco import (
-    annotation_problem,
+    annotations_by_image,
     checked_images,
     conversion_id,
     read_instances,
@@ -71,19 +71,9 @@ class InstanceDataset(gluon.data.Dataset):
         images, bad_records = checked_images(payload, path, skip_bad)
         if bad_records:
             self.skipped["unusable image record"] += bad_records
-        self.file_names = [image["file_name"] for image in images]
+        self.image_files = [(self.image_dir / im["file_name"]).resolve() for im in images]
         images = self._screen(images, skip_bad, check_images)
-        self.invalid: Counter = Counter()  # reason -> annotations left out
-        images_by_id = {image["id"]: image for image in images}
-        by_image: dict[int, list] = {image["id"]: [] for image in images}
-        for ann in payload["annotations"]:
-            if not isinstance(ann, dict) or ann.get("category_id") not in self.label_of:
-                continue
-            reason = annotation_problem(ann, images_by_id)
-            if reason:
-                self.invalid[reason] += 1
-                continue
-            by_image[ann["image_id"]].append(ann)
+        by_image, self.invalid = annotations_by_image(payload, images, self.label_of)
         if skip_empty is None:
             skip_empty = split == "train"
         kept = []

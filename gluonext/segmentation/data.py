@@ -22,7 +22,7 @@ from gluonext.common.images import normalize, read_rgb, screen_images
 from gluonext.errors import DatasetError
 from gluonext.formats import clothing13
 from gluonext.formats.coco import (
-    annotation_problem,
+    annotations_by_image,
     checked_images,
     conversion_id,
     read_instances,
@@ -145,27 +145,23 @@ class IMaterialistSegmentation(SegmentationBase):
         images, bad_records = checked_images(payload, path, skip_bad)
         if bad_records:
             self.skipped["unusable image record"] += bad_records
-        self.file_names = [image["file_name"] for image in images]
+        self.image_files = [(self.image_dir / im["file_name"]).resolve() for im in images]
         entries = [(self.image_dir / im["file_name"], (im["height"], im["width"])) for im in images]
         kept, skipped = screen_images(entries, skip_bad, progress=len(entries) > 2000)
         self.skipped.update(skipped)
         images = [images[k] for k in kept]
-        images_by_id = {image["id"]: image for image in images}
-        self.invalid: Counter = Counter()  # reason -> annotations left out
-        by_image: dict[int, list] = {image["id"]: [] for image in images}
-        for ann in payload["annotations"]:
-            if not isinstance(ann, dict) or ann.get("category_id") not in self.class_of:
-                continue
-            reason = annotation_problem(ann, images_by_id)
-            if reason:
-                self.invalid[reason] += 1
-                continue
-            by_image[ann["image_id"]].append(
-                (ann["area"], self.class_of[ann["category_id"]], ann["segmentation"])
-            )
+        by_image, self.invalid = annotations_by_image(payload, images, self.class_of)
         self.images = sorted(images, key=lambda image: image["id"])
+        # painted from the largest area to the smallest: small garments on large ones stay
         self.annotations = [
-            sorted(by_image[image["id"]], key=lambda a: -a[0]) for image in self.images
+            sorted(
+                (
+                    (a["area"], self.class_of[a["category_id"]], a["segmentation"])
+                    for a in by_image[image["id"]]
+                ),
+                key=lambda a: -a[0],
+            )  # fmt: skip
+            for image in self.images
         ]
 
     def summary(self) -> str:
@@ -251,7 +247,7 @@ class Clothing13Segmentation(SegmentationBase):
         usable = set(kept)
         stems = [s for k, s in enumerate(stems) if {2 * k, 2 * k + 1} <= usable]
         self.folder, self.stems, self.invalid = folder, stems, Counter()
-        self.file_names = [f"{s}.jpg" for s in stems]
+        self.image_files = [(folder / f"{s}.jpg").resolve() for s in stems]
         self.annotation_file, self.conversion_id = folder, None
 
     def __len__(self) -> int:
