@@ -84,6 +84,11 @@ class VOCFolderDetection(BoxItems):
             label[row] = (x1 - 1, y1 - 1, x2 - 1, y2 - 1, self.index_of[obj.name], obj.difficult)
         return label
 
+    def size(self, index: int) -> tuple[int, int]:
+        """(height, width) of image ``index`` from its XML, without reading the image."""
+        record = self.records[index]
+        return record.height, record.width
+
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         record = self.records[index]
         try:
@@ -120,6 +125,14 @@ class COCOBoxes(BoxItems):
 
     def __len__(self) -> int:
         return len(self.instances)
+
+    def size(self, index: int) -> tuple[int, int]:
+        info = self.instances.images[index]
+        return info["height"], info["width"]
+
+    def label(self, index: int) -> np.ndarray:
+        label = self.instances.label(index)
+        return np.concatenate([label, np.zeros((len(label), 1), np.float32)], axis=1)
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         image, label, _ = self.instances.load(index)
