@@ -19,7 +19,9 @@ from pathlib import Path
 from mxnet import autograd
 from tqdm import tqdm
 
+from gluonext.common.box_priors import PRIORS_PER_CLASS
 from gluonext.common.cli import add_run_flags, epoch_list, positive_float, positive_int
+from gluonext.detection.baseline import evaluate_baseline
 from gluonext.detection.data import COCOBoxes, voc_splits
 from gluonext.detection.evaluate import evaluate_detection
 from gluonext.detection.recipes import RECIPES
@@ -161,13 +163,30 @@ def evaluate(net, dataset, ctx, recipe, show=True) -> dict:
     return evaluate_detection(net, dataset, ctx, recipe, progress)
 
 
-def log_scores(title: str, scores: dict) -> None:
-    table = "\n".join(
-        f"  {name:<24}{'-' if ap != ap else f'{ap:.4f}':>8}"
+def log_scores(title: str, scores: dict, blind: dict | None = None) -> None:
+    """VOC07 AP per class (and the image-blind baseline's beside it) and COCO box AP."""
+
+    def shown(ap) -> str:
+        return "-" if ap is None or ap != ap else f"{ap:.4f}"
+
+    head = f"  {'class':<24}{'AP':>8}" + (f"{'baseline':>10}" if blind else "")
+    rows = [
+        f"  {name:<24}{shown(ap):>8}"
+        + (f"{shown(blind['voc07_per_class'].get(name)):>10}" if blind else "")
         for name, ap in scores["voc07_per_class"].items()
-    )
+    ]
     coco = "  ".join(f"{k} {v:.4f}" for k, v in scores["coco"].items())
-    log.info("%s: VOC07 mAP@0.5 %.4f\n%s\n  COCO: %s", title, scores["voc07_mAP"], table, coco)
+    log.info("%s: VOC07 mAP@0.5 %.4f\n%s\n  COCO: %s", title, scores["voc07_mAP"],
+             "\n".join([head, *rows]), coco)  # fmt: skip
+
+
+def report_baseline(train_set, val_set) -> dict:
+    """The image-blind baseline's scores, logged: what a detector must beat."""
+    blind = evaluate_baseline(train_set, val_set)
+    log.info("image-blind baseline (%d prior boxes per class from the training boxes, "
+             "scored by class share): VOC07 mAP@0.5 %.4f",
+             PRIORS_PER_CLASS, blind["voc07_mAP"])  # fmt: skip
+    return blind
 
 
 def main(args) -> int:
@@ -182,11 +201,12 @@ def main(args) -> int:
     train_set, val_set = get_datasets(args)
     classes = list(train_set.CLASSES)
     net = build_net(recipe, args, classes, contexts)
+    blind = report_baseline(train_set, val_set) if parallel.is_main else None
 
     if args.eval:
         meta = load_for_eval(args, net)
         log_scores(f"evaluated {args.resume} (epoch {meta.get('epoch')})",
-                   evaluate(net, val_set, contexts[0], recipe, show))  # fmt: skip
+                   evaluate(net, val_set, contexts[0], recipe, show), blind)  # fmt: skip
         return 0
 
     local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
@@ -217,7 +237,7 @@ def main(args) -> int:
 
     def validate(epoch):
         scores = evaluate(net, val_set, contexts[0], recipe, show)
-        log_scores(f"epoch {epoch} validation", scores)
+        log_scores(f"epoch {epoch} validation", scores, blind)
         entries = {"voc07_mAP": scores["voc07_mAP"]}
         entries.update({f"coco_{k}": v for k, v in scores["coco"].items()})
         return entries, scores["voc07_mAP"]
@@ -225,6 +245,8 @@ def main(args) -> int:
     def describe(record):
         losses = ", ".join(f"{p} {record[f'train_loss_{p}']:.4f}" for p in recipe.parts)
         score = f", VOC07 mAP {record['voc07_mAP']:.4f}" if "voc07_mAP" in record else ""
+        if score and "baseline_voc07_mAP" in record:
+            score += f" (image-blind {record['baseline_voc07_mAP']:.4f})"
         return (f"epoch {record['epoch']}: loss {record['train_loss']:.4f} ({losses}), "
                 f"{record['img_per_s']:.1f} img/s, lr {record['lr']:.2e}{score}")  # fmt: skip
 
@@ -232,7 +254,8 @@ def main(args) -> int:
             "network": args.network, "data_shape": args.data_shape}  # fmt: skip
     best = fit(args, net, trainer, parallel, save_dir=save_dir, history=history, title=run_name,
                start_epoch=start_epoch, best=best, train_epoch=train_epoch, validate=validate,
-               meta=meta, describe=describe)  # fmt: skip
+               meta=meta, describe=describe,
+               baseline={"baseline_voc07_mAP": blind["voc07_mAP"]} if blind else None)  # fmt: skip
     if parallel.is_main:
         log.info("done: best VOC07 mAP %.4f at epoch %d; outputs in %s",
                  best["mAP"], best["epoch"], save_dir)  # fmt: skip

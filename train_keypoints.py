@@ -26,6 +26,7 @@ from gluonext.engine.session import run_script, start_run
 from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError
 from gluonext.formats.fashionai import CATEGORIES, read_keypoint_csv
+from gluonext.keypoints.baseline import evaluate_baseline
 from gluonext.keypoints.data import FashionAIKeypoints
 from gluonext.keypoints.evaluate import evaluate_keypoints
 from gluonext.keypoints.model import NETWORKS, HeatmapLoss, build_simple_pose
@@ -147,10 +148,26 @@ def evaluate(net, dataset, ctx, args, show=True) -> dict:
     )
 
 
-def log_scores(title: str, scores: dict) -> None:
-    table = "\n".join(f"  {c:<10}{ne:8.2f}%" for c, ne in scores["per_category"].items())
+def log_scores(title: str, scores: dict, blind: dict | None = None) -> None:
+    """NE per category (and the image-blind baseline's beside it)."""
+    other = blind["per_category"] if blind else {}
+    head = f"  {'category':<10}{'NE':>9}" + (f"{'baseline':>10}" if blind else "")
+    rows = [
+        f"  {c:<10}{ne:8.2f}%" + (f"{other.get(c, float('nan')):9.2f}%" if blind else "")
+        for c, ne in scores["per_category"].items()
+    ]
     unscored = f" ({scores['unscored']} images without a normaliser)" if scores["unscored"] else ""
-    log.info("%s: NE %.2f%%%s\n%s", title, scores["NE"], unscored, table)
+    log.info("%s: NE %.2f%%%s\n%s", title, scores["NE"], unscored, "\n".join([head, *rows]))
+
+
+def report_baseline(train_set, val_set) -> dict | None:
+    """The image-blind baseline's NE, logged: what a model must beat (None without val)."""
+    if not len(val_set):
+        return None
+    blind = evaluate_baseline(train_set, val_set)
+    log.info("image-blind baseline (each keypoint at its category's mean position in the "
+             "training rows): NE %.2f%%", blind["NE"])  # fmt: skip
+    return blind
 
 
 def main(args) -> int:
@@ -159,11 +176,12 @@ def main(args) -> int:
     contexts, parallel, show = start_run(args, save_dir)
     train_set, val_set = get_datasets(args)
     net = build_net(args, train_set.num_joints, contexts)
+    blind = report_baseline(train_set, val_set) if parallel.is_main else None
 
     if args.eval:
         meta = load_for_eval(args, net)
         log_scores(f"evaluated {args.resume} (epoch {meta.get('epoch')})",
-                   evaluate(net, val_set, contexts[0], args, show))  # fmt: skip
+                   evaluate(net, val_set, contexts[0], args, show), blind)  # fmt: skip
         return 0
 
     local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
@@ -193,7 +211,7 @@ def main(args) -> int:
         if not len(val_set):
             return {}, None
         scores = evaluate(net, val_set, contexts[0], args, show)
-        log_scores(f"epoch {epoch} validation", scores)
+        log_scores(f"epoch {epoch} validation", scores, blind)
         entries = {"NE": scores["NE"], **{f"NE_{c}": v for c, v in scores["per_category"].items()}}
         return entries, scores["NE"]
 
@@ -201,7 +219,8 @@ def main(args) -> int:
             "network": args.network, "input_size": list(args.input_size)}  # fmt: skip
     best = fit(args, net, trainer, parallel, save_dir=save_dir, history=history, title=run_name,
                start_epoch=start_epoch, best=best, train_epoch=train_epoch, validate=validate,
-               meta=meta, describe=describe_epoch, lower_is_better=True)  # fmt: skip
+               meta=meta, describe=describe_epoch, lower_is_better=True,
+               baseline={"baseline_NE": blind["NE"]} if blind else None)  # fmt: skip
     if parallel.is_main:
         log.info("done: best NE %.2f%% at epoch %d; outputs in %s", best["NE"], best["epoch"],
                  save_dir)  # fmt: skip
@@ -210,6 +229,8 @@ def main(args) -> int:
 
 def describe_epoch(record: dict) -> str:
     score = f", NE {record['NE']:.2f}%" if "NE" in record else ""
+    if score and "baseline_NE" in record:
+        score += f" (image-blind {record['baseline_NE']:.2f}%)"
     return (f"epoch {record['epoch']}: loss {record['train_loss']:.6f}, "
             f"{record['img_per_s']:.1f} img/s, lr {record['lr']:.2e}{score}")  # fmt: skip
 

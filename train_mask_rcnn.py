@@ -28,6 +28,7 @@ from gluonext.engine.session import run_script, start_run
 from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError, DeviceError
 from gluonext.formats.coco import check_split_pair
+from gluonext.instance.baseline import evaluate_baseline
 from gluonext.instance.data import InstanceDataset
 from gluonext.instance.evaluate import predict_instances, to_coco_results
 from gluonext.instance.loss import MaskRCNNLoss
@@ -184,12 +185,13 @@ def main(args) -> int:
     train_set, val_set = get_datasets(args)
     per_device = per_device_batch(args, len(contexts), parallel.num_workers)
     net = build_net(args, list(train_set.CLASSES), contexts, per_device)
+    blind = report_baseline(train_set, val_set) if parallel.is_main else None
     short_val = args.short[1]
 
     if args.eval:
         meta = load_for_eval(args, net)
         scores, _ = evaluate(net, val_set, contexts[0], short_val, args.max_size, show)
-        log_scores(f"evaluated {args.resume} (epoch {meta.get('epoch')})", scores, val_set)
+        log_scores(f"evaluated {args.resume} (epoch {meta.get('epoch')})", scores, val_set, blind)
         return 0
 
     local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
@@ -226,14 +228,15 @@ def main(args) -> int:
         scores, _ = evaluate(
             net, val_set, contexts[0], short_val, args.max_size, show, args.hybridize
         )
-        log_scores(f"epoch {epoch} validation", scores, val_set)
+        log_scores(f"epoch {epoch} validation", scores, val_set, blind)
         entries = {f"bbox_{k}": v for k, v in scores["bbox"].items()}
         entries.update({f"mask_{k}": v for k, v in scores["segm"].items()})
         return entries, scores["segm"]["AP"]
 
     best = fit(args, net, trainer, parallel, save_dir=save_dir, history=history, title=run_name,
                start_epoch=start_epoch, best=best, train_epoch=train_epoch, validate=validate,
-               meta=checkpoint_meta(args, train_set), describe=describe_epoch)  # fmt: skip
+               meta=checkpoint_meta(args, train_set), describe=describe_epoch,
+               baseline=baseline_entries(blind))  # fmt: skip
     if parallel.is_main:
         log.info("done: best mask AP %.4f at epoch %d; outputs in %s", best["mask_AP"],
                  best["epoch"], save_dir)  # fmt: skip
@@ -315,11 +318,19 @@ def checkpoint_meta(args, train_set) -> dict:
     }
 
 
+def baseline_entries(blind: dict | None) -> dict | None:
+    if blind is None:
+        return None
+    return {"baseline_mask_AP": blind["segm"]["AP"], "baseline_mask_AP50": blind["segm"]["AP50"]}
+
+
 def describe_epoch(record: dict) -> str:
     rpn_cls, rpn_box, rcnn_cls, rcnn_box, mask = (
         record[f"train_loss_{k}"] for k in MaskRCNNLoss.PARTS
     )
     score = f", mask AP {record['mask_AP']:.4f}" if "mask_AP" in record else ""
+    if score and "baseline_mask_AP" in record:
+        score += f" (image-blind {record['baseline_mask_AP']:.4f})"
     return (
         f"epoch {record['epoch']}: loss {record['train_loss']:.4f} (rpn {rpn_cls:.3f} + "
         f"{rpn_box:.3f}, rcnn {rcnn_cls:.3f} + {rcnn_box:.3f}, mask {mask:.3f}), "
@@ -327,7 +338,16 @@ def describe_epoch(record: dict) -> str:
     )
 
 
-def log_scores(title: str, scores: dict, dataset: InstanceDataset) -> None:
+def report_baseline(train_set, val_set) -> dict:
+    """The image-blind baseline's COCO scores, logged: what a model must beat."""
+    blind = evaluate_baseline(train_set, val_set)
+    log.info("image-blind baseline (prior boxes per class with the class's mean mask, from "
+             "the training annotations): mask AP %.4f, AP50 %.4f; box AP50 %.4f",
+             blind["segm"]["AP"], blind["segm"]["AP50"], blind["bbox"]["AP50"])  # fmt: skip
+    return blind
+
+
+def log_scores(title: str, scores: dict, dataset: InstanceDataset, blind=None) -> None:
     counts: dict = {}
     for anns in dataset.annotations:
         for ann in anns:
@@ -342,7 +362,7 @@ def log_scores(title: str, scores: dict, dataset: InstanceDataset) -> None:
         title,
         len(dataset),
         "\n".join(lines),
-        category_table(scores["per_category"], names, counts),
+        category_table(scores["per_category"], names, counts, (blind or {}).get("per_category")),
     )
 
 

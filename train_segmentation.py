@@ -27,6 +27,7 @@ from gluonext.engine.session import run_script, start_run
 from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError, DeviceError
 from gluonext.formats.coco import check_split_pair
+from gluonext.segmentation.baseline import evaluate_baseline
 from gluonext.segmentation.data import DATASETS, get_segmentation_dataset
 from gluonext.segmentation.evaluate import predict_logits
 from gluonext.segmentation.metrics import ConfusionMatrix
@@ -179,6 +180,7 @@ def main(args) -> int:
     contexts, parallel, show = start_run(args, save_dir)
     train_set, val_set = get_datasets(args)
     net = build_net(args, train_set.NUM_CLASS, contexts, *norm_layer(args, contexts))
+    blind = report_baseline(train_set, val_set) if parallel.is_main else None
 
     def validate(epoch=None):
         matrix = evaluate(
@@ -189,7 +191,7 @@ def main(args) -> int:
     if args.eval:
         meta = load_for_eval(args, net)
         how = f"scales {args.eval_scales}" + (" + flip" if args.eval_flip else "")
-        table = validate()[1].table()
+        table = validate()[1].table(blind)
         log.info("evaluated %s (epoch %s) on %d images, %s\n%s", args.resume, meta.get("epoch"),
                  len(val_set), how, table)  # fmt: skip
         return 0
@@ -216,18 +218,27 @@ def main(args) -> int:
 
     def validate_epoch(epoch):
         entries, matrix = validate()
-        log.info("epoch %d validation:\n%s", epoch, matrix.table())
+        log.info("epoch %d validation:\n%s", epoch, matrix.table(blind))
         return entries, matrix.mean_iou
 
     best = fit(args, net, trainer, parallel, save_dir=save_dir, history=history, title=run_name,
                start_epoch=start_epoch, best=best, train_epoch=train_epoch,
                validate=validate_epoch, meta=checkpoint_meta(args, train_set),
-               describe=describe_epoch)  # fmt: skip
+               describe=describe_epoch,
+               baseline={"baseline_mIoU": blind.mean_iou} if blind else None)  # fmt: skip
     if parallel.is_main:
         log.info(
             "done: best mIoU %.4f at epoch %d; outputs in %s", best["mIoU"], best["epoch"], save_dir
         )
     return 0
+
+
+def report_baseline(train_set, val_set):
+    """The image-blind baseline's confusion matrix, logged: what a model must beat."""
+    matrix = evaluate_baseline(train_set, val_set)
+    log.info("image-blind baseline (each position's most frequent class in the training "
+             "labels): mIoU %.4f, pixAcc %.4f", matrix.mean_iou, matrix.pixel_accuracy)  # fmt: skip
+    return matrix
 
 
 def get_datasets(args):
@@ -292,6 +303,8 @@ def checkpoint_meta(args, train_set) -> dict:
 
 def describe_epoch(record: dict) -> str:
     score = f", mIoU {record['mIoU']:.4f}" if "mIoU" in record else ""
+    if score and "baseline_mIoU" in record:
+        score += f" (image-blind {record['baseline_mIoU']:.4f})"
     return (
         f"epoch {record['epoch']}: loss {record['train_loss']:.4f}, "
         f"{record['img_per_s']:.2f} img/s, lr {record['lr']:.2e}{score}"

@@ -174,6 +174,8 @@ def bare_loop(folder: Path, args) -> float:
         if step == args.steps:
             break
     mx.nd.waitall()
+    if not seen:
+        raise SystemExit(f"no full training batch of {args.batch_size} images: raise --images")
     return seen / (time.perf_counter() - start)
 
 

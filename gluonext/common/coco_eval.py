@@ -70,11 +70,21 @@ def coco_evaluate(
     return out
 
 
-def category_table(per_category: dict, names: dict, counts: dict | None = None) -> str:
-    """Per-category mask AP as an aligned text table."""
-    lines = [f"{'id':>4}  {'category':<40}{'instances':>10}{'mask AP':>10}"]
+def category_table(
+    per_category: dict, names: dict, counts: dict | None = None, baseline: dict | None = None
+) -> str:
+    """Per-category mask AP as an aligned text table; with ``baseline`` (per-category AP of
+    the image-blind predictor) a column of it beside."""
+
+    def shown(ap) -> str:
+        return "-" if ap is None else f"{ap:.4f}"
+
+    extra = f"{'baseline':>10}" if baseline is not None else ""
+    lines = [f"{'id':>4}  {'category':<40}{'instances':>10}{'mask AP':>10}{extra}"]
     for cat, ap in per_category.items():
         count = "" if counts is None else str(counts.get(cat, 0))
-        shown = "-" if ap is None else f"{ap:.4f}"
-        lines.append(f"{cat:>4}  {names.get(cat, str(cat))[:39]:<40}{count:>10}{shown:>10}")
+        column = "" if baseline is None else f"{shown(baseline.get(cat)):>10}"
+        lines.append(
+            f"{cat:>4}  {names.get(cat, str(cat))[:39]:<40}{count:>10}{shown(ap):>10}{column}"
+        )
     return "\n".join(lines)

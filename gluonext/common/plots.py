@@ -1,4 +1,5 @@
-"""Training curves: every numeric per-epoch metric of a metrics.jsonl, as a PNG."""
+"""Training curves: every numeric per-epoch metric of a metrics.jsonl, as a PNG; the
+image-blind baseline (``baseline_<metric>``) as a dashed line beside its metric."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 from pathlib import Path
 
 import numpy as np
+
+BASELINE = "baseline_"  # metrics.jsonl keys of the image-blind baseline, drawn dashed
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
@@ -42,11 +45,18 @@ def plot_curves(records: list[dict], path: str | os.PathLike, title: str = "trai
     fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5 * max(1, len(panels)), 3.6))
     axes = np.atleast_1d(axes)
     for ax, (name, panel_keys) in zip(axes, panels, strict=False):
-        for key in panel_keys:
+        colours = {}
+        for key in sorted(panel_keys, key=lambda k: k.startswith(BASELINE)):
             points = [(r["epoch"], r[key]) for r in records if key in r]
-            if points:
-                xs, ys = zip(*points, strict=True)
-                ax.plot(xs, ys, marker="o", label=key)
+            if not points:
+                continue
+            xs, ys = zip(*points, strict=True)
+            if key.startswith(BASELINE):  # what label statistics alone score: dashed
+                colour = colours.get(key[len(BASELINE) :])
+                ax.plot(xs, ys, linestyle="--", color=colour, label=f"{key} (image-blind)")
+            else:
+                (line,) = ax.plot(xs, ys, marker="o", label=key)
+                colours[key] = line.get_color()
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.grid(alpha=0.3)

@@ -18,3 +18,10 @@ def split_by_image(stems: list[str], ratio: float = 0.8, seed: int = 0) -> tuple
     train = sorted(ordered[i] for i in order[:n_train])
     test = sorted(ordered[i] for i in order[n_train:])
     return train, test
+
+
+def sample_indices(count: int, most: int, seed: int = 0) -> list[int]:
+    """All of ``range(count)``, or a seeded sorted sample of ``most`` of them."""
+    if count <= most:
+        return list(range(count))
+    return sorted(int(i) for i in np.random.RandomState(seed).choice(count, most, replace=False))

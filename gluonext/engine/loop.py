@@ -36,6 +36,7 @@ def fit(
     meta: dict,
     describe: Callable[[dict], str],
     lower_is_better: bool = False,
+    baseline: dict | None = None,
 ) -> dict:
     """Epochs ``start_epoch .. args.epochs``; returns the best ``{metric: value, "epoch": e}``.
 
@@ -44,14 +45,15 @@ def fit(
     devices and workers, then on rank 0 only ``validate(epoch)`` on validation epochs (record
     entries and the score ``best`` is kept by, or None), then the epoch is committed: checkpoint
     (``meta`` plus epoch, best and the metric ``history``), best files, ``metrics.jsonl`` and
-    its plot (``title``), and a log line from ``describe(record)``.
+    its plot (``title``), and a log line from ``describe(record)``. ``baseline`` entries
+    (``baseline_<metric>``: the image-blind score) go into every record.
     """
     metric = next(key for key in best if key != "epoch")
     for epoch in range(start_epoch, args.epochs + 1):
         set_stage(f"epoch {epoch}")
         kill_point("started")
         mx.random.seed(args.seed * 1000 + epoch)
-        record = {"epoch": epoch, **train_epoch(epoch)}
+        record = {"epoch": epoch, **train_epoch(epoch), **(baseline or {})}
         average_running_stats(net, parallel)
         if not parallel.is_main:
             continue

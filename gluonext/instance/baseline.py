@@ -16,6 +16,7 @@ import pycocotools.mask as mask_util
 
 from gluonext.common.box_priors import class_priors, normalised, predict
 from gluonext.common.coco_eval import coco_evaluate
+from gluonext.common.splits import sample_indices
 from gluonext.formats.coco import decode_masks
 from gluonext.instance.evaluate import paste_masks
 
@@ -27,11 +28,12 @@ def _size(dataset, index: int) -> tuple[int, int]:
     return info["height"], info["width"]
 
 
-def mean_masks(dataset) -> np.ndarray:
-    """(classes, 28, 28) mean box-relative mask of each class (0.5 everywhere if none)."""
+def mean_masks(dataset, indices=None) -> np.ndarray:
+    """(classes, 28, 28) mean box-relative mask of each class (0.5 everywhere if none), over
+    images ``indices`` (default: all)."""
     sums = np.zeros((dataset.num_class, MASK_SIZE, MASK_SIZE), np.float64)
     counts = np.zeros(dataset.num_class)
-    for index in range(len(dataset)):
+    for index in range(len(dataset)) if indices is None else indices:
         height, width = _size(dataset, index)
         label = dataset.label(index)
         masks = decode_masks(dataset.segmentations(index), height, width)
@@ -48,15 +50,17 @@ def mean_masks(dataset) -> np.ndarray:
     return means
 
 
-def evaluate_baseline(train_set, val_set) -> dict:
-    """COCO box and mask AP of ``train_set``'s priors and mean masks on ``val_set``."""
+def evaluate_baseline(train_set, val_set, max_images: int = 2000) -> dict:
+    """COCO box and mask AP of ``train_set``'s priors and mean masks (from a seeded sample of
+    at most ``max_images`` training images) on ``val_set``."""
+    indices = sample_indices(len(train_set), max_images)
     boxes, classes = [np.zeros((0, 4))], [np.zeros(0, int)]
-    for index in range(len(train_set)):
+    for index in indices:
         label = train_set.label(index)
         boxes.append(normalised(label, *_size(train_set, index)))
         classes.append(label[:, 4].astype(int))
     priors = class_priors(np.concatenate(boxes), np.concatenate(classes), train_set.num_class)
-    masks = mean_masks(train_set)
+    masks = mean_masks(train_set, indices)
     results = []
     for index in range(len(val_set)):
         height, width = _size(val_set, index)

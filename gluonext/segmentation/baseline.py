@@ -13,6 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from gluonext.common.splits import sample_indices
 from gluonext.segmentation.metrics import ConfusionMatrix
 
 GRID = 32
@@ -21,13 +22,10 @@ GRID = 32
 def class_prior(dataset, num_class: int, max_images: int = 2000, seed: int = 0) -> np.ndarray:
     """(GRID, GRID, num_class) share of each class at each normalised position, from the
     labels of ``dataset`` (a seeded sample of at most ``max_images``)."""
-    count = len(dataset)
-    indices = np.arange(count)
-    if count > max_images:
-        indices = np.sort(np.random.RandomState(seed).choice(count, max_images, replace=False))
+    indices = sample_indices(len(dataset), max_images, seed)
     shares = np.zeros((GRID, GRID, num_class), np.float64)
     for index in indices:
-        label = np.asarray(dataset.label(int(index)))
+        label = np.asarray(dataset.label(index))
         for cls in range(num_class):
             plane = (label == cls).astype(np.float32)
             shares[:, :, cls] += cv2.resize(plane, (GRID, GRID), interpolation=cv2.INTER_AREA)

@@ -12,6 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 
+def _shown(value) -> str:
+    return "   n/a" if value is None or np.isnan(value) else f"{value:6.3f}"
+
+
 class ConfusionMatrix:
     """Accumulates a ``num_class x num_class`` matrix of (label, prediction) pixel counts."""
 
@@ -55,15 +59,25 @@ class ConfusionMatrix:
         iou = self.iou
         return float(np.nanmean(iou)) if np.isfinite(iou).any() else 0.0
 
-    def table(self) -> str:
-        """Per-class IoU table, as the clothing13 parsing project reported it."""
+    def table(self, baseline: ConfusionMatrix | None = None) -> str:
+        """Per-class IoU table, as the clothing13 parsing project reported it; with
+        ``baseline`` (the image-blind predictor's matrix) a column of its IoU beside."""
         width = max(12, *(len(name) for name in self.class_names))
-        lines = [f"{'class':<{width}}  {'IoU':>6}  {'pixels':>10}"]
-        for name, value, pixels in zip(self.class_names, self.iou, self.matrix.sum(1), strict=True):
-            shown = "   n/a" if np.isnan(value) else f"{value:6.3f}"
-            lines.append(f"{name:<{width}}  {shown}  {pixels:>10}")
-        lines.append(f"{'mIoU':<{width}}  {self.mean_iou:6.3f}")
-        lines.append(f"{'pixAcc':<{width}}  {self.pixel_accuracy:6.3f}")
+        extra = f"  {'baseline':>8}" if baseline is not None else ""
+        lines = [f"{'class':<{width}}  {'IoU':>6}{extra}  {'pixels':>10}"]
+        other = baseline.iou if baseline is not None else [None] * self.num_class
+        for name, value, base, pixels in zip(
+            self.class_names, self.iou, other, self.matrix.sum(1), strict=True
+        ):
+            column = "" if baseline is None else f"  {_shown(base):>8}"
+            lines.append(f"{name:<{width}}  {_shown(value)}{column}  {pixels:>10}")
+        for name, ours, theirs in (
+            ("mIoU", self.mean_iou, baseline.mean_iou if baseline else None),
+            ("pixAcc", self.pixel_accuracy, baseline.pixel_accuracy if baseline else None),
+        ):
+            lines.append(
+                f"{name:<{width}}  {ours:6.3f}" + ("" if theirs is None else f"  {theirs:8.3f}")
+            )
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
