@@ -30,6 +30,20 @@ def tiny_converted(tmp_path_factory):
     return root
 
 
+def voc_folder(root, images: int = 10, ratio: float = 0.7):
+    """A generated LabelImg folder (96 x 96) with train.txt / test.txt; returns the train
+    and test stems."""
+    from gluonext.common.splits import split_by_image
+    from gluonext.formats.labelimg_tables import write_lines
+    from gluonext.sample.writers import write_voc
+
+    write_voc(root, images, seed=6, size=(96, 96), progress=False)
+    train, test = split_by_image([p.stem for p in Path(root).glob("*.xml")], ratio, seed=0)
+    write_lines(Path(root) / "train.txt", train)
+    write_lines(Path(root) / "test.txt", test)
+    return train, test
+
+
 def segmentation_args(root, save_dir, *extra, ctx=("--ctx", "cpu"), model="fcn"):
     """A tiny, fast train_segmentation.py command line."""
     return [

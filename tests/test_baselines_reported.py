@@ -5,7 +5,7 @@ the per-class table, and (drawn from the records) a dashed line on the curve plo
 import json
 
 import pytest
-from conftest import segmentation_args
+from conftest import segmentation_args, voc_folder
 from test_train_detection import ssd_args
 from test_train_keypoints import pose_args
 from test_train_mask_rcnn import mask_args
@@ -14,9 +14,7 @@ import train_detection as td
 import train_keypoints as tk
 import train_mask_rcnn as tm
 import train_segmentation as ts
-from gluonext.common.splits import split_by_image
-from gluonext.formats.labelimg_tables import write_lines
-from gluonext.sample.writers import write_fashionai, write_imaterialist, write_voc
+from gluonext.sample.writers import write_fashionai, write_imaterialist
 
 
 def _records(run):
@@ -40,10 +38,7 @@ def test_segmentation(tiny_converted, tmp_path, caplog):
 
 def test_detection(tmp_path, caplog):
     root = tmp_path / "voc"
-    write_voc(root, 10, seed=6, size=(96, 96), progress=False)
-    train, test = split_by_image([p.stem for p in root.glob("*.xml")], 0.7, seed=0)
-    write_lines(root / "train.txt", train)
-    write_lines(root / "test.txt", test)
+    train, _ = voc_folder(root)
     run = tmp_path / "run"
     assert td.run(ssd_args(root, run, "--epochs", "1")) == 0
     _check(run, caplog, "baseline_voc07_mAP", "baseline")

@@ -7,7 +7,7 @@ import json
 import shutil
 
 import pytest
-from conftest import segmentation_args
+from conftest import segmentation_args, voc_folder
 from PIL import Image
 from test_train_detection import ssd_args
 from test_train_keypoints import pose_args
@@ -18,9 +18,7 @@ import train_keypoints as tk
 import train_mask_rcnn as tm
 import train_segmentation as ts
 from gluonext.common.images import image_problem, read_rgb
-from gluonext.common.splits import split_by_image
-from gluonext.formats.labelimg_tables import write_lines
-from gluonext.sample.writers import write_fashionai, write_voc
+from gluonext.sample.writers import write_fashionai
 
 
 def truncate(path):
@@ -152,10 +150,7 @@ def test_mask_rcnn_empty_validation_segmentation_is_left_out_not_a_crash(tmp_pat
 
 def test_detection_skips_damaged_images_and_size_mismatches(tmp_path, caplog):
     root = tmp_path / "voc"
-    write_voc(root, 10, seed=6, size=(96, 96), progress=False)
-    train, test = split_by_image([p.stem for p in root.glob("*.xml")], 0.7, seed=0)
-    write_lines(root / "train.txt", train)
-    write_lines(root / "test.txt", test)
+    train, _ = voc_folder(root)
     truncate(root / f"{train[0]}.jpg")
     xml = root / f"{train[1]}.xml"
     xml.write_text(xml.read_text().replace("<width>96</width>", "<width>90</width>"))
@@ -216,3 +211,59 @@ def test_a_save_dir_that_cannot_be_written_is_one_line(tiny_converted, tmp_path,
     assert ts.run(segmentation_args(tiny_converted, save_dir, "--epochs", "1")) == 2
     (error,) = _errors(caplog)
     assert f"--save-dir {save_dir}" in error and "\n" not in error
+
+
+def _damaged_folder(sources, folder):
+    """A good image, a truncated one, an empty one and PNG bytes under .jpg."""
+    folder.mkdir()
+    names = ["good.jpg", "cut.jpg", "empty.jpg", "png.jpg"]
+    for name, src in zip(names, sources, strict=False):
+        shutil.copy(src, folder / name)
+    truncate(folder / "cut.jpg")
+    empty(folder / "empty.jpg")
+    png_as_jpeg(folder / "png.jpg")
+    return folder
+
+
+def _check_skips(report):
+    reasons = {str(f).rsplit("/", 1)[-1]: r for f, r in report["skipped"]}
+    assert report["done"] == 2  # the good image and the PNG bytes
+    assert "truncated JPEG" in reasons["cut.jpg"] and "empty file" in reasons["empty.jpg"]
+
+
+def test_the_other_prediction_tools_skip_damaged_images_by_name(tmp_path):
+    from gluonext.detection.predict import DetectionPredictOptions
+    from gluonext.detection.predict import predict_folder as predict_boxes
+    from gluonext.formats.imaterialist_coco import ConvertOptions, convert
+    from gluonext.instance.predict import InstancePredictOptions
+    from gluonext.instance.predict import predict_folder as predict_instances
+    from gluonext.keypoints.predict import KeypointPredictOptions
+    from gluonext.keypoints.predict import predict_folder as predict_points
+    from gluonext.sample.writers import write_imaterialist
+
+    data = tmp_path / "im"
+    write_imaterialist(data, 5, seed=21, size=(96, 128), progress=False)
+    convert(ConvertOptions(data_root=data, val_num=2, categories="main", progress=False))
+    assert tm.run(mask_args(data, tmp_path / "mask", "--epochs", "1", "--no-val")) == 0
+    photos = _damaged_folder(sorted((data / "train").glob("*.jpg")), tmp_path / "photos_m")
+    options = InstancePredictOptions(tmp_path / "mask" / "checkpoint_last.ckpt", photos,
+                                     tmp_path / "out_m", progress=False)  # fmt: skip
+    _check_skips(predict_instances(options))
+
+    voc = tmp_path / "voc"
+    voc_folder(voc)
+    assert td.run(ssd_args(voc, tmp_path / "ssd", "--epochs", "1", "--no-val")) == 0
+    photos = _damaged_folder(sorted(voc.glob("*.jpg")), tmp_path / "photos_d")
+    options = DetectionPredictOptions(tmp_path / "ssd" / "checkpoint_last.ckpt", photos,
+                                      tmp_path / "out_d", progress=False)  # fmt: skip
+    _check_skips(predict_boxes(options))
+
+    fashion = tmp_path / "fashionai"
+    write_fashionai(fashion, 10, seed=8, size=(64, 64), progress=False)
+    args = pose_args(fashion, tmp_path / "pose", "--input-size", "32x32", "--epochs", "1")
+    assert tk.run([*args, "--no-val"]) == 0
+    photos = _damaged_folder(sorted(fashion.rglob("*.jpg")), tmp_path / "photos_k")
+    options = KeypointPredictOptions(tmp_path / "pose" / "checkpoint_last.ckpt",
+                                     tmp_path / "out_k", input=photos, category="skirt",
+                                     progress=False)  # fmt: skip
+    _check_skips(predict_points(options))

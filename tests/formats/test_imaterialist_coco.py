@@ -210,6 +210,11 @@ def test_missing_and_mismatched_images_with_check_images(data):
     expected = sum(1 for r in rows if r["ImageId"] in ids[:2])
     assert len(report.rejected) == expected
     assert report.images["train"] == 22
+    cut = data / "train" / ids[2]
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size * 2 // 5])  # an interrupted copy
+    report = run(data, check_images=True, on_error="skip", val_num=0)
+    assert any("truncated JPEG" in r.reason and r.image_id == ids[2] for r in report.rejected)
+    assert report.images["train"] == 21
     # without --check-images nothing is read from the images
     assert run(data, val_num=0).images["train"] == 24
 
