@@ -167,14 +167,21 @@ class SeededGluonCVTransform:
 
 
 def ssd_anchors(net, data_shape: int, ctx=None):
-    """The anchors GluonCV's SSD target generator needs: one training-mode forward of a copy
-    of ``net`` (on the network itself it would move BatchNorm's running statistics)."""
-    import copy
-
-    probe = copy.deepcopy(net)
-    probe.collect_params().reset_ctx(ctx or mx.cpu())
+    """The anchors GluonCV's SSD target generator needs, from one training-mode forward of
+    ``net``; BatchNorm's running statistics, which that forward moves, are put back. (A copy
+    of the network cannot be used: once a pretrained base has been loaded, its feature
+    extractor holds a compiled graph that does not deep-copy.)"""
+    ctx = ctx or mx.cpu()
+    x = mx.nd.zeros((1, 3, data_shape, data_shape), ctx=ctx)
+    with mx.autograd.predict_mode():
+        net(x)  # settles deferred shapes without touching the statistics
+    frozen = [p for p in net.collect_params().values() if p.grad_req == "null"]
+    saved = [[copy.copy() for copy in p.list_data()] for p in frozen]
     with mx.autograd.train_mode():
-        _, _, anchors = probe(mx.nd.zeros((1, 3, data_shape, data_shape), ctx=ctx or mx.cpu()))
+        _, _, anchors = net(x)
+    for param, copies in zip(frozen, saved, strict=True):
+        for target, value in zip(param.list_data(), copies, strict=True):
+            value.copyto(target)
     return anchors
 
 

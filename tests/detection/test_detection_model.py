@@ -69,3 +69,19 @@ def test_faster_rcnn_proposals_fit_small_images():
     # 64 px square (half the short side) at stride 16: 4 x 4 cells x 9 anchors
     assert net.rpn._train_pre_nms == 144 and net.rpn._train_post_nms == 144
     assert net._num_sample == 32
+
+
+def test_ssd_anchors_leave_batchnorm_statistics_as_they_were():
+    import numpy as np
+
+    from gluonext.detection.model import build_ssd, ssd_anchors
+
+    net = build_ssd("mobilenet0.25", 300, ["a", "b"])
+    anchors = ssd_anchors(net, 300)
+    stats = {n: p.data().asnumpy() for n, p in net.collect_params().items() if p.grad_req == "null"}
+    again = ssd_anchors(net, 300)
+    np.testing.assert_array_equal(anchors.asnumpy(), again.asnumpy())
+    for name, param in net.collect_params().items():
+        if param.grad_req == "null":
+            np.testing.assert_array_equal(param.data().asnumpy(), stats[name], err_msg=name)
+    assert anchors.shape[-1] == 4 and anchors.shape[1] > 1000

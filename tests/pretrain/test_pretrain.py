@@ -1,6 +1,8 @@
 """tools/pretrain_backbone.py writes GluonCV's ImageNet layout, and --pretrained-base of every
 recipe loads it along the path real ImageNet files take."""
 
+import shutil
+
 import gluoncv
 import mxnet as mx
 import numpy as np
@@ -77,3 +79,32 @@ def test_the_scores_it_reports():
     assert average_precision(np.array([0.1, 0.9, 0.2, 0.8]), truth[:, 0]) == pytest.approx(5 / 12)
     perfect = score(truth.copy(), truth)
     assert perfect == {"label_accuracy": 1.0, "exact_match": 1.0, "mean_ap": 1.0}
+
+
+def test_every_training_script_runs_from_it(weights, garments, tmp_path):
+    """The command-line path: one epoch of each script with --pretrained-base (SSD's anchors
+    used to deep-copy a network whose loaded base held a compiled graph, and crashed)."""
+    from conftest import segmentation_args, voc_folder
+    from test_train_detection import ssd_args
+    from test_train_keypoints import pose_args
+    from test_train_mask_rcnn import mask_args
+
+    import train_detection as td
+    import train_keypoints as tk
+    import train_mask_rcnn as tm
+    import train_segmentation as ts
+    from gluonext.formats.imaterialist_coco import ConvertOptions, convert
+    from gluonext.sample.writers import write_fashionai
+
+    resnet = ["--pretrained-base", str(weights["resnet18_v1b"]), "--epochs", "1"]
+    data = tmp_path / "im"
+    shutil.copytree(garments, data)
+    convert(ConvertOptions(data_root=data, val_num=3, categories="main", progress=False))
+    assert ts.run(segmentation_args(data, tmp_path / "seg", *resnet)) == 0
+    assert tm.run(mask_args(data, tmp_path / "mask", *resnet, "--short", "64")) == 0
+    fashion = tmp_path / "fashionai"
+    write_fashionai(fashion, 8, seed=8, size=(64, 64), progress=False)
+    assert tk.run(pose_args(fashion, tmp_path / "pose", "--input-size", "32x32", *resnet)) == 0
+    voc_folder(tmp_path / "voc")
+    mobile = ["--pretrained-base", str(weights["mobilenet0.25"]), "--epochs", "1"]
+    assert td.run(ssd_args(tmp_path / "voc", tmp_path / "ssd", *mobile)) == 0
