@@ -14,7 +14,7 @@ from gluonext.common.files import write_json
 from gluonext.common.images import list_inputs, readable_images
 from gluonext.detection.evaluate import predict_boxes
 from gluonext.detection.recipes import build_from_meta
-from gluonext.engine.checkpoint import load_checkpoint, read_checkpoint
+from gluonext.engine.checkpoint import load_checkpoint, read_meta
 from gluonext.engine.devices import parse_contexts
 
 
@@ -31,7 +31,7 @@ class DetectionPredictOptions:
 
 def load_detector(checkpoint: Path, ctx: mx.Context):
     """(recipe, network on ``ctx``, meta) of a ``train_detection.py`` checkpoint."""
-    meta = read_checkpoint(checkpoint)["meta"]
+    meta = read_meta(checkpoint)
     if meta.get("model") not in ("ssd", "yolo3", "faster_rcnn") or "args" not in meta:
         raise ValueError(f"{checkpoint}: not a train_detection.py checkpoint")
     recipe, net = build_from_meta(meta, ctx)

@@ -85,6 +85,28 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return _read_legacy(path)
 
 
+def read_meta(path: str | os.PathLike) -> dict:
+    """A checkpoint's ``meta`` alone: only that part of the file is read (older pickle
+    checkpoints are read whole)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    with open(path, "rb") as handle:
+        if not handle.read(4).startswith(b"PK"):
+            return _read_legacy(path)["meta"]
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "format" not in archive.files or str(archive["format"]) != FORMAT:
+                raise CheckpointError(f"{path}: not a gluonext checkpoint")
+            return json.loads(archive["meta"].tobytes().decode())
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint ({exc.__class__.__name__})"
+        ) from None
+
+
 def _read_npz(path: Path) -> dict:
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -232,11 +254,11 @@ def settle_run_dir(save_dir, title: str = "training") -> dict | None:
         return None
     remove_stale_temporaries(save_dir)
     last = save_dir / LAST
-    meta = read_checkpoint(last)["meta"] if last.is_file() else None
+    meta = read_meta(last) if last.is_file() else None
     best_epoch = (meta or {}).get("best", {}).get("epoch")
     pending = save_dir / f"{PENDING}{BEST}"
     if pending.is_file():
-        if meta is not None and read_checkpoint(pending)["meta"].get("epoch") == best_epoch:
+        if meta is not None and read_meta(pending).get("epoch") == best_epoch:
             pending_params = save_dir / f"{PENDING}{BEST_PARAMS}"
             if pending_params.is_file():
                 os.replace(pending_params, save_dir / BEST_PARAMS)

@@ -13,7 +13,7 @@ import numpy as np
 from gluonext.common.drawing import draw_instances
 from gluonext.common.files import write_json
 from gluonext.common.images import list_inputs, readable_images
-from gluonext.engine.checkpoint import load_checkpoint, read_checkpoint
+from gluonext.engine.checkpoint import load_checkpoint, read_meta
 from gluonext.engine.devices import parse_contexts
 from gluonext.instance.evaluate import predict_instances, to_coco_results
 from gluonext.instance.model import build_from_meta
@@ -35,7 +35,7 @@ class InstancePredictOptions:
 
 def load_instance_model(checkpoint: Path, ctx: mx.Context):
     """The Mask R-CNN of a ``train_mask_rcnn.py`` checkpoint, on ``ctx``, and its meta."""
-    meta = read_checkpoint(checkpoint)["meta"]
+    meta = read_meta(checkpoint)
     if "category_ids" not in meta:
         raise ValueError(f"{checkpoint}: not a train_mask_rcnn.py checkpoint")
     net = build_from_meta(meta)

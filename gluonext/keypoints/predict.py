@@ -11,7 +11,7 @@ import mxnet as mx
 
 from gluonext.common.drawing import draw_keypoints
 from gluonext.common.images import list_inputs, readable_images
-from gluonext.engine.checkpoint import load_checkpoint, read_checkpoint
+from gluonext.engine.checkpoint import load_checkpoint, read_meta
 from gluonext.engine.devices import parse_contexts
 from gluonext.formats.fashionai import (
     CATEGORIES,
@@ -41,7 +41,7 @@ class KeypointPredictOptions:
 
 def load_pose_model(checkpoint: Path, ctx: mx.Context):
     """(network on ``ctx``, meta) of a ``train_keypoints.py`` checkpoint."""
-    meta = read_checkpoint(checkpoint)["meta"]
+    meta = read_meta(checkpoint)
     if "joints" not in meta:
         raise ValueError(f"{checkpoint}: not a train_keypoints.py checkpoint")
     net = build_simple_pose(meta["network"], len(meta["joints"]))

@@ -12,7 +12,7 @@ import numpy as np
 from gluonext.common.drawing import colorize, overlay, palette_for
 from gluonext.common.files import write_json
 from gluonext.common.images import list_inputs, listed_in_coco, normalize, readable_images
-from gluonext.engine.checkpoint import load_checkpoint, read_checkpoint
+from gluonext.engine.checkpoint import load_checkpoint, read_meta
 from gluonext.engine.devices import parse_contexts
 from gluonext.segmentation.evaluate import predict_logits
 from gluonext.segmentation.model import model_from_checkpoint_meta
@@ -33,7 +33,7 @@ class PredictOptions:
 
 
 def load_segmenter(checkpoint: Path, ctx: mx.Context):
-    meta = read_checkpoint(checkpoint)["meta"]
+    meta = read_meta(checkpoint)
     net = model_from_checkpoint_meta(meta)
     load_checkpoint(checkpoint, net)
     net.collect_params().reset_ctx(ctx)

@@ -127,3 +127,12 @@ def test_resume_from_best_rewinds_the_folder(tmp_path):
     assert ck.read_checkpoint(tmp_path / ck.LAST)["meta"]["epoch"] == 2
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+
+
+def test_read_meta_reads_only_the_metadata(tmp_path):
+    net, trainer = _net_and_trainer()
+    path = ck.save_checkpoint(tmp_path / "c.ckpt", net, trainer, {"epoch": 4, "best": {}})
+    assert ck.read_meta(path) == {"epoch": 4, "best": {}}
+    (tmp_path / "x.ckpt").write_bytes(b"PK not a zip")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        ck.read_meta(tmp_path / "x.ckpt")

@@ -30,3 +30,13 @@ def test_a_full_disk_while_saving_is_one_line_and_keeps_the_old_checkpoint(tmp_p
         checkpoint.save_checkpoint(path, net, None, {"epoch": 2})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["c.ckpt"]  # no temporary left
+
+
+def test_the_start_removes_what_a_killed_writer_left(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    orphan = run / ".checkpoint_last.ckpt.k3j2x1.tmp"
+    orphan.write_bytes(b"\0" * 1000)
+    (run / "checkpoint_last.ckpt").write_bytes(b"kept")
+    session.check_save_dir(run)
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint_last.ckpt"]

@@ -260,3 +260,14 @@ def _write_then_interrupt(path, payload, indent=None):
     with atomic_open(path, "w") as handle:
         handle.write(json.dumps(payload)[:100])  # half the file, then the user presses Ctrl-C
         raise KeyboardInterrupt
+
+
+def test_a_clean_rerun_removes_the_reject_list_of_an_earlier_one(data):
+    rows = (data / "train.csv").read_text()
+    (data / "train.csv").write_text(rows + "broken,1 2 3,10,10,1\n")
+    run(data, on_error="skip")
+    assert (data / "annotations" / "rejected_rows.csv").is_file()
+    (data / "train.csv").write_text(rows)
+    report = run(data)
+    assert not (data / "annotations" / "rejected_rows.csv").exists()
+    assert "rejected" not in report.outputs
