@@ -94,11 +94,19 @@ def read_meta(path: str | os.PathLike) -> dict:
     with open(path, "rb") as handle:
         if not handle.read(4).startswith(b"PK"):
             return _read_legacy(path)["meta"]
+    with _archive(path) as archive:
+        return json.loads(archive["meta"].tobytes().decode())
+
+
+@contextlib.contextmanager
+def _archive(path: Path):
+    """The checkpoint's npz, opened without pickles; any failure to read it is one
+    ``CheckpointError`` naming the file."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             if "format" not in archive.files or str(archive["format"]) != FORMAT:
                 raise CheckpointError(f"{path}: not a gluonext checkpoint")
-            return json.loads(archive["meta"].tobytes().decode())
+            yield archive
     except CheckpointError:
         raise
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
@@ -108,21 +116,11 @@ def read_meta(path: str | os.PathLike) -> dict:
 
 
 def _read_npz(path: Path) -> dict:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            if "format" not in archive.files or str(archive["format"]) != FORMAT:
-                raise CheckpointError(f"{path}: not a gluonext checkpoint")
-            weights = {
-                k[len("weights/") :]: archive[k] for k in archive.files if k.startswith("weights/")
-            }
-            meta = json.loads(archive["meta"].tobytes().decode())
-            trainer = archive["trainer"].tobytes() if "trainer" in archive.files else None
-    except CheckpointError:
-        raise
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        raise CheckpointError(
-            f"{path}: not a readable checkpoint ({exc.__class__.__name__})"
-        ) from None
+    with _archive(path) as archive:
+        prefix = "weights/"
+        weights = {k[len(prefix) :]: archive[k] for k in archive.files if k.startswith(prefix)}
+        meta = json.loads(archive["meta"].tobytes().decode())
+        trainer = archive["trainer"].tobytes() if "trainer" in archive.files else None
     if trainer is not None:
         check_trainer_states(trainer, path)
     return {"format": FORMAT, "weights": weights, "trainer": trainer, "meta": meta}
