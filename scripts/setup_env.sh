@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Create or refresh the project's virtual environment in .venv (sourced by run.sh and test.sh).
 # The venv is rebuilt only when missing or when requirements.txt / constraints.txt changed.
+# DEVICE=gpu (e.g. `DEVICE=gpu ./run.sh`) installs MXNet's CUDA build from requirements-gpu.txt
+# instead of the CPU wheel (the CUDA runtime, cuDNN and NCCL must be on the machine).
 # gluonext itself is installed editable (pyproject.toml): `import gluonext` works from any
 # folder, and tools/*.py run as they are.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$repo_root/.venv"
 stamp="$venv/.requirements.sha256"
-want="$(cat "$repo_root/requirements.txt" "$repo_root/constraints.txt" | sha256sum | cut -d' ' -f1)"
+device="${DEVICE:-cpu}"
+case "$device" in
+  cpu) pins=("$repo_root/requirements.txt") ;;
+  gpu) pins=("$repo_root/requirements.txt" "$repo_root/requirements-gpu.txt") ;;
+  *) echo "error: DEVICE=$device: choose cpu or gpu" >&2; return 1 ;;
+esac
+want="$(cat "${pins[@]}" "$repo_root/constraints.txt" | sha256sum | cut -d' ' -f1)"
 
 pick_python() {
   for candidate in "${PYTHON:-}" python3.11 python3; do
@@ -29,7 +37,12 @@ else
   echo "[setup] creating $venv with $py (first run or requirements changed)"
   rm -rf "$venv"
   "$py" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet -r "$repo_root/requirements.txt" -c "$repo_root/constraints.txt"
+  if [ "$device" = gpu ]; then  # requirements.txt without its CPU mxnet, then the GPU build
+    "$venv/bin/python" -m pip install --quiet -r <(grep -v '^mxnet==' "$repo_root/requirements.txt") \
+      -r "$repo_root/requirements-gpu.txt" -c "$repo_root/constraints.txt"
+  else
+    "$venv/bin/python" -m pip install --quiet -r "$repo_root/requirements.txt" -c "$repo_root/constraints.txt"
+  fi
   "$venv/bin/python" -c 'import mxnet, gluoncv, pycocotools, cv2; print("[setup] mxnet", mxnet.__version__, "gluoncv", gluoncv.__version__)'
   echo "$want" > "$stamp"
 fi
