@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from gluonext.common.cli import image_size
+from gluonext.common.cli import image_size, run_tool
 from gluonext.common.logs import setup_logging
 from gluonext.formats.imaterialist import LabelDescriptionError
 from gluonext.formats.imaterialist_coco import (
@@ -104,4 +104,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse_args()))
+    sys.exit(run_tool(main, parse_args()))

@@ -17,6 +17,7 @@ import argparse
 import logging
 import sys
 
+from gluonext.common.cli import run_tool
 from gluonext.errors import DatasetError
 from gluonext.keypoints.submission import merge_results, read_test_list, write_submission
 
@@ -49,4 +50,4 @@ def main(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse_args()))
+    sys.exit(run_tool(main, parse_args()))

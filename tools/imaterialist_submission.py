@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from gluonext.common.cli import run_tool
 from gluonext.common.images import IMAGE_SUFFIXES
 from gluonext.common.logs import setup_logging
 from gluonext.instance.submission import SubmissionError, submission_rows, write_submission
@@ -64,4 +65,4 @@ def main(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse_args()))
+    sys.exit(run_tool(main, parse_args()))

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from gluonext.common.cli import positive_int, sample_image_size
+from gluonext.common.cli import positive_int, run_tool, sample_image_size
 from gluonext.common.logs import setup_logging
 from gluonext.sample.writers import DEFAULT_SIZES, WRITERS
 
@@ -51,4 +51,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse_args()))
+    sys.exit(run_tool(main, parse_args()))

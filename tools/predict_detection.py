@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gluonext.common.cli import run_tool
 from gluonext.common.logs import setup_logging
 from gluonext.detection.predict import DetectionPredictOptions, predict_folder
 from gluonext.errors import CheckpointError, DeviceError
@@ -62,4 +63,4 @@ def main(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse_args()))
+    sys.exit(run_tool(main, parse_args()))

@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gluonext.common.cli import run_tool
 from gluonext.common.logs import setup_logging
 from gluonext.errors import CheckpointError, DeviceError
 from gluonext.instance.predict import InstancePredictOptions, predict_folder
@@ -64,4 +65,4 @@ def main(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse_args()))
+    sys.exit(run_tool(main, parse_args()))

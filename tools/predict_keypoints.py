@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gluonext.common.cli import scale_list
+from gluonext.common.cli import run_tool, scale_list
 from gluonext.common.logs import setup_logging
 from gluonext.errors import CheckpointError, DatasetError, DeviceError
 from gluonext.formats.fashionai import CATEGORIES
@@ -69,4 +69,4 @@ def main(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse_args()))
+    sys.exit(run_tool(main, parse_args()))

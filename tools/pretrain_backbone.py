@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gluonext.common.cli import positive_float, positive_int
+from gluonext.common.cli import positive_float, positive_int, run_tool
 from gluonext.common.logs import setup_logging
 from gluonext.errors import GluonextError
 from gluonext.pretrain.train import NETWORKS, PretrainOptions, pretrain
@@ -57,7 +57,8 @@ def sample_data(args) -> Path:
 
 def main(args) -> int:
     output = Path(args.output)
-    log = setup_logging(output.parent / "pretrain.log" if output.parent.is_dir() else None)
+    output.parent.mkdir(parents=True, exist_ok=True)  # an unwritable place fails now, not later
+    log = setup_logging(output.parent / "pretrain.log")
     try:
         report = pretrain(
             PretrainOptions(
@@ -89,4 +90,4 @@ def main(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse_args()))
+    sys.exit(run_tool(main, parse_args()))

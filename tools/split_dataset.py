@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gluonext.common.cli import run_tool
 from gluonext.common.logs import setup_logging
 from gluonext.common.splits import split_by_image
 from gluonext.errors import DatasetError
@@ -61,4 +62,4 @@ def main(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse_args()))
+    sys.exit(run_tool(main, parse_args()))

@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gluonext.common.cli import run_tool
 from gluonext.common.logs import setup_logging
 from gluonext.errors import DatasetError
 from gluonext.formats.labelimg import class_counts, read_class_list, scan_voc_folder
@@ -47,4 +48,4 @@ def main(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse_args()))
+    sys.exit(run_tool(main, parse_args()))

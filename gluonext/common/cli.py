@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def positive_int(text: str) -> int:
@@ -75,6 +76,27 @@ def epoch_list(text: str) -> tuple[float, ...]:
     if any(v < 0 for v in values):
         raise argparse.ArgumentTypeError(f"epochs must not be negative, got {text!r}")
     return values
+
+
+def run_tool(main, args) -> int:
+    """``main(args)`` of a tool; an error the user can fix (a ``GluonextError``, or a path
+    that cannot be read or written) is one line on stderr and exit code 2, not a traceback."""
+    import logging
+
+    from gluonext.errors import GluonextError
+
+    try:
+        return main(args)
+    except GluonextError as exc:
+        message = str(exc)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        message = f"{where}{exc.strerror or exc}"
+    if logging.getLogger().handlers:  # the tool's log is set up: the line goes there too
+        logging.getLogger("gluonext").error("error: %s", message)
+    else:
+        print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 def add_run_flags(

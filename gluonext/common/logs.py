@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from gluonext.errors import OutputError
+
 
 def setup_logging(
     log_file: str | os.PathLike | None = None, name: str = "gluonext"
@@ -23,8 +25,11 @@ def setup_logging(
     console._gluonext = True
     root.addHandler(console)
     if log_file is not None:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        try:
+            Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"{log_file}: cannot write there ({exc.strerror or exc})") from None
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         file_handler._gluonext = True
         root.addHandler(file_handler)
