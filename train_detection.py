@@ -20,7 +20,7 @@ from mxnet import autograd
 from tqdm import tqdm
 
 from gluonext.common.box_priors import PRIORS_PER_CLASS
-from gluonext.common.cli import add_run_flags, epoch_list, positive_float, positive_int
+from gluonext.common.cli import add_run_flags, epoch_list, positive_float, positive_int, run_tool
 from gluonext.detection.baseline import evaluate_baseline
 from gluonext.detection.data import COCOBoxes, voc_splits
 from gluonext.detection.evaluate import evaluate_detection
@@ -29,7 +29,7 @@ from gluonext.engine.checkpoint import continue_or_start, load_for_eval
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.schedules import step_schedule
-from gluonext.engine.session import run_script, start_run
+from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
 from gluonext.formats.coco import check_split_pair
 from gluonext.formats.labelimg import read_class_list, read_split
@@ -267,7 +267,7 @@ def build_net(recipe, args, classes, contexts):
 
 
 def run(argv=None) -> int:
-    return run_script(main, parse_args(argv), "train_detection")
+    return run_tool(main, parse_args(argv), "train_detection")
 
 
 if __name__ == "__main__":

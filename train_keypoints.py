@@ -16,13 +16,20 @@ from pathlib import Path
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from gluonext.common.cli import add_run_flags, epoch_list, positive_float, positive_int, scale_list
+from gluonext.common.cli import (
+    add_run_flags,
+    epoch_list,
+    positive_float,
+    positive_int,
+    run_tool,
+    scale_list,
+)
 from gluonext.common.splits import split_by_image
 from gluonext.engine.checkpoint import continue_or_start, load_for_eval
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.schedules import step_schedule
-from gluonext.engine.session import run_script, start_run
+from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError
 from gluonext.formats.fashionai import CATEGORIES, read_keypoint_csv
@@ -236,7 +243,7 @@ def describe_epoch(record: dict) -> str:
 
 
 def run(argv=None) -> int:
-    return run_script(main, parse_args(argv), "train_keypoints")
+    return run_tool(main, parse_args(argv), "train_keypoints")
 
 
 if __name__ == "__main__":

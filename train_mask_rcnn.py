@@ -18,13 +18,20 @@ from pathlib import Path
 from mxnet import autograd
 from tqdm import tqdm
 
-from gluonext.common.cli import add_run_flags, epoch_list, positive_float, positive_int, short_side
+from gluonext.common.cli import (
+    add_run_flags,
+    epoch_list,
+    positive_float,
+    positive_int,
+    run_tool,
+    short_side,
+)
 from gluonext.common.coco_eval import category_table, coco_evaluate
 from gluonext.engine.checkpoint import continue_or_start, load_for_eval
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.schedules import step_schedule
-from gluonext.engine.session import run_script, start_run
+from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError, DeviceError
 from gluonext.formats.coco import check_split_pair
@@ -367,7 +374,7 @@ def log_scores(title: str, scores: dict, dataset: InstanceDataset, blind=None) -
 
 
 def run(argv=None) -> int:
-    return run_script(main, parse_args(argv), "train_mask_rcnn")
+    return run_tool(main, parse_args(argv), "train_mask_rcnn")
 
 
 if __name__ == "__main__":

@@ -17,13 +17,13 @@ import mxnet as mx
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from gluonext.common.cli import add_run_flags, positive_float, positive_int, scale_list
+from gluonext.common.cli import add_run_flags, positive_float, positive_int, run_tool, scale_list
 from gluonext.engine.checkpoint import continue_or_start, load_for_eval
 from gluonext.engine.compat import is_uninitialized
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.schedules import WarmupSchedule
-from gluonext.engine.session import run_script, start_run
+from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError, DeviceError
 from gluonext.formats.coco import check_split_pair
@@ -312,7 +312,7 @@ def describe_epoch(record: dict) -> str:
 
 
 def run(argv=None) -> int:
-    return run_script(main, parse_args(argv), "train_segmentation")
+    return run_tool(main, parse_args(argv), "train_segmentation")
 
 
 if __name__ == "__main__":

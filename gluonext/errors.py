@@ -1,7 +1,7 @@
 """The errors a user can fix, in one hierarchy.
 
 Every script turns a ``GluonextError`` into one line naming the file, row or flag and what is
-wrong, and exit code 2, instead of a traceback (``gluonext.engine.session.run_script``). Each
+wrong, and exit code 2, instead of a traceback (``gluonext.common.cli.run_tool``). Each
 class is also a ``ValueError`` (``RuntimeError`` for a diverged run), as before the hierarchy.
 """
 

@@ -78,9 +78,10 @@ def epoch_list(text: str) -> tuple[float, ...]:
     return values
 
 
-def run_tool(main, args) -> int:
-    """``main(args)`` of a tool; an error the user can fix (a ``GluonextError``, or a path
-    that cannot be read or written) is one line on stderr and exit code 2, not a traceback."""
+def run_tool(main, args, name: str = "gluonext") -> int:
+    """``main(args)`` of a tool or training script; an error the user can fix (a
+    ``GluonextError``, or a path that cannot be read or written) is one line (logged under
+    ``name``, or on stderr before any logging) and exit code 2, not a traceback."""
     import logging
 
     from gluonext.errors import GluonextError
@@ -93,7 +94,7 @@ def run_tool(main, args) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         message = f"{where}{exc.strerror or exc}"
     if logging.getLogger().handlers:  # the tool's log is set up: the line goes there too
-        logging.getLogger("gluonext").error("error: %s", message)
+        logging.getLogger(name).error("error: %s", message)
     else:
         print(f"error: {message}", file=sys.stderr)
     return 2

@@ -136,16 +136,21 @@ def list_inputs(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def listed_in_coco(files: list[Path], annotations: Path) -> list[Path]:
-    """The ``files`` whose name is a ``file_name`` of the COCO JSON ``annotations`` (e.g. the
-    validation split the converter wrote), in their order."""
+def coco_image_ids(annotations: Path) -> dict[str, int]:
+    """File name -> image id of every image of the COCO JSON ``annotations``."""
     try:
         images = json.loads(Path(annotations).read_text(encoding="utf-8"))["images"]
-        names = {Path(image["file_name"]).name for image in images}
+        return {Path(image["file_name"]).name: image["id"] for image in images}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DatasetError(
             f"--annotations {annotations}: not a COCO JSON with images ({exc})"
         ) from None
+
+
+def listed_in_coco(files: list[Path], annotations: Path) -> list[Path]:
+    """The ``files`` whose name is a ``file_name`` of the COCO JSON ``annotations`` (e.g. the
+    validation split the converter wrote), in their order."""
+    names = coco_image_ids(annotations)
     return [path for path in files if path.name in names]
 
 

@@ -127,16 +127,15 @@ class COCOBoxes(BoxItems):
         return len(self.instances)
 
     def size(self, index: int) -> tuple[int, int]:
-        info = self.instances.images[index]
-        return info["height"], info["width"]
+        return self.instances.size(index)
 
     def label(self, index: int) -> np.ndarray:
         label = self.instances.label(index)
         return np.concatenate([label, np.zeros((len(label), 1), np.float32)], axis=1)
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        image, label, _ = self.instances.load(index)
-        return image, np.concatenate([label, np.zeros((len(label), 1), np.float32)], axis=1)
+        image, _, _ = self.instances.load(index)
+        return image, self.label(index)
 
 
 class MixupBoxes(BoxItems):

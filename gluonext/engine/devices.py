@@ -89,16 +89,12 @@ def create_horovod() -> tuple[Parallel, list[mx.Context]]:
     return Parallel(None, hvd.rank(), hvd.size(), hvd), [mx.gpu(hvd.local_rank())]
 
 
-# the trainer every script gets (see compat: the first weight broadcast lands first)
-Trainer = WeightsFirstTrainer
-
-
 def create_trainer(params, optimizer: str, optimizer_params: dict, parallel: Parallel):
     """A Gluon trainer that reduces gradients through the kvstore (or horovod)."""
     if parallel.horovod is not None:
         parallel.horovod.broadcast_parameters(params, root_rank=0)
         return parallel.horovod.DistributedTrainer(params, optimizer, optimizer_params)
-    return Trainer(
+    return WeightsFirstTrainer(  # the first weight broadcast lands first: see compat
         params, optimizer, optimizer_params, kvstore=parallel.kvstore, update_on_kvstore=False
     )
 

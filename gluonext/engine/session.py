@@ -13,7 +13,7 @@ import numpy as np
 from gluonext.common.files import remove_stale_temporaries
 from gluonext.common.logs import setup_logging
 from gluonext.engine.devices import Parallel, create_horovod, create_kvstore, parse_contexts
-from gluonext.errors import DeviceError, GluonextError, OutputError
+from gluonext.errors import DeviceError, OutputError
 
 
 def start_run(args, save_dir: Path) -> tuple[list[mx.Context], Parallel, bool]:
@@ -62,13 +62,3 @@ def check_save_dir(save_dir: Path) -> None:
     removed = remove_stale_temporaries(save_dir)
     if removed:
         logging.getLogger(__name__).info("removed %d temporary file(s) a killed run left", removed)
-
-
-def run_script(main, args, name: str) -> int:
-    """``main(args)``; an error the user can fix (device, data, model, checkpoint, divergence)
-    is logged as one line under ``name`` and gives exit code 2 instead of a traceback."""
-    try:
-        return main(args)
-    except GluonextError as exc:
-        logging.getLogger(name).error("error: %s", exc)
-        return 2

@@ -21,6 +21,7 @@ import numpy as np
 import pycocotools.mask as mask_util
 
 from gluonext.common.files import finish_publish
+from gluonext.common.images import screen_images
 from gluonext.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,31 @@ def checked_images(payload: dict, path: Path, skip_bad: bool) -> tuple[list[dict
         seen.add(image["id"])
         kept.append(image)
     return kept, skipped
+
+
+def image_dir_of(payload: dict, root: Path) -> Path:
+    """Where a COCO file's images are: ``root / info.image_dir`` (the converter records it),
+    else ``root / train``."""
+    info = payload.get("info") if isinstance(payload.get("info"), dict) else {}
+    return Path(root) / info.get("image_dir", "train")
+
+
+def usable_images(
+    payload: dict, path: Path, image_dir: Path, skip_bad: bool, check_files: bool = True
+) -> tuple[list[dict], Counter, list[Path]]:
+    """The image records a dataset can use: records checked (``checked_images``) and, with
+    ``check_files``, each file's header, end and size screened before any epoch. Returns
+    (images, images left out by reason, the resolved file of every well-formed record, for
+    ``check_split_pair``)."""
+    images, bad_records = checked_images(payload, path, skip_bad)
+    skipped = Counter({"unusable image record": bad_records} if bad_records else {})
+    files = [(image_dir / image["file_name"]).resolve() for image in images]
+    if check_files:
+        entries = [(image_dir / im["file_name"], (im["height"], im["width"])) for im in images]
+        kept, screened = screen_images(entries, skip_bad, progress=len(entries) > 2000)
+        skipped.update(screened)
+        images = [images[k] for k in kept]
+    return images, skipped, files
 
 
 def segmentation_problem(seg) -> str | None:

@@ -146,6 +146,7 @@ class KeypointRow:
     category: str
     points: np.ndarray  # (24, 3) float32 x, y, v in FASHIONAI_KEYPOINTS order
     line: int  # row number in the CSV (header = 1)
+    size: tuple[int, int] | None = None  # (width, height) of the image, read with the row
 
 
 def _parse_cell(cell: str) -> tuple[int, int, int]:
@@ -195,7 +196,7 @@ def _row_problem(row: list[str], root: Path, line: int) -> tuple[KeypointRow | N
     if outside.any():
         name = np.array(FASHIONAI_KEYPOINTS)[present][outside][0]
         return None, f"{image_id}: {name} lies outside the {width}x{height} image"
-    return KeypointRow(image_id, category, points, line), ""
+    return KeypointRow(image_id, category, points, line, (width, height)), ""
 
 
 def _reason_kind(reason: str) -> str:

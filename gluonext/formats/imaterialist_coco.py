@@ -93,6 +93,7 @@ class ConvertReport:
     fixed_swapped: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     category_names: dict[int, str] = field(default_factory=dict)
+    csv_sha256: str = ""  # of the CSV as read
 
 
 _ROW_CONTEXT: dict = {}
@@ -150,10 +151,12 @@ def _convert_chunk(chunk: list) -> list:
     return results
 
 
-def _byte_lines(path: Path, bar: tqdm | None) -> Iterator[str]:
+def _byte_lines(path: Path, bar: tqdm | None, digest) -> Iterator[str]:
+    """The CSV's lines as text, each also fed to ``digest`` (its checksum, in the same pass)."""
     with open(path, "rb") as handle:
         encoding = "utf-8-sig"  # tolerate a byte-order mark on the header only
         for raw in handle:
+            digest.update(raw)
             if bar is not None:
                 bar.update(len(raw))
             try:
@@ -163,9 +166,9 @@ def _byte_lines(path: Path, bar: tqdm | None) -> Iterator[str]:
             encoding = "utf-8"
 
 
-def _read_rows(path: Path, bar: tqdm | None) -> Iterator[tuple[int, list[str]]]:
+def _read_rows(path: Path, bar: tqdm | None, digest) -> Iterator[tuple[int, list[str]]]:
     csv.field_size_limit(2**31 - 1)
-    reader = csv.reader(_byte_lines(path, bar))
+    reader = csv.reader(_byte_lines(path, bar, digest))
     header = next(reader, None)
     if header is None:
         raise ConversionError(
@@ -264,7 +267,7 @@ def convert(options: ConvertOptions) -> ConvertReport:
         "categories": options.categories,
         "seed": options.seed,
         "image_dir": options.image_dir,
-        "conversion": conversion_record(csv_path, options),
+        "conversion": conversion_record(report.csv_sha256, options),
     }
     _write_outputs(out_dir, splits, info, coco_categories, attributes, options, report)
     return report
@@ -308,7 +311,8 @@ def _read_images(csv_path, known, selected, options, report, reject) -> dict[str
         desc="rows",
         disable=not options.progress,
     )
-    chunks = _chunks(_read_rows(csv_path, bar), _CHUNK_ROWS)
+    digest = hashlib.sha256()
+    chunks = _chunks(_read_rows(csv_path, bar, digest), _CHUNK_ROWS)
     pool = None
     if options.workers > 1:
         pool = multiprocessing.get_context("fork").Pool(
@@ -330,6 +334,7 @@ def _read_images(csv_path, known, selected, options, report, reject) -> dict[str
         bar.close()
         if pool is not None:
             pool.terminate()
+    report.csv_sha256 = digest.hexdigest()
     if report.num_rows == 0:
         raise ConversionError(f"{csv_path}: no data rows after the header")
     return images
@@ -441,15 +446,12 @@ def _stage_outputs(staging, splits, info, coco_categories, attributes, options, 
         report.outputs["rejected"] = _write_rejected(staging / "rejected_rows.csv", report.rejected)
 
 
-def conversion_record(csv_path: Path, options: ConvertOptions) -> dict:
-    """What identifies a conversion: the CSV's checksum and the options that shape the split.
-    Both JSON files carry it; the training scripts refuse a pair whose ids differ."""
-    digest = hashlib.sha256()
-    with open(csv_path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+def conversion_record(csv_sha256: str, options: ConvertOptions) -> dict:
+    """What identifies a conversion: the CSV's checksum (taken while its rows were read) and
+    the options that shape the split. Both JSON files carry it; the training scripts refuse a
+    pair whose ids differ."""
     record = {
-        "csv_sha256": digest.hexdigest(),
+        "csv_sha256": csv_sha256,
         "seed": options.seed,
         "val_num": options.val_num,
         "categories": options.categories,

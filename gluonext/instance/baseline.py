@@ -24,18 +24,13 @@ MASK_SIZE = 28
 MAX_DETECTIONS = 100  # COCOeval's maxDets: more per image would never be scored
 
 
-def _size(dataset, index: int) -> tuple[int, int]:
-    info = dataset.images[index]
-    return info["height"], info["width"]
-
-
 def mean_masks(dataset, indices=None) -> np.ndarray:
     """(classes, 28, 28) mean box-relative mask of each class (0.5 everywhere if none), over
     images ``indices`` (default: all)."""
     sums = np.zeros((dataset.num_class, MASK_SIZE, MASK_SIZE), np.float64)
     counts = np.zeros(dataset.num_class)
     for index in range(len(dataset)) if indices is None else indices:
-        height, width = _size(dataset, index)
+        height, width = dataset.size(index)
         label = dataset.label(index)
         masks = decode_masks(dataset.segmentations(index), height, width)
         for k, (x1, y1, x2, y2, cls) in enumerate(label):
@@ -58,13 +53,13 @@ def evaluate_baseline(train_set, val_set, max_images: int = 2000) -> dict:
     boxes, classes = [np.zeros((0, 4))], [np.zeros(0, int)]
     for index in indices:
         label = train_set.label(index)
-        boxes.append(normalised(label, *_size(train_set, index)))
+        boxes.append(normalised(label, *train_set.size(index)))
         classes.append(label[:, 4].astype(int))
     priors = class_priors(np.concatenate(boxes), np.concatenate(classes), train_set.num_class)
     masks = mean_masks(train_set, indices)
     results = []
     for index in range(len(val_set)):
-        height, width = _size(val_set, index)
+        height, width = val_set.size(index)
         ids, scores, corners = predict(priors, height, width)
         if not len(ids):
             continue

@@ -12,19 +12,19 @@ keep every image in ascending image-id order, which GluonCV's COCO metrics rely 
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from mxnet import gluon
 
-from gluonext.common.images import read_rgb, screen_images
+from gluonext.common.images import read_rgb
 from gluonext.errors import DatasetError
 from gluonext.formats.coco import (
     annotations_by_image,
-    checked_images,
     conversion_id,
+    image_dir_of,
     read_instances,
+    usable_images,
 )
 from gluonext.formats.imaterialist import select_categories
 
@@ -53,8 +53,7 @@ class InstanceDataset(gluon.data.Dataset):
         self.annotation_file = path
         payload = read_instances(path, self.root)
         self.conversion_id = conversion_id(payload)
-        info = payload.get("info") if isinstance(payload.get("info"), dict) else {}
-        self.image_dir = Path(image_dir or self.root / info.get("image_dir", "train"))
+        self.image_dir = Path(image_dir) if image_dir else image_dir_of(payload, self.root)
         names = {c["id"]: c["name"] for c in payload["categories"]}
         try:
             self.category_ids = select_categories(categories, sorted(names))
@@ -67,12 +66,10 @@ class InstanceDataset(gluon.data.Dataset):
         self.transform_fn = transform
         self.categories = payload["categories"]
 
-        self.skipped: Counter = Counter()  # reason -> images left out
-        images, bad_records = checked_images(payload, path, skip_bad)
-        if bad_records:
-            self.skipped["unusable image record"] += bad_records
-        self.image_files = [(self.image_dir / im["file_name"]).resolve() for im in images]
-        images = self._screen(images, skip_bad, check_images)
+        # images left out by reason
+        images, self.skipped, self.image_files = usable_images(
+            payload, path, self.image_dir, skip_bad, check_images
+        )
         by_image, self.invalid = annotations_by_image(payload, images, self.label_of)
         if skip_empty is None:
             skip_empty = split == "train"
@@ -85,16 +82,6 @@ class InstanceDataset(gluon.data.Dataset):
         self.images = kept
         self.annotations = [by_image[image["id"]] for image in kept]
 
-    def _screen(self, images: list[dict], skip_bad: bool, check: bool) -> list[dict]:
-        """Images whose files are complete and of the recorded size (``check``), before any
-        epoch; others are an error, or left out and counted with ``skip_bad``."""
-        if not check:
-            return images
-        entries = [(self.image_dir / im["file_name"], (im["height"], im["width"])) for im in images]
-        kept, skipped = screen_images(entries, skip_bad, progress=len(entries) > 2000)
-        self.skipped.update(skipped)
-        return [images[k] for k in kept]
-
     @property
     def num_class(self) -> int:
         return len(self.CLASSES)
@@ -105,6 +92,11 @@ class InstanceDataset(gluon.data.Dataset):
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def size(self, index: int) -> tuple[int, int]:
+        """(height, width) of image ``index`` as the annotation file records it."""
+        info = self.images[index]
+        return info["height"], info["width"]
 
     def image_path(self, index: int) -> Path:
         return self.image_dir / self.images[index]["file_name"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import numpy as np
 
 from gluonext.common.drawing import draw_instances
 from gluonext.common.files import write_json
-from gluonext.common.images import list_inputs, readable_images
+from gluonext.common.images import coco_image_ids, list_inputs, readable_images
 from gluonext.engine.checkpoint import load_checkpoint, read_meta
 from gluonext.engine.devices import parse_contexts
 from gluonext.instance.evaluate import predict_instances, to_coco_results
@@ -49,8 +48,7 @@ def image_ids_by_name(annotations: Path | None, files: list[Path]) -> dict[str, 
     """Image ids from a COCO JSON's ``file_name`` where given, else 1.. in file order."""
     if annotations is None:
         return {path.name: k for k, path in enumerate(files, start=1)}
-    images = json.loads(Path(annotations).read_text(encoding="utf-8"))["images"]
-    known = {Path(image["file_name"]).name: image["id"] for image in images}
+    known = coco_image_ids(annotations)
     return {path.name: known[path.name] for path in files if path.name in known}
 
 

@@ -19,7 +19,7 @@ from gluonext.keypoints.metrics import NormalizedError
 
 def _normalised(dataset, index: int) -> tuple[np.ndarray, tuple[int, int]]:
     row = dataset.rows[index]
-    width, height = image_size(Path(dataset.root) / row.image_id)
+    width, height = row.size or image_size(Path(dataset.root) / row.image_id)
     points = row.points.copy()
     points[:, 0] /= width
     points[:, 1] /= height

@@ -23,10 +23,11 @@ from gluonext.errors import DatasetError
 from gluonext.formats import clothing13
 from gluonext.formats.coco import (
     annotations_by_image,
-    checked_images,
     conversion_id,
+    image_dir_of,
     read_instances,
     to_rles,
+    usable_images,
 )
 from gluonext.formats.imaterialist import BODY_PARTS, MAIN_CATEGORY_IDS
 from gluonext.segmentation.presets import IGNORE_LABEL, seg_train_transform, seg_val_transform
@@ -137,19 +138,13 @@ class IMaterialistSegmentation(SegmentationBase):
         self.annotation_file = path
         payload = read_instances(path, self.root)
         self.conversion_id = conversion_id(payload)
-        info = payload.get("info") if isinstance(payload.get("info"), dict) else {}
-        self.image_dir = self.root / info.get("image_dir", "train")
+        self.image_dir = image_dir_of(payload, self.root)
         self.label_mode = label_mode
         self.class_of, self.CLASSES = _label_map(label_mode, payload["categories"])
-        self.skipped: Counter = Counter()  # reason -> images left out (--skip-bad)
-        images, bad_records = checked_images(payload, path, skip_bad)
-        if bad_records:
-            self.skipped["unusable image record"] += bad_records
-        self.image_files = [(self.image_dir / im["file_name"]).resolve() for im in images]
-        entries = [(self.image_dir / im["file_name"], (im["height"], im["width"])) for im in images]
-        kept, skipped = screen_images(entries, skip_bad, progress=len(entries) > 2000)
-        self.skipped.update(skipped)
-        images = [images[k] for k in kept]
+        # images left out by reason (--skip-bad)
+        images, self.skipped, self.image_files = usable_images(
+            payload, path, self.image_dir, skip_bad
+        )
         by_image, self.invalid = annotations_by_image(payload, images, self.class_of)
         self.images = sorted(images, key=lambda image: image["id"])
         # painted from the largest area to the smallest: small garments on large ones stay
