@@ -232,6 +232,7 @@ def _check_skips(report):
 
 
 def test_the_other_prediction_tools_skip_damaged_images_by_name(tmp_path):
+    from gluonext import load_predictor
     from gluonext.detection.predict import DetectionPredictOptions
     from gluonext.detection.predict import predict_folder as predict_boxes
     from gluonext.formats.imaterialist_coco import ConvertOptions, convert
@@ -248,7 +249,7 @@ def test_the_other_prediction_tools_skip_damaged_images_by_name(tmp_path):
     photos = _damaged_folder(sorted((data / "train").glob("*.jpg")), tmp_path / "photos_m")
     options = InstancePredictOptions(tmp_path / "mask" / "checkpoint_last.ckpt", photos,
                                      tmp_path / "out_m", progress=False)  # fmt: skip
-    _check_skips(predict_instances(options))
+    _check_skips(predict_instances(options, load_predictor(options.checkpoint)))
 
     voc = tmp_path / "voc"
     voc_folder(voc)
@@ -256,7 +257,7 @@ def test_the_other_prediction_tools_skip_damaged_images_by_name(tmp_path):
     photos = _damaged_folder(sorted(voc.glob("*.jpg")), tmp_path / "photos_d")
     options = DetectionPredictOptions(tmp_path / "ssd" / "checkpoint_last.ckpt", photos,
                                       tmp_path / "out_d", progress=False)  # fmt: skip
-    _check_skips(predict_boxes(options))
+    _check_skips(predict_boxes(options, load_predictor(options.checkpoint)))
 
     fashion = tmp_path / "fashionai"
     write_fashionai(fashion, 10, seed=8, size=(64, 64), progress=False)
@@ -266,4 +267,4 @@ def test_the_other_prediction_tools_skip_damaged_images_by_name(tmp_path):
     options = KeypointPredictOptions(tmp_path / "pose" / "checkpoint_last.ckpt",
                                      tmp_path / "out_k", input=photos, category="skirt",
                                      progress=False)  # fmt: skip
-    _check_skips(predict_points(options))
+    _check_skips(predict_points(options, load_predictor(options.checkpoint)))

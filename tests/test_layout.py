@@ -4,6 +4,8 @@
 - the shared layers (errors, common, formats, engine, rcnn) import no task package;
 - production code never imports the sample-data renderer (only tools/make_sample_data.py,
   tests and benchmarks do);
+- deploy (export, inference API, server) is the one layer above the tasks: nothing in
+  gluonext imports it but the package's lazy ``load_predictor``;
 - gluonext has no import cycles;
 - no file edits the module search path: gluonext is an installed package.
 """
@@ -55,7 +57,7 @@ def production_files() -> list[Path]:
 
 
 def test_the_layout_has_the_expected_packages():
-    for name in (*TASKS, *SHARED, "sample"):
+    for name in (*TASKS, *SHARED, "sample", "deploy"):
         target = PACKAGE / name
         assert target.with_suffix(".py").is_file() or (target / "__init__.py").is_file(), name
     top_level = sorted(p.name for p in PACKAGE.glob("*.py"))
@@ -84,6 +86,17 @@ def test_shared_layers_import_no_task():
         for target in imported_modules(path):
             if layer(target) in TASKS:
                 problems.append(f"{module} imports {target}")
+    assert not problems, "\n".join(problems)
+
+
+def test_only_the_package_entry_point_imports_deploy():
+    problems = [
+        f"{module} imports {target}"
+        for module, path in MODULES.items()
+        if layer(module) not in ("deploy", "")
+        for target in imported_modules(path)
+        if layer(target) == "deploy"
+    ]
     assert not problems, "\n".join(problems)
 
 

@@ -18,13 +18,14 @@ from pathlib import Path
 
 from gluonext.common.cli import run_tool
 from gluonext.common.logs import setup_logging
+from gluonext.deploy.predictor import load_predictor
 from gluonext.detection.predict import DetectionPredictOptions, predict_folder
-from gluonext.errors import CheckpointError, DeviceError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", required=True, help="a .ckpt written by train_detection.py")
+    p.add_argument("--checkpoint", required=True,
+                   help="a .ckpt written by train_detection.py, or its export folder")  # fmt: skip
     p.add_argument("--input", required=True, help="an image file or a folder of images")
     p.add_argument("--output", required=True, help="folder for overlays and detections.json")
     p.add_argument("--ctx", default="cpu", help="cpu or gpu:0")
@@ -40,16 +41,12 @@ def main(args) -> int:
         checkpoint=Path(args.checkpoint),
         input=Path(args.input),
         output=Path(args.output),
-        ctx=args.ctx,
-        min_score=args.min_score,
         draw_score=args.draw_score,
         progress=not args.no_progress,
     )
-    try:
-        report = predict_folder(options)
-    except (CheckpointError, DeviceError, FileNotFoundError, ValueError) as exc:
-        log.error("error: %s", exc)
-        return 2
+    predictor = load_predictor(args.checkpoint, args.ctx, task="detection",
+                               min_score=args.min_score)  # fmt: skip
+    report = predict_folder(options, predictor)
     for path, reason in report["skipped"]:
         log.info("  skipped %s: %s", path, reason)
     log.info(

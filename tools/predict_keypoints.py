@@ -21,14 +21,15 @@ from pathlib import Path
 
 from gluonext.common.cli import run_tool, scale_list
 from gluonext.common.logs import setup_logging
-from gluonext.errors import CheckpointError, DatasetError, DeviceError
+from gluonext.deploy.predictor import load_predictor
 from gluonext.formats.fashionai import CATEGORIES
 from gluonext.keypoints.predict import KeypointPredictOptions, predict_folder
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", required=True, help="a .ckpt written by train_keypoints.py")
+    p.add_argument("--checkpoint", required=True,
+                   help="a .ckpt written by train_keypoints.py, or its export folder")  # fmt: skip
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="an image file or a folder of images")
     source.add_argument("--test-csv", help="FashionAI test list (image_id,image_category,...)")
@@ -51,16 +52,11 @@ def main(args) -> int:
         test_csv=Path(args.test_csv) if args.test_csv else None,
         data_root=Path(args.data_root) if args.data_root else None,
         category=args.category,
-        ctx=args.ctx,
-        flip_test=args.flip_test,
-        scales=args.scales,
         progress=not args.no_progress,
     )
-    try:
-        report = predict_folder(options)
-    except (CheckpointError, DeviceError, DatasetError, FileNotFoundError, ValueError) as exc:
-        log.error("error: %s", exc)
-        return 2
+    predictor = load_predictor(args.checkpoint, args.ctx, task="keypoints",
+                               flip_test=args.flip_test, scales=args.scales)  # fmt: skip
+    report = predict_folder(options, predictor)
     for path, reason in report["skipped"]:
         log.info("  skipped %s: %s", path, reason)
     log.info("%d image(s) predicted, %d skipped; results in %s", report["done"],

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Segment a folder of images (or one image) with a trained checkpoint.
+"""Segment a folder of images (or one image) with a trained checkpoint or an export folder.
 
 Writes, per image, ``<name>_mask.png`` (class indices with a colour palette, at the image's
 own resolution) and ``<name>_overlay.jpg``, plus ``class_fractions.json`` (each class's share
@@ -17,13 +17,17 @@ from pathlib import Path
 
 from gluonext.common.cli import run_tool, scale_list
 from gluonext.common.logs import setup_logging
-from gluonext.errors import CheckpointError, DatasetError, DeviceError
+from gluonext.deploy.predictor import load_predictor
 from gluonext.segmentation.predict import PredictOptions, predict_folder
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", required=True, help="a .ckpt written by train_segmentation.py")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a .ckpt written by train_segmentation.py, or a folder of tools/export_model.py",
+    )
     p.add_argument("--input", required=True, help="an image file or a folder of images")
     p.add_argument("--output", required=True, help="folder for masks, overlays and the JSON")
     p.add_argument("--ctx", default="cpu", help="cpu or gpu:0")
@@ -31,8 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--size",
         type=int,
         default=None,
-        help="long side the network sees (default: the run's --base-size); "
-        "results are resized back to each image's size",
+        help="the network sees the image letterboxed into SIZE x SIZE (default: the run's "
+        "--base-size; an export folder: its own size); results are resized back to each "
+        "image's size",
     )
     p.add_argument(
         "--scales", type=scale_list, default=(1.0,), help="multi-scale test, e.g. 0.75,1.0,1.25"
@@ -54,19 +59,14 @@ def main(args) -> int:
         checkpoint=Path(args.checkpoint),
         input=Path(args.input),
         output=Path(args.output),
-        ctx=args.ctx,
-        size=args.size,
-        scales=args.scales,
-        flip=args.flip,
         alpha=args.alpha,
         progress=not args.no_progress,
         annotations=Path(args.annotations) if args.annotations else None,
     )
-    try:
-        report = predict_folder(options)
-    except (CheckpointError, DeviceError, DatasetError, FileNotFoundError) as exc:
-        log.error("error: %s", exc)
-        return 2
+    size = (args.size, args.size) if args.size else None
+    predictor = load_predictor(args.checkpoint, args.ctx, input_size=size, task="segmentation",
+                               flip=args.flip, scales=args.scales)  # fmt: skip
+    report = predict_folder(options, predictor)
     log.info(
         "%d image(s) segmented, %d skipped; results in %s",
         report["done"],

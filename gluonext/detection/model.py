@@ -63,10 +63,28 @@ def build_ssd(network: str, data_shape: int, classes, pretrained_base: str | Non
         name, classes=list(classes), pretrained_base=False, transfer=None
     )
     net.initialize()
+    _settle_shapes(net, data_shape)
+    reset_expander_statistics(net)
     if pretrained_base:
-        _settle_shapes(net, data_shape)
         transfer_base_weights(net, network, pretrained_base)
     return net
+
+
+def reset_expander_statistics(net) -> int:
+    """Start the BatchNorm layers of SSD's extra feature layers at mean 0, variance 1.
+
+    GluonCV builds those layers as a symbol inside a ``SymbolBlock``, whose running
+    statistics have no initialiser of their own, so ``initialize()`` draws them from
+    Uniform(-0.07, 0.07): negative variances, and NaN from every such layer in inference
+    until training has averaged them away (0.9 per iteration). Returns how many were reset.
+    """
+    count = 0
+    for name, param in net.collect_params().items():
+        if param.init is None and name.endswith(("_moving_mean", "_moving_var")):
+            value = 1.0 if name.endswith("_moving_var") else 0.0
+            param.set_data(mx.nd.full(param.shape, value))
+            count += 1
+    return count
 
 
 def _settle_shapes(net, side: int) -> None:

@@ -134,3 +134,52 @@ def fix_cpu_roi_align(net: nn.HybridBlock) -> nn.HybridBlock:
     Monkeypatch of GluonCV's private ``FasterRCNN._pyramid_roi_feats``."""
     net._pyramid_roi_feats = types.MethodType(_pyramid_roi_feats, net)
     return net
+
+
+ONNX_OPSET = 13  # the newest opset MXNet 1.9.1's converters are written for
+
+
+def onnx_model_from_symbol(symbol, params: dict, input_shape: tuple, any_size: bool = False):
+    """An ONNX ``ModelProto`` of ``symbol`` (input ``data``, float32) at opset 13, batch size
+    dynamic (and height and width with ``any_size``).
+
+    ``mx.onnx.export_model`` stamps the model with the installed onnx package's newest opset
+    (19 for onnx 1.14) although MXNet's converters emit opset-13 nodes (``Split`` without
+    ``num_outputs``), which ONNX Runtime then rejects; it also lists every weight as a graph
+    input, which keeps ONNX Runtime from folding constants. Here the converter is called at
+    opset 13 (its graph check too: onnx's ``checker.DEFAULT_CONTEXT`` is set to opset 13 for
+    the call) and the weights are initializers only. Private: ``MXNetGraph``.
+    """
+    from mxnet.onnx.mx2onnx._export_onnx import MXNetGraph
+    from onnx import TensorProto, checker, helper
+
+    dynamic = (None, input_shape[1], *((None, None) if any_size else input_shape[2:]))
+    context = checker.DEFAULT_CONTEXT  # the converter checks its graph against this context
+    saved = dict(context.opset_imports)
+    context.opset_imports = {"": ONNX_OPSET}
+    try:
+        graph = MXNetGraph().create_onnx_graph_proto(
+            symbol,
+            params,
+            in_shapes=[tuple(input_shape)],
+            in_types=[TensorProto.FLOAT],
+            opset_version=ONNX_OPSET,
+            dynamic=True,
+            dynamic_input_shapes=[dynamic],
+        )
+    finally:
+        context.opset_imports = saved
+    weights = {init.name for init in graph.initializer}
+    kept = [value for value in graph.input if value.name not in weights]
+    del graph.input[:]
+    graph.input.extend(kept)
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="gluonext"
+    )
+
+
+def onnx_supported_ops() -> set[str]:
+    """MXNet operator names the installed ONNX converter can translate at opset 13."""
+    from mxnet.onnx import get_operator_support
+
+    return set(get_operator_support(ONNX_OPSET))

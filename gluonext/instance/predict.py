@@ -1,4 +1,4 @@
-"""Folder inference for Mask R-CNN checkpoints: overlays and a COCO-results JSON."""
+"""Folder inference for Mask R-CNN models: overlays and a COCO-results JSON."""
 
 from __future__ import annotations
 
@@ -6,18 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import mxnet as mx
-import numpy as np
 
-from gluonext.common.drawing import draw_instances
 from gluonext.common.files import write_json
 from gluonext.common.images import coco_image_ids, list_inputs, readable_images
-from gluonext.engine.checkpoint import load_checkpoint, read_meta
-from gluonext.engine.devices import parse_contexts
-from gluonext.instance.evaluate import predict_instances, to_coco_results
-from gluonext.instance.model import build_from_meta
-from gluonext.rcnn.model import initialize
-from gluonext.rcnn.presets import MaskRCNNValTransform
+from gluonext.instance.evaluate import to_coco_results
 
 
 @dataclass
@@ -25,23 +17,9 @@ class InstancePredictOptions:
     checkpoint: Path
     input: Path
     output: Path
-    ctx: str = "cpu"
-    min_score: float = 0.05  # kept in the JSON
     draw_score: float = 0.5  # drawn on the overlays
     annotations: Path | None = None  # COCO JSON giving image ids by file name
     progress: bool = True
-
-
-def load_instance_model(checkpoint: Path, ctx: mx.Context):
-    """The Mask R-CNN of a ``train_mask_rcnn.py`` checkpoint, on ``ctx``, and its meta."""
-    meta = read_meta(checkpoint)
-    if "category_ids" not in meta:
-        raise ValueError(f"{checkpoint}: not a train_mask_rcnn.py checkpoint")
-    net = build_from_meta(meta)
-    initialize(net, [ctx])
-    load_checkpoint(checkpoint, net)
-    net.hybridize(static_alloc=True)
-    return net, meta
 
 
 def image_ids_by_name(annotations: Path | None, files: list[Path]) -> dict[str, int]:
@@ -52,13 +30,11 @@ def image_ids_by_name(annotations: Path | None, files: list[Path]) -> dict[str, 
     return {path.name: known[path.name] for path in files if path.name in known}
 
 
-def predict_folder(options: InstancePredictOptions) -> dict:
+def predict_folder(options: InstancePredictOptions, predictor) -> dict:
     """Write ``<name>_overlay.jpg`` per image and ``predictions.json`` (COCO results with
-    ``file_name``); returns counts and the skipped files with reasons."""
-    ctx = parse_contexts(ctx=options.ctx)[0]
-    net, meta = load_instance_model(options.checkpoint, ctx)
-    classes, category_ids = list(meta["classes"]), list(meta["category_ids"])
-    transform = MaskRCNNValTransform(meta["short"][-1], meta["max_size"])
+    ``file_name``) with ``predictor`` (``gluonext.load_predictor``, its ``min_score`` set);
+    returns counts and the skipped files with reasons."""
+    category_ids = list(predictor.spec["category_ids"])
     files = list_inputs(options.input)
     ids = image_ids_by_name(options.annotations, files)
     options.output.mkdir(parents=True, exist_ok=True)
@@ -66,19 +42,11 @@ def predict_folder(options: InstancePredictOptions) -> dict:
     known = [p for p in files if p.name in ids]
     skipped = [(str(p), f"not in {options.annotations}") for p in files if p.name not in ids]
     for path, image in readable_images(known, skipped, "predict", options.progress):
-        found = predict_instances(net, image, transform, ctx, options.min_score)
-        for record in to_coco_results(ids[path.name], found, category_ids):
+        found = predictor(image)
+        for record in to_coco_results(ids[path.name], found.instances, category_ids):
             record["file_name"] = path.name
             records.append(record)
-        drawn = np.flatnonzero(found.scores >= options.draw_score)
-        picture = draw_instances(
-            image,
-            found.boxes[drawn],
-            found.class_ids[drawn],
-            found.scores[drawn],
-            classes,
-            found.masks[:, :, drawn],
-        )
+        picture = found.draw(image, options.draw_score)
         cv2.imwrite(str(options.output / f"{path.stem}_overlay.jpg"), picture[:, :, ::-1])
         done += 1
     write_json(options.output / "predictions.json", records)

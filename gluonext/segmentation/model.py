@@ -95,12 +95,34 @@ class PSPHead(nn.HybridBlock):
                 in_channels * 2, in_channels // 4, nclass, norm_layer, norm_kwargs
             )
 
+        self.feature_size = None  # (h, w) of the features: pool by slices (for ONNX export)
+
+    def _pool(self, F, x, size: int):
+        if self.feature_size is None:
+            return F.contrib.AdaptiveAvgPooling2D(x, output_size=size)
+        return fixed_adaptive_pool(F, x, size, *self.feature_size)
+
     def hybrid_forward(self, F, x):
         features = [x]
         for size, branch in zip((1, 2, 3, 6), self.branches, strict=True):
-            pooled = F.contrib.AdaptiveAvgPooling2D(x, output_size=size)
-            features.append(_resize_like(F, branch(pooled), x))
+            features.append(_resize_like(F, branch(self._pool(F, x, size)), x))
         return self.block(F.concat(*features, dim=1))
+
+
+def fixed_adaptive_pool(F, x, size: int, height: int, width: int):
+    """``AdaptiveAvgPooling2D(x, size)`` for an ``x`` of known height and width, as the mean
+    of each bin's slice (MXNet's bins: rows floor(i*H/size) to ceil((i+1)*H/size)), which
+    ONNX can express (MXNet's converter takes adaptive pooling to 1 x 1 only)."""
+    rows = []
+    for i in range(size):
+        top, bottom = (i * height) // size, -((-(i + 1) * height) // size)
+        cells = []
+        for j in range(size):
+            left, right = (j * width) // size, -((-(j + 1) * width) // size)
+            cell = F.slice(x, begin=(None, None, top, left), end=(None, None, bottom, right))
+            cells.append(F.mean(cell, axis=(2, 3), keepdims=True))
+        rows.append(F.concat(*cells, dim=3) if size > 1 else cells[0])
+    return F.concat(*rows, dim=2) if size > 1 else rows[0]
 
 
 class ASPP(nn.HybridBlock):
@@ -226,6 +248,13 @@ class SegmentationNet(nn.HybridBlock):
             if aux:
                 self.auxlayer = FCNHead(c3_ch, nclass, norm_layer, norm_kwargs)
         self._pretrained_base = bool(pretrained_base)
+
+    def feature_shape(self, height: int, width: int) -> tuple[int, int]:
+        """(h, w) of the stride-8 features for an input of ``height`` x ``width``."""
+        with mx.autograd.predict_mode():
+            x = mx.nd.zeros((1, 3, height, width), ctx=self.conv1.weight.list_ctx()[0])
+            c3 = self.layer2(self.layer1(self.maxpool(self.relu(self.bn1(self.conv1(x))))))
+        return tuple(c3.shape[2:])
 
     def head_blocks(self) -> list[nn.Block]:
         """Blocks trained with 10x the base learning rate (GluonCV's recipe)."""

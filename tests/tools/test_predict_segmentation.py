@@ -8,6 +8,7 @@ from conftest import segmentation_args
 from PIL import Image
 
 import train_segmentation as ts
+from gluonext.common.cli import run_tool
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,8 @@ def test_single_image_and_missing_input(checkpoint, tmp_path, capsys):
         == 0
     )
     assert (out / f"{image.stem}_mask.png").is_file()
-    code = cli.main(
+    code = run_tool(
+        cli.main,
         cli.parse_args(
             [
                 "--checkpoint",
@@ -90,7 +92,7 @@ def test_single_image_and_missing_input(checkpoint, tmp_path, capsys):
                 str(tmp_path / "o2"),
                 "--no-progress",
             ]
-        )
+        ),
     )
     assert code == 2 and "no such file or folder" in capsys.readouterr().err
 
@@ -106,4 +108,5 @@ def test_annotations_keep_only_the_validation_images(checkpoint, tmp_path):
     assert set(summary["images"]) == val_names and 0 < len(val_names) < 24
     broken = tmp_path / "broken.json"
     broken.write_text("{}")
-    assert cli.main(cli.parse_args([*argv, "--annotations", str(broken), "--no-progress"])) == 2
+    args = cli.parse_args([*argv, "--annotations", str(broken), "--no-progress"])
+    assert run_tool(cli.main, args) == 2

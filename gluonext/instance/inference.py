@@ -1,0 +1,128 @@
+"""One image in, instances out (boxes, masks at the image's size, scores): the Mask R-CNN
+predictor behind ``load_predictor``, the export and the server. Mask R-CNN keeps its NMS and
+RoI pooling inside the network; it runs as Gluon or as an exported symbol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+import pycocotools.mask as mask_util
+
+from gluonext.common.drawing import draw_instances
+from gluonext.engine.checkpoint import load_checkpoint, read_meta
+from gluonext.engine.predictor import Predictor, base_spec
+from gluonext.engine.runners import GluonRunner
+from gluonext.errors import CheckpointError
+from gluonext.instance.evaluate import Instances, paste_masks
+from gluonext.instance.model import build_from_meta
+from gluonext.rcnn.model import initialize
+from gluonext.rcnn.presets import MaskRCNNValTransform
+
+
+@dataclass
+class InstanceResult:
+    """Instances of one image, best first; ``masks`` H x W x K (0/1)."""
+
+    instances: Instances
+    classes: list[str]
+
+    @property
+    def boxes(self):
+        return self.instances.boxes
+
+    @property
+    def scores(self):
+        return self.instances.scores
+
+    @property
+    def class_ids(self):
+        return self.instances.class_ids
+
+    @property
+    def masks(self):
+        return self.instances.masks
+
+    def draw(self, image: np.ndarray, min_score: float = 0.5) -> np.ndarray:
+        keep = np.flatnonzero(self.scores >= min_score)
+        return draw_instances(image, self.boxes[keep], self.class_ids[keep], self.scores[keep],
+                              self.classes, self.masks[:, :, keep])  # fmt: skip
+
+    def to_json(self) -> dict:
+        rles = mask_util.encode(np.asfortranarray(self.masks)) if len(self.scores) else []
+        return {
+            "task": "instances",
+            "instances": [
+                {
+                    "class": self.classes[int(c)],
+                    "class_id": int(c),
+                    "score": round(float(s), 5),
+                    "box": [round(float(v), 2) for v in b],
+                    "mask": {
+                        "size": [int(v) for v in r["size"]],
+                        "counts": r["counts"].decode("ascii"),
+                    },
+                }  # fmt: skip
+                for b, c, s, r in zip(self.boxes, self.class_ids, self.scores, rles, strict=True)
+            ],
+        }
+
+
+class InstancePredictor(Predictor):
+    """Instances with scores of at least ``min_score`` (0.05 by default)."""
+
+    task = "instances"
+    any_input_size = True
+
+    def __init__(self, runner, spec, min_score: float = 0.05):
+        super().__init__(runner, spec)
+        self.min_score = min_score
+        self.transform = MaskRCNNValTransform(spec["resize_short"], spec["resize_max"])
+
+    @classmethod
+    def from_checkpoint(cls, path: Path, ctx=None, input_size=None, **options):
+        ctx = ctx or mx.cpu()
+        meta = read_meta(path)
+        if "category_ids" not in meta:
+            raise CheckpointError(f"{path}: not a train_mask_rcnn.py checkpoint")
+        net = build_from_meta(meta)
+        initialize(net, [ctx])
+        load_checkpoint(path, net)
+        net.hybridize(static_alloc=True)
+        short = int(
+            meta["short"][-1] if isinstance(meta["short"], (list, tuple)) else meta["short"]
+        )
+        spec = base_spec("instances", meta["classes"], (short, meta["max_size"]), meta)
+        spec.update(resize_short=short, resize_max=int(meta["max_size"]),
+                    category_ids=list(meta["category_ids"]))  # fmt: skip
+        spec["resize"] = "short side to resize_short, long side at most resize_max (any size)"
+        spec["outputs"] = ["ids N x K x 1", "scores N x K x 1", "boxes N x K x 4",
+                           "masks N x K x M x M (box-relative probabilities)"]  # fmt: skip
+        spec["model"] = {"network": meta.get("network"), "use_fpn": meta.get("use_fpn")}
+        predictor = cls(GluonRunner(net, ctx), spec, **options)
+        predictor.export_block = net
+        return predictor
+
+    def prepare(self, image):
+        tensor, info = self.transform(image)
+        return tensor.asnumpy()[None], float(info.asnumpy()[2])
+
+    def finish(self, outputs, info, image) -> InstanceResult:
+        ids, scores, boxes, masks = (
+            outputs[0][0, :, 0],
+            outputs[1][0, :, 0],
+            outputs[2][0],
+            outputs[3][0],
+        )
+        height, width = image.shape[:2]
+        keep = np.flatnonzero((ids >= 0) & (scores >= self.min_score))
+        keep = keep[np.argsort(-scores[keep], kind="stable")]
+        found = boxes[keep] / info
+        found[:, (0, 2)] = found[:, (0, 2)].clip(0, width)
+        found[:, (1, 3)] = found[:, (1, 3)].clip(0, height)
+        full = paste_masks(masks[keep], found, width, height)
+        return InstanceResult(
+            Instances(ids[keep].astype(int), scores[keep], found, full), self.classes
+        )
