@@ -95,6 +95,18 @@ def draw_instances(
     return out
 
 
+def class_legend(found, names) -> list[dict]:
+    """Legend of ``draw_instances``: per class present in ``found`` (``class_ids``, ``scores``)
+    its colour, count and best score."""
+    palette = voc_palette(len(names) + 1)
+    entries = []
+    for class_id in sorted({int(c) for c in found.class_ids}):
+        scores = found.scores[found.class_ids == class_id]
+        entries.append({"name": names[class_id], "color": list(palette[class_id + 1]),
+                        "detail": f"{len(scores)} x, best {scores.max():.2f}"})  # fmt: skip
+    return entries
+
+
 def draw_keypoints(image: np.ndarray, points: np.ndarray, names, flip_pairs=()) -> np.ndarray:
     """RGB image with each landmark as a dot and its name; left/right pairs joined by a line.
     ``points`` (J, 2); rows with a negative coordinate are not drawn."""

@@ -27,15 +27,20 @@ def read_rgb(path) -> np.ndarray:
     """Read an image file as H x W x 3 uint8 RGB, in stored pixel order (EXIF not applied, as in
     the annotations' frame). Raises OSError naming the file when it cannot be decoded or is
     cut short (OpenCV fills a truncated JPEG's missing part with grey and says nothing)."""
-    data = np.fromfile(str(path), dtype=np.uint8)
+    return decode_rgb(np.fromfile(str(path), dtype=np.uint8), path)
+
+
+def decode_rgb(data, name="image") -> np.ndarray:
+    """``read_rgb`` for the bytes of an image file (an upload, say); errors name ``name``."""
+    data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray)) else data
     if not data.size:
-        raise OSError(f"{path}: empty file (0 bytes)")
+        raise OSError(f"{name}: empty file (0 bytes)")
     image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
-        raise OSError(f"{path}: not a readable image")
+        raise OSError(f"{name}: not a readable image")
     problem = truncation(data[:16].tobytes(), data[-_TAIL_BYTES:].tobytes())
     if problem:
-        raise OSError(f"{path}: {problem}")
+        raise OSError(f"{name}: {problem}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 

@@ -61,6 +61,8 @@ def parity_images(paths, data_root=None, count: int = 4) -> list[np.ndarray]:
             files.append(path)
         else:
             raise FileNotFoundError(f"--images {path}: no such file or folder")
+    if paths and not files:
+        raise DatasetError(f"--images {' '.join(map(str, paths))}: no image files there")
     if not files and data_root and Path(data_root).is_dir():
         files = sorted(p for p in Path(data_root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     images = []

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import mxnet as mx
 import numpy as np
 
-from gluonext.common.drawing import draw_instances
+from gluonext.common.drawing import class_legend, draw_instances
 from gluonext.common.nms import box_nms
 from gluonext.detection.recipes import RECIPES, build_from_meta
 from gluonext.engine.checkpoint import load_checkpoint, read_meta
@@ -42,6 +42,10 @@ class DetectionResult:
     def draw(self, image: np.ndarray, min_score: float = 0.5) -> np.ndarray:
         shown = self.above(min_score)
         return draw_instances(image, shown.boxes, shown.class_ids, shown.scores, self.classes)
+
+    def legend(self, min_score: float = 0.5) -> list[dict]:
+        """One entry per class drawn: its box colour, how many boxes and the best score."""
+        return class_legend(self.above(min_score), self.classes)
 
     def to_json(self) -> dict:
         return {

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import mxnet as mx
 import numpy as np
 import pycocotools.mask as mask_util
 
-from gluonext.common.drawing import draw_instances
+from gluonext.common.drawing import class_legend, draw_instances
 from gluonext.engine.checkpoint import load_checkpoint, read_meta
 from gluonext.engine.predictor import Predictor, base_spec
 from gluonext.engine.runners import GluonRunner
@@ -49,6 +50,12 @@ class InstanceResult:
         keep = np.flatnonzero(self.scores >= min_score)
         return draw_instances(image, self.boxes[keep], self.class_ids[keep], self.scores[keep],
                               self.classes, self.masks[:, :, keep])  # fmt: skip
+
+    def legend(self, min_score: float = 0.5) -> list[dict]:
+        """One entry per class drawn: its colour, how many instances and the best score."""
+        keep = self.scores >= min_score
+        shown = SimpleNamespace(class_ids=self.class_ids[keep], scores=self.scores[keep])
+        return class_legend(shown, self.classes)
 
     def to_json(self) -> dict:
         rles = mask_util.encode(np.asfortranarray(self.masks)) if len(self.scores) else []

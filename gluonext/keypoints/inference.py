@@ -10,7 +10,7 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
-from gluonext.common.drawing import draw_keypoints
+from gluonext.common.drawing import draw_keypoints, voc_palette
 from gluonext.engine.checkpoint import load_checkpoint, read_meta
 from gluonext.engine.predictor import Predictor, base_spec, check_image
 from gluonext.engine.runners import GluonRunner
@@ -36,6 +36,16 @@ class KeypointResult:
         keep = np.flatnonzero(self.shown)
         names = [self.names[k] for k in keep]
         return draw_keypoints(image, self.points[keep], names, flip_pairs(names))
+
+    def legend(self) -> list[dict]:
+        """The drawn landmarks in their dot colours, with their heatmap peaks."""
+        keep = np.flatnonzero(self.shown)
+        palette = voc_palette(len(keep) + 1)
+        return [
+            {"name": self.names[k], "color": list(palette[i + 1]),
+             "detail": f"peak {self.confidences[k]:.2f}"}
+            for i, k in enumerate(keep)
+        ]  # fmt: skip
 
     def to_json(self) -> dict:
         return {

@@ -47,10 +47,13 @@ class SegmentationResult:
         return overlay(image, self.class_map, self.palette, alpha)
 
     def legend(self) -> list[dict]:
+        """Every class in its colour, with its share of the pixels."""
+        fractions = self.fractions
         return [
-            {"name": name, "color": list(self.palette[k]), "fraction": self.fractions[name]}
+            {"name": name, "color": list(self.palette[k]),
+             "detail": f"{100 * fractions[name]:.1f}%", "fraction": fractions[name]}
             for k, name in enumerate(self.classes)
-        ]
+        ]  # fmt: skip
 
     def to_json(self) -> dict:
         return {
@@ -59,7 +62,6 @@ class SegmentationResult:
             "height": int(self.class_map.shape[0]),
             "classes": self.classes,
             "fractions": self.fractions,
-            "legend": self.legend(),
         }
 
 

@@ -85,3 +85,16 @@ def test_ssd_anchors_leave_batchnorm_statistics_as_they_were():
         if param.grad_req == "null":
             np.testing.assert_array_equal(param.data().asnumpy(), stats[name], err_msg=name)
     assert anchors.shape[-1] == 4 and anchors.shape[1] > 1000
+
+
+def test_ssd_extra_layers_start_with_unit_variance_statistics():
+    """GluonCV draws them from Uniform(-0.07, 0.07): negative variances give NaN in inference."""
+    from gluonext.detection.model import build_ssd
+
+    net = build_ssd("mobilenet0.25", 300, ["a", "b"])
+    stats = list(net.collect_params(".*expand.*_moving_var").values())
+    assert len(stats) >= 4
+    for param in stats:
+        assert (param.data().asnumpy() == 1).all()
+    ids, scores, boxes = net(mx.nd.random.uniform(shape=(1, 3, 300, 300)))
+    assert np.isfinite(scores.asnumpy()).all() and np.isfinite(boxes.asnumpy()).all()

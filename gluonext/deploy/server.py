@@ -1,0 +1,123 @@
+"""The web demo: a Starlette app serving loaded predictors.
+
+``GET /`` the page; ``GET /health``; ``GET /models``; ``POST /predict/<model>`` with the photo
+in the multipart field ``image`` (and, for keypoints, an optional ``category`` field) returns
+the result as JSON; ``?overlay=1`` adds the drawn overlay as a base64 PNG and its legend.
+Uploads above the size limit get 413, a request without a length 411, anything that is not a
+readable, complete image 400 with the reason; the server keeps serving. Predictions run in
+worker threads; each model's runner lets one thread at a time use its network.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from pathlib import Path
+
+import cv2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+from gluonext.common.images import decode_rgb
+from gluonext.errors import GluonextError
+
+PAGE = Path(__file__).with_name("page.html")
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def describe_model(name: str, predictor) -> dict:
+    spec = predictor.spec
+    return {
+        "name": name,
+        "task": predictor.task,
+        "backend": predictor.runner.name,
+        "classes": predictor.classes,
+        "input": [spec["input"]["height"], spec["input"]["width"]],
+        "categories": sorted(spec.get("keypoints", {}).get("categories", {})),
+    }
+
+
+def png_base64(rgb) -> str:
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return base64.b64encode(data.tobytes()).decode("ascii")
+
+
+def predict_payload(predictor, image, overlay: bool, draw_score: float, category=None) -> dict:
+    """The JSON answer for one image (what the API gives, plus the overlay if asked)."""
+    started = time.perf_counter()
+    result = predictor(image, category) if predictor.task == "keypoints" else predictor(image)
+    payload = result.to_json()
+    if overlay:
+        if predictor.task in ("detection", "instances"):
+            picture, legend = result.draw(image, draw_score), result.legend(draw_score)
+        else:
+            picture, legend = result.draw(image), result.legend()
+        payload["overlay_png"] = png_base64(picture)
+        payload["legend"] = legend
+    payload["milliseconds"] = round(1000 * (time.perf_counter() - started), 1)
+    return payload
+
+
+def create_app(models: dict, max_upload_bytes: int = 10 * 2**20) -> Starlette:
+    """The ASGI app for ``models`` (name -> predictor)."""
+
+    async def page(request: Request):
+        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+    async def health(request: Request):
+        return JSONResponse({"status": "ok", "models": len(models)})
+
+    async def list_models(request: Request):
+        return JSONResponse([describe_model(n, p) for n, p in models.items()])
+
+    async def predict(request: Request):
+        name = request.path_params["model"]
+        if name not in models:
+            return _error(404, f"no model {name!r}; loaded: {', '.join(models)}")
+        length = request.headers.get("content-length", "")
+        if not length.isdigit():
+            return _error(411, "send the upload with a Content-Length")
+        if int(length) > max_upload_bytes:
+            return _error(413, f"upload of {length} bytes; the limit is {max_upload_bytes}")
+        try:
+            form = await request.form(max_files=1, max_fields=4)
+        except Exception as exc:  # noqa: BLE001 - the multipart parser's own errors
+            return _error(400, f"not a multipart form upload: {exc}")
+        upload = form.get("image")
+        if upload is None or not hasattr(upload, "read"):
+            return _error(400, "no file in the form field 'image'")
+        data = await upload.read()
+        try:
+            image = decode_rgb(data, upload.filename or "upload")
+        except OSError as exc:
+            return _error(400, str(exc))
+        overlay = request.query_params.get("overlay") in ("1", "true", "yes")
+        try:
+            draw_score = float(request.query_params.get("draw_score", 0.5))
+        except ValueError:
+            return _error(400, "draw_score must be a number")
+        category = form.get("category") or None
+        try:
+            payload = await run_in_threadpool(
+                predict_payload, models[name], image, overlay, draw_score, category
+            )
+        except GluonextError as exc:
+            return _error(400, str(exc))
+        payload["model"] = name
+        return JSONResponse(payload)
+
+    routes = [
+        Route("/", page),
+        Route("/health", health),
+        Route("/models", list_models),
+        Route("/predict/{model}", predict, methods=["POST"]),
+    ]
+    return Starlette(routes=routes)

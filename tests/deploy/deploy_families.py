@@ -1,0 +1,86 @@
+"""One small trained checkpoint per model family (one epoch on generated data, made on first
+use and shared by the deploy tests, which run on one xdist worker: ``xdist_group``). Test
+modules import the fixtures: ``from deploy_families import checkpoints, photos``."""
+
+import pytest
+from conftest import segmentation_args, voc_folder
+
+import train_detection as td
+import train_keypoints as tk
+import train_mask_rcnn as tm
+import train_segmentation as ts
+
+DETECTION = {
+    "ssd": ["--model", "ssd", "--network", "mobilenet0.25", "--data-shape", "300",
+            "--batch-size", "4", "--lr", "0.01"],
+    "yolo3": ["--model", "yolo3", "--network", "mobilenet0.25", "--data-shape", "128",
+              "--batch-size", "4", "--lr", "0.01"],
+    "faster_rcnn": ["--model", "faster_rcnn", "--network", "resnet18_v1b", "--data-shape",
+                    "160", "--max-size", "240", "--rcnn-num-samples", "16"],
+}  # fmt: skip
+
+
+class Checkpoints:
+    def __init__(self, root, tiny_converted):
+        self.root, self.parts = root, tiny_converted
+        self.made = {}
+
+    def __call__(self, family: str):
+        if family not in self.made:
+            self.made[family] = self._train(family)
+        return self.made[family]
+
+    def data(self, kind: str):
+        folder = self.root / kind
+        if not folder.exists():
+            from gluonext.sample.writers import write_fashionai
+
+            if kind == "voc":
+                voc_folder(folder, images=12)
+            else:
+                write_fashionai(folder, 24, seed=8, size=(96, 128), progress=False)
+        return folder
+
+    def _train(self, family):
+        run = self.root / family
+        common = ["--epochs", "1", "--no-val", "--ctx", "cpu", "--workers", "0", "--no-progress",
+                  "--save-dir", str(run)]  # fmt: skip
+        if family.startswith("seg_"):
+            args = segmentation_args(self.parts, run, "--epochs", "1", "--no-val",
+                                     model=family[4:])  # fmt: skip
+            assert ts.main(ts.parse_args(args)) == 0
+        elif family in DETECTION:
+            args = [*DETECTION[family], "--dataset", "voc", "--data-root", str(self.data("voc"))]
+            assert td.run([*args, *common]) == 0
+        elif family == "simple_pose":
+            args = ["--category", "all", "--network", "resnet18_v1b", "--input-size", "64x64",
+                    "--data-root", str(self.data("fashionai")), "--batch-size", "4"]  # fmt: skip
+            assert tk.run([*args, *common]) == 0
+        elif family == "mask_rcnn":
+            args = ["--network", "resnet18_v1b", "--use-fpn", "--data-root", str(self.parts),
+                    "--categories", "main", "--short", "96", "--max-size", "160",
+                    "--rcnn-num-samples", "32", "--rpn-pre-nms", "500", "--rpn-post-nms", "50",
+                    "--lr", "0.01"]  # fmt: skip
+            assert tm.run([*args, *common]) == 0
+        else:
+            raise KeyError(family)
+        return run / "checkpoint_last.ckpt"
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory, tiny_converted):
+    """``checkpoints("seg_psp" | "ssd" | "yolo3" | "faster_rcnn" | "simple_pose" |
+    "mask_rcnn" | "seg_<model>")``: a trained checkpoint's path."""
+    return Checkpoints(tmp_path_factory.mktemp("families"), tiny_converted)
+
+
+@pytest.fixture(scope="session")
+def photos(tiny_converted, checkpoints):
+    """Photos of every kind the families were trained on (the parts images' validation split)."""
+    import json
+
+    listed = json.loads((tiny_converted / "annotations" / "instances_val.json").read_text())
+    val = [tiny_converted / "train" / image["file_name"] for image in listed["images"][:3]]
+    voc = sorted(checkpoints.data("voc").glob("*.jpg"))[-2:]
+    fashion = sorted(checkpoints.data("fashionai").rglob("*.jpg"))[-2:]
+    return [*val, *voc, *fashion]

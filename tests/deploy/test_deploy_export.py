@@ -1,0 +1,143 @@
+"""Every family the scripts train goes to an MXNet symbol (and to ONNX where it converts) with
+its outputs checked against the checkpoint's network, on real generated photos."""
+
+import json
+import subprocess
+import sys
+
+import export_model as cli
+import numpy as np
+import pytest
+from deploy_families import checkpoints, photos  # noqa: F401 - fixtures
+
+from gluonext import load_predictor
+from gluonext.common.images import read_rgb
+from gluonext.deploy.export import export_model
+
+pytestmark = pytest.mark.xdist_group("deploy")
+
+ONNX_FAMILIES = ["seg_deeplabv3plus", "seg_psp", "seg_fcn", "ssd", "yolo3", "simple_pose"]
+TASK = {"ssd": "detection", "yolo3": "detection", "faster_rcnn": "detection",
+        "simple_pose": "keypoints", "mask_rcnn": "instances"}  # fmt: skip
+
+
+def _images(photos):
+    return [read_rgb(p) for p in photos]
+
+
+def _same(task, a, b):
+    from gluonext.deploy.export import same_results
+
+    return same_results(task, a, b)
+
+
+@pytest.mark.parametrize("family", ONNX_FAMILIES)
+def test_symbol_and_onnx_reproduce_the_checkpoint(family, checkpoints, photos, tmp_path):
+    ckpt = checkpoints(family)
+    report = export_model(ckpt, tmp_path / "export", images=[str(p) for p in photos])
+    assert report.written == ["symbol", "onnx"], report.refused
+    spec = json.loads((tmp_path / "export" / "model.json").read_text())
+    task = TASK.get(family, "segmentation")
+    assert spec["task"] == task and spec["files"]["onnx"] == "model.onnx"
+    for form in ("symbol", "onnx"):
+        parity = spec["parity"][form]
+        assert parity["within_tolerance"] and parity["same_results"], parity
+        assert parity["images"] == 4
+    if task in ("segmentation", "keypoints"):  # logits and heatmaps: 1e-4 absolute
+        assert max(spec["parity"]["onnx"]["max_abs_diff"]) < 1e-4
+    reference = load_predictor(ckpt)
+    for backend in ("symbol", "onnx"):
+        exported = load_predictor(tmp_path / "export", backend=backend)
+        assert exported.runner.name == backend and exported.task == task
+        for image in _images(photos):
+            assert _same(task, reference(image), exported(image)), (family, backend)
+
+
+@pytest.mark.parametrize("family", ["faster_rcnn", "mask_rcnn"])
+def test_rcnn_families_export_the_symbol_and_name_what_stops_onnx(family, checkpoints, photos,
+                                                                   tmp_path, caplog):  # fmt: skip
+    out = tmp_path / "export"
+    argv = ["--checkpoint", str(checkpoints(family)), "--output", str(out),
+            "--images", *map(str, photos)]  # fmt: skip
+    assert cli.main(cli.parse_args(argv)) == 1  # asked for onnx, got the symbol only
+    spec = json.loads((out / "model.json").read_text())
+    assert "onnx" not in spec["files"] and not (out / "model.onnx").exists()
+    assert spec["parity"]["symbol"]["same_results"]
+    reason = spec["onnx"]["reason"]
+    assert "operator" in reason and "\n" not in reason
+    assert f"onnx not written: {reason}" in caplog.text
+    if family == "mask_rcnn":
+        assert "GroupNorm" in reason
+    exported = load_predictor(out)
+    assert exported.runner.name == "symbol"
+    reference = load_predictor(checkpoints(family))
+    for image in _images(photos)[:3]:
+        assert _same(TASK[family], reference(image), exported(image))
+
+
+def test_the_export_loads_without_gluonext(checkpoints, photos, tmp_path):
+    """A user with MXNet alone (SymbolBlock) and one with ONNX Runtime alone get the
+    checkpoint's logits."""
+    export_model(checkpoints("seg_deeplabv3plus"), tmp_path / "e", images=[str(photos[0])])
+    predictor = load_predictor(checkpoints("seg_deeplabv3plus"))
+    batch, _ = predictor.prepare(read_rgb(photos[0]))
+    np.save(tmp_path / "batch.npy", batch)
+    expected = predictor.runner(batch)[0]
+    script = f"""
+import sys, numpy as np
+folder, batch = {str(tmp_path / "e")!r}, np.load({str(tmp_path / "batch.npy")!r})
+if sys.argv[1] == "symbol":
+    import mxnet as mx
+    net = mx.gluon.SymbolBlock.imports(folder + "/model-symbol.json", ["data"],
+                                       folder + "/model-0000.params")
+    out = net(mx.nd.array(batch)).asnumpy()
+else:
+    import onnxruntime as ort
+    session = ort.InferenceSession(folder + "/model.onnx", providers=["CPUExecutionProvider"])
+    out = session.run(None, {{"data": batch}})[0]
+assert "gluonext" not in sys.modules
+np.save(folder + "/" + sys.argv[1] + ".npy", out)
+"""
+    for form in ("symbol", "onnx"):
+        subprocess.run([sys.executable, "-c", script, form], check=True, cwd=tmp_path)
+        got = np.load(tmp_path / "e" / f"{form}.npy")
+        assert np.abs(got - expected).max() < 1e-4
+
+
+def test_model_json_carries_what_a_user_needs(checkpoints, photos, tmp_path):
+    export_model(checkpoints("simple_pose"), tmp_path / "e", images=[str(photos[-1])])
+    spec = json.loads((tmp_path / "e" / "model.json").read_text())
+    assert spec["input"]["height"] == 64 and spec["input"]["width"] == 64
+    assert spec["input"]["mean"] == pytest.approx([123.675, 116.28, 103.53], abs=1e-3)
+    assert len(spec["keypoints"]["names"]) == 24 and ["neckline_left", "neckline_right"] in [
+        [spec["keypoints"]["names"][a], spec["keypoints"]["names"][b]]
+        for a, b in spec["keypoints"]["flip_pairs"]
+    ]
+    assert spec["checkpoint"]["epoch"] == 1 and "train_loss" in spec["checkpoint"]["metrics"]
+
+
+def test_export_replaces_an_old_one_whole(checkpoints, photos, tmp_path):
+    out = tmp_path / "e"
+    export_model(checkpoints("seg_fcn"), out, images=[str(photos[0])])
+    assert (out / "model.onnx").is_file()
+    export_model(checkpoints("seg_fcn"), out, formats=("symbol",), images=[str(photos[0])])
+    assert not (out / "model.onnx").exists()  # not left beside a model.json that omits it
+    assert "onnx" not in json.loads((out / "model.json").read_text())["files"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "model-0000.params", "model-symbol.json", "model.json"]  # fmt: skip
+
+
+def test_bad_requests_are_one_line(checkpoints, tmp_path):
+    from gluonext.common.cli import run_tool
+
+    ckpt = str(checkpoints("seg_fcn"))
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--checkpoint", ckpt, "--output", str(tmp_path), "--format", "tflite"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    args = cli.parse_args(["--checkpoint", ckpt, "--output", str(tmp_path / "o"), "--images",
+                           str(empty)])  # fmt: skip
+    assert run_tool(cli.main, args) == 2
+    args = cli.parse_args(["--checkpoint", str(tmp_path / "missing.ckpt"), "--output",
+                           str(tmp_path / "o")])  # fmt: skip
+    assert run_tool(cli.main, args) == 2

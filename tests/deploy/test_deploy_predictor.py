@@ -1,0 +1,88 @@
+"""``load_predictor``: one call for a checkpoint or an export folder of any task, a typed
+result with ``draw()`` and ``to_json()``, and one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from deploy_families import checkpoints, photos  # noqa: F401 - fixtures
+
+from gluonext import load_predictor
+from gluonext.common.images import read_rgb
+from gluonext.deploy.export import export_model
+from gluonext.errors import CheckpointError, DatasetError, ModelError
+
+pytestmark = pytest.mark.xdist_group("deploy")
+
+
+def test_import_gluonext_stays_light():
+    code = "import sys, gluonext; assert 'mxnet' not in sys.modules; gluonext.load_predictor"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    "family, kind, fields",
+    [
+        ("seg_deeplabv3plus", "SegmentationResult", ("class_map", "fractions")),
+        ("ssd", "DetectionResult", ("boxes", "class_ids", "scores")),
+        ("simple_pose", "KeypointResult", ("points", "confidences", "names")),
+        ("mask_rcnn", "InstanceResult", ("boxes", "masks", "scores")),
+    ],
+)
+def test_one_typed_result_per_task(family, kind, fields, checkpoints, photos):
+    predictor = load_predictor(checkpoints(family), min_score=0.0) if family in (
+        "ssd", "mask_rcnn") else load_predictor(checkpoints(family))  # fmt: skip
+    image = read_rgb(photos[0])
+    result = predictor(image)
+    assert type(result).__name__ == kind
+    for name in fields:
+        assert getattr(result, name) is not None
+    drawn = result.draw(image)
+    assert drawn.shape == image.shape and drawn.dtype == np.uint8
+    payload = json.loads(json.dumps(result.to_json()))
+    assert payload["task"] == predictor.task
+    if kind == "SegmentationResult":
+        assert result.class_map.shape == image.shape[:2]
+        assert sum(result.fractions.values()) == pytest.approx(1.0, abs=1e-3)
+    if kind == "InstanceResult":
+        assert result.masks.shape[:2] == image.shape[:2]
+        assert len(payload["instances"]) == len(result.scores) > 0
+        assert payload["instances"][0]["mask"]["size"] == list(image.shape[:2])
+    if kind == "KeypointResult":
+        skirt = predictor(image, category="skirt")
+        assert {k["name"] for k in skirt.to_json()["keypoints"]} == {
+            "waistband_left", "waistband_right", "hemline_left", "hemline_right"}  # fmt: skip
+
+
+def test_flip_averages_with_the_mirrored_image(checkpoints, photos):
+    plain = load_predictor(checkpoints("seg_fcn"))
+    flipped = load_predictor(checkpoints("seg_fcn"), flip=True)
+    image = read_rgb(photos[0])
+    side = min(image.shape[:2])
+    image = np.ascontiguousarray(image[:side, :side])  # square: no padding to break symmetry
+    mirrored = image[:, ::-1].copy()
+    a = flipped.scores(image)
+    b = flipped.scores(mirrored)[:, ::-1]
+    np.testing.assert_allclose(a, b, atol=1e-4)  # flip test is symmetric by construction
+    assert not np.allclose(a, 2 * plain.scores(image), atol=1e-4)
+
+
+def test_errors_name_the_problem(checkpoints, photos, tmp_path):
+    with pytest.raises(CheckpointError, match="neither a .ckpt file nor an export folder"):
+        load_predictor(tmp_path)
+    with pytest.raises(CheckpointError, match="a segmentation model, not a detection one"):
+        load_predictor(checkpoints("seg_fcn"), task="detection")
+    with pytest.raises(ModelError, match="backend 'tensorrt'"):
+        load_predictor(checkpoints("seg_fcn"), backend="tensorrt")
+    export_model(checkpoints("seg_fcn"), tmp_path / "e", images=[str(photos[0])])
+    with pytest.raises(ModelError, match="exported for 64x64 input"):
+        load_predictor(tmp_path / "e", input_size=(96, 96))
+    with pytest.raises(ModelError, match="multi-scale needs the .ckpt"):
+        load_predictor(tmp_path / "e", scales=(0.75, 1.0))(read_rgb(photos[0]))
+    with pytest.raises(DatasetError, match="H x W x 3 uint8"):
+        load_predictor(tmp_path / "e")(np.zeros((8, 8), dtype=np.float32))
+    (tmp_path / "e" / "model.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="model.json: not a readable export"):
+        load_predictor(tmp_path / "e")

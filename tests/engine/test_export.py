@@ -1,0 +1,74 @@
+import mxnet as mx
+import numpy as np
+from mxnet.gluon import nn
+
+from gluonext.engine.export import (
+    OnnxUnsupported,
+    export_onnx,
+    export_symbol,
+    fixed_size_resizes,
+    load_symbol,
+    max_differences,
+)
+from gluonext.engine.runners import OnnxRunner, SymbolRunner
+from gluonext.segmentation.model import fixed_adaptive_pool
+
+
+class LikeResize(nn.HybridBlock):
+    """Downsample, convolve, resize back 'like' the input (as the segmentation heads do)."""
+
+    def __init__(self):
+        super().__init__()
+        with self.name_scope():
+            self.conv = nn.Conv2D(3, 3, strides=2, padding=1, in_channels=3)
+
+    def hybrid_forward(self, F, x):
+        return F.contrib.BilinearResize2D(self.conv(x), like=x, mode="like")
+
+
+def test_like_resizes_become_fixed_sizes_with_the_same_result(tmp_path):
+    block = LikeResize()
+    block.initialize()
+    x = mx.nd.random.uniform(shape=(2, 3, 37, 29))
+    expected = block(x).asnumpy()
+    export_symbol(block, (1, 3, 37, 29), tmp_path)
+    symbol, params = load_symbol(tmp_path)
+    fixed = fixed_size_resizes(symbol, (1, 3, 37, 29))
+    assert '"mode": "size"' in fixed.tojson() and '"height": "37"' in fixed.tojson()
+    args = {k: v for k, v in params.items() if k in fixed.list_arguments()}
+    got = fixed.eval(ctx=mx.cpu(), data=x, **args)[0].asnumpy()
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    path = export_onnx(tmp_path, (1, 3, 37, 29))
+    onnx_out = OnnxRunner(path)(x.asnumpy())[0]  # batch 2 through a batch-1 export
+    np.testing.assert_allclose(onnx_out, expected, atol=1e-5)
+    np.testing.assert_allclose(SymbolRunner(tmp_path)(x.asnumpy())[0], expected, atol=1e-6)
+
+
+def test_an_operator_without_conversion_is_named(tmp_path):
+    block = nn.HybridSequential()
+    block.add(nn.Conv2D(4, 3, in_channels=3), nn.GroupNorm(num_groups=2))
+    block.initialize()
+    export_symbol(block, (1, 3, 8, 8), tmp_path)
+    try:
+        export_onnx(tmp_path, (1, 3, 8, 8))
+    except OnnxUnsupported as exc:
+        assert "GroupNorm" in str(exc)
+    else:
+        raise AssertionError("GroupNorm converted")
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_slice_pooling_equals_adaptive_pooling_for_uneven_sizes():
+    x = mx.nd.random.uniform(shape=(2, 5, 13, 11))
+    for size in (1, 2, 3, 6):
+        expected = mx.nd.contrib.AdaptiveAvgPooling2D(x, output_size=size).asnumpy()
+        got = fixed_adaptive_pool(mx.nd, x, size, 13, 11).asnumpy()
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_differences_treat_equal_overflow_as_equal():
+    a = np.array([1.0, np.inf, 3.0], dtype=np.float32)
+    assert max_differences([a], [a.copy()]) == [0.0]
+    assert max_differences([a], [a + 1]) == [1.0]
+    assert max_differences([a], [np.array([1.0, 2.0, 3.0])]) == [float("inf")]
+    assert max_differences([a], [a[:2]]) == [float("inf")]

@@ -1,0 +1,78 @@
+#!/usr/bin/env python
+"""Serve trained models to a browser page and a JSON API (Starlette on uvicorn).
+
+Each --model is a .ckpt of any training script or a folder of tools/export_model.py,
+optionally named (NAME=PATH; by default the checkpoint's run folder or the export folder's
+name). Open http://127.0.0.1:8080/ and drop a photo; or call the API:
+
+    python tools/serve.py --model parts=runs/parts/checkpoint_best.ckpt --model exported/boxes
+    curl -F image=@photo.jpg 'http://127.0.0.1:8080/predict/parts?overlay=1'
+
+GET /health, GET /models, POST /predict/<model> (multipart field ``image``; ``category`` for
+keypoint models; ``?overlay=1`` adds the drawn overlay as a base64 PNG and its legend).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gluonext.common.cli import positive_float, run_tool
+from gluonext.common.logs import setup_logging
+from gluonext.errors import ModelError
+
+
+def model_argument(text: str) -> tuple[str, Path]:
+    """``NAME=PATH`` or ``PATH`` to (name, path)."""
+    name, _, path = text.rpartition("=")
+    path = Path(path)
+    if not name:
+        name = path.parent.name if path.is_file() else path.name
+    return name, path
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", action="append", type=model_argument, required=True,
+                   help="[NAME=]PATH of a .ckpt or an export folder; repeat for more")  # fmt: skip
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--ctx", default="cpu", help="cpu or gpu:0, for .ckpt and symbol models")
+    p.add_argument("--backend", choices=("gluon", "symbol", "onnx"), default=None,
+                   help="how to run export folders (default: onnx where present)")  # fmt: skip
+    p.add_argument("--max-upload-mb", type=positive_float, default=10.0)
+    p.add_argument("--log", default="serve.log", help="log file")
+    return p.parse_args(argv)
+
+
+def load_models(args) -> dict:
+    from gluonext.deploy.predictor import load_predictor
+
+    models = {}
+    for name, path in args.model:
+        if name in models:
+            raise ModelError(f"--model {name}={path}: the name {name!r} is taken; use NAME=PATH")
+        backend = args.backend if path.is_dir() else None
+        models[name] = load_predictor(path, args.ctx, backend=backend)
+    return models
+
+
+def main(args) -> int:
+    import uvicorn
+
+    from gluonext.deploy.server import create_app
+
+    log = setup_logging(Path(args.log))
+    models = load_models(args)
+    for name, predictor in models.items():
+        log.info("model %s: %s, %s, %d classes", name, predictor.task, predictor.runner.name,
+                 len(predictor.classes))  # fmt: skip
+    app = create_app(models, int(args.max_upload_mb * 2**20))
+    log.info("serving on http://%s:%d/", args.host, args.port)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_tool(main, parse_args(), "serve"))
