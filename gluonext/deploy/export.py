@@ -23,6 +23,7 @@ import numpy as np
 from gluonext.common.files import finish_publish, publish_together, staging_folder, write_json
 from gluonext.common.images import IMAGE_SUFFIXES, read_rgb
 from gluonext.deploy.predictor import PREDICTORS, SPEC, load_predictor
+from gluonext.engine.checkpoint import read_meta
 from gluonext.engine.export import (
     ONNX,
     PARAMS,
@@ -111,18 +112,32 @@ def _found_in(result, k, other, task) -> bool:
 def same_results(task: str, ours, theirs) -> bool:
     """The results a user sees agree: identical class maps; keypoints within 0.05 pixel;
     every box (and mask) scored 0.25 or more in one found in the other with the same label,
-    corners within 0.05 pixel and score within 1e-3. (Below that, a network that is
-    still unsure gives many candidates whose scores differ by 1e-7, and the order in which
-    NMS and the top-k cut take them follows noise of that size.)"""
+    corners within 0.05 pixel and score within 1e-3, except boxes whose score ties another
+    box of their class within 1e-4. (A network that is still unsure gives many candidates
+    whose scores differ by 1e-7; which of them NMS and the top-k cut keep then follows
+    noise of that size, in any two runtimes.)"""
     if task == "segmentation":
         return bool(np.array_equal(ours.class_map, theirs.class_map))
     if task == "keypoints":
         return _close(ours.to_json(), theirs.to_json(), atol=0.05)
     for a, b in ((ours, theirs), (theirs, ours)):
         for k in range(len(a.scores)):
-            if a.scores[k] >= SHOWN_SCORE + SCORE_SLACK and not _found_in(a, k, b, task):
+            if a.scores[k] < SHOWN_SCORE + SCORE_SLACK or _tied(a, k):
+                continue
+            if not _found_in(a, k, b, task):
                 return False
     return True
+
+
+TIE = 1e-4
+
+
+def _tied(result, k) -> bool:
+    """Whether another box of the same class scores within ``TIE`` of box ``k``: which of
+    the two NMS keeps is then decided by float noise, not by the model."""
+    same = np.flatnonzero(result.class_ids == result.class_ids[k])
+    gaps = np.abs(result.scores[same] - result.scores[k])
+    return int((gaps <= TIE).sum()) > 1
 
 
 def _magnitude(array: np.ndarray) -> float:
@@ -130,9 +145,26 @@ def _magnitude(array: np.ndarray) -> float:
     return float(finite.max()) if finite.size else 0.0
 
 
+def unstable_under(reference, image, diffs, trials: int = 20) -> bool:
+    """Whether ``reference``'s own result for ``image`` changes when its raw outputs move by
+    noise of the sizes ``diffs`` (uniform, per output): then a runtime whose outputs differ
+    by that much cannot be expected to give the same boxes, and a difference is no fault of
+    the export. Tasks with a separate ``finish`` (detection, instances) only."""
+    batch, info = reference.prepare(image)
+    raw = reference.runner(batch)
+    base = reference.finish(raw, info, image)
+    rng = np.random.RandomState(0)
+    for _ in range(trials):
+        noisy = [r + rng.uniform(-d, d, r.shape).astype(r.dtype) if 0 < d < np.inf else r
+                 for r, d in zip(raw, diffs, strict=True)]  # fmt: skip
+        if not same_results(reference.task, base, reference.finish(noisy, info, image)):
+            return True
+    return False
+
+
 def compare(reference, other, images, tolerance: float) -> dict:
     """Raw-output differences and result agreement of ``other`` against ``reference``."""
-    worst, scales, agree = None, None, True
+    worst, scales, agree, explained = None, None, True, True
     for image in images:
         ref, out = reference.network_outputs(image), other.network_outputs(image)
         diffs = max_differences(ref, out)
@@ -141,7 +173,10 @@ def compare(reference, other, images, tolerance: float) -> dict:
         scales = (
             sizes if scales is None else [max(a, b) for a, b in zip(scales, sizes, strict=True)]
         )
-        agree = agree and same_results(reference.task, reference(image), other(image))
+        if not same_results(reference.task, reference(image), other(image)):
+            agree = False
+            boxes = reference.task in ("detection", "instances")
+            explained = explained and boxes and unstable_under(reference, image, diffs)
     within = all(d <= tolerance * max(1.0, s) for d, s in zip(worst, scales, strict=True))
     return {
         "max_abs_diff": [float(f"{d:.3g}") for d in worst],
@@ -149,8 +184,14 @@ def compare(reference, other, images, tolerance: float) -> dict:
         "tolerance": tolerance,
         "within_tolerance": within,
         "same_results": bool(agree),
+        # results differ only where the checkpoint's own NMS flips under that noise
+        "noise_explains": bool(not agree and explained),
         "images": len(images),
     }
+
+
+def passed(found: dict) -> bool:
+    return found["within_tolerance"] and (found["same_results"] or found["noise_explains"])
 
 
 def export_model(
@@ -166,8 +207,6 @@ def export_model(
     if unknown or not formats:
         raise ModelError(f"--format {','.join(formats)}: choose from {','.join(FORMATS)}")
     reference = load_predictor(checkpoint, input_size=input_size)
-    from gluonext.engine.checkpoint import read_meta
-
     data_root = read_meta(checkpoint).get("args", {}).get("data_root")
     pictures = parity_images(images, data_root)
     output = Path(output)
@@ -197,9 +236,7 @@ def _write_forms(reference, staging: Path, formats, pictures, tolerance, report)
         SymbolRunner(staging), reference.spec, **_options(reference)
     )
     report.parity["symbol"] = compare(reference, symbol, pictures, tolerance)
-    if not (
-        report.parity["symbol"]["within_tolerance"] and report.parity["symbol"]["same_results"]
-    ):
+    if not (passed(report.parity["symbol"])):
         raise ModelError(
             f"the exported symbol does not reproduce the checkpoint: {report.parity['symbol']}"
         )
@@ -214,11 +251,11 @@ def _write_forms(reference, staging: Path, formats, pictures, tolerance, report)
                                           **_options(reference))  # fmt: skip
         found = compare(reference, onnx, pictures, tolerance)
         report.parity["onnx"] = found
-        if not (found["within_tolerance"] and found["same_results"]):
+        if not passed(found):
             from gluonext.engine.diagnose import first_divergence
 
             where = first_divergence(staging, staging / ONNX, reference, pictures[0], tolerance)
-            raise OnnxUnsupported(f"ONNX Runtime's results differ from MXNet's from {where} on")
+            raise OnnxUnsupported(f"ONNX Runtime's outputs differ from MXNet's, first at {where}")
         report.written.append("onnx")
     except OnnxUnsupported as exc:
         (staging / ONNX).unlink(missing_ok=True)
@@ -231,6 +268,17 @@ def _options(predictor) -> dict:
     return {n: getattr(predictor, n) for n in names if hasattr(predictor, n)}
 
 
+def _verdict(found: dict) -> str:
+    if found["same_results"]:
+        return "identical"
+    if found["noise_explains"]:
+        return (
+            "differ only where the checkpoint's own boxes change under noise of that size "
+            "(near-tied scores in NMS)"
+        )
+    return "DIFFERENT"
+
+
 def describe(report: ExportReport) -> list[str]:
     """Lines for the log: what was written, the parity figures, what was refused."""
     lines = [f"{report.task} model exported to {report.folder}: {', '.join(report.written)}"]
@@ -239,7 +287,7 @@ def describe(report: ExportReport) -> list[str]:
             f"  {form} parity on {found['images']} image(s): max abs diff "
             f"{json.dumps(found['max_abs_diff'])} "
             f"(outputs up to {json.dumps(found['output_magnitude'])}), "
-            f"results {'identical' if found['same_results'] else 'DIFFERENT'}"
+            f"results {_verdict(found)}"
         )
     for form, reason in report.refused.items():
         lines.append(f"  {form} not written: {reason}")

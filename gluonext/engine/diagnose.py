@@ -56,4 +56,4 @@ def first_divergence(folder: Path, onnx_path: Path, predictor, image, tolerance:
             return f"operator {op} (node {name}: shape {out.shape} instead of {ref.shape})"
         if ref.size and np.abs(ref - out).max() > tolerance * max(1.0, float(np.abs(ref).max())):
             return f"operator {op} (node {name})"
-    return "the final outputs (every operator agrees alone)"
+    return "the final results (every operator's output agrees within the tolerance)"

