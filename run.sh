@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fresh machine to a trained garment parser: set up .venv, make sample iMaterialist data,
 # convert it to COCO, train DeepLabV3 (ResNet-18) in the upper/lower/whole-body mode on the CPU,
-# evaluate, and draw prediction overlays.
+# evaluate, export (MXNet symbol and ONNX, parity-checked), and draw prediction overlays
+# with the exported model.
 #
 # Point it at real data and a longer schedule with environment variables, e.g.
 #   DATA_ROOT=datasets/imaterialist EPOCHS=30 CROP=480 BASE=520 CTX=gpu:0 ./run.sh
@@ -33,13 +34,18 @@ python train_segmentation.py --model deeplabv3 --backbone resnet18 --dataset ima
 python train_segmentation.py --model deeplabv3 --backbone resnet18 --dataset imaterialist_parts \
     --data-root "$data_root" --crop-size "$crop" --base-size "$base" --ctx "$ctx" \
     --save-dir "$save_dir" --eval --resume "$save_dir/checkpoint_best.ckpt" --eval-flip
-python tools/predict_segmentation.py --checkpoint "$save_dir/checkpoint_best.ckpt" \
+# the model as it ships: MXNet symbol + ONNX, each checked against the checkpoint
+python tools/export_model.py --checkpoint "$save_dir/checkpoint_best.ckpt" \
+    --output "$save_dir/export" --input-size "${base}x${base}" 2>&1 | tail -n 3
+python tools/predict_segmentation.py --checkpoint "$save_dir/export" \
     --input "$data_root/train" --annotations "$data_root/annotations/instances_val.json" \
-    --output "$save_dir/predictions" --size "$base" --no-progress \
+    --output "$save_dir/predictions" --no-progress \
     2>&1 | tail -n 2
 
 echo
 echo "Sample data:        $data_root (train.csv, train/, annotations/)"
 echo "Checkpoints:        $save_dir/checkpoint_best.ckpt, checkpoint_last.ckpt, model_best.params"
 echo "Metrics and curves: $save_dir/metrics.jsonl, $save_dir/metrics.png, $save_dir/train.log"
-echo "Predictions:        $save_dir/predictions/*_overlay.jpg, class_fractions.json (held-out validation images)"
+echo "Exported model:     $save_dir/export/ (model.onnx, model-symbol.json, model.json)"
+echo "Predictions:        $save_dir/predictions/*_overlay.jpg, class_fractions.json (held-out validation images, through ONNX Runtime)"
+echo "Web demo:           python tools/serve.py --model parts=$save_dir/export  (then open http://127.0.0.1:8080/)"

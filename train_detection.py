@@ -20,17 +20,27 @@ from mxnet import autograd
 from tqdm import tqdm
 
 from gluonext.common.box_priors import PRIORS_PER_CLASS
-from gluonext.common.cli import add_run_flags, epoch_list, positive_float, positive_int, run_tool
+from gluonext.common.cli import (
+    add_run_flags,
+    add_schedule_flags,
+    epoch_list,
+    positive_float,
+    positive_int,
+    run_tool,
+)
+from gluonext.common.gluoncv_cli import DETECTION_ALIASES, translate
 from gluonext.detection.baseline import evaluate_baseline
 from gluonext.detection.data import COCOBoxes, voc_splits
-from gluonext.detection.evaluate import evaluate_detection
+from gluonext.detection.evaluate import evaluate_detection, preview_boxes
 from gluonext.detection.recipes import RECIPES
 from gluonext.engine.checkpoint import continue_or_start, load_for_eval
-from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
+from gluonext.engine.devices import batch_norm_layer, create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
-from gluonext.engine.schedules import step_schedule
+from gluonext.engine.monitor import Monitor
+from gluonext.engine.schedules import schedule_from_args
 from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
+from gluonext.errors import ModelError
 from gluonext.formats.coco import check_split_pair
 from gluonext.formats.labelimg import read_class_list, read_split
 from gluonext.formats.labelimg_tables import format_table, split_table
@@ -40,6 +50,7 @@ log = logging.getLogger("train_detection")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    argv, notes = translate(list(sys.argv[1:] if argv is None else argv), DETECTION_ALIASES)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="ssd", choices=sorted(RECIPES))
     p.add_argument("--network", default=None,
@@ -77,13 +88,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--warmup-epochs", type=float, default=None, help="yolo3 2, others 0")
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--wd", type=float, default=0.0005)
+    p.add_argument("--syncbn", action="store_true", help="ssd / yolo3: SyncBatchNorm (GPUs only)")
     p.add_argument("--augment", default="gluoncv", choices=("gluoncv", "flip"),
                    help="ssd: GluonCV's augmentation, or resize + flip only")  # fmt: skip
     p.add_argument("--mixup", action="store_true", help="yolo3: GluonCV's detection mixup")
     p.add_argument("--no-mixup-epochs", type=int, default=20, help="yolo3: last epochs unmixed")
     p.add_argument("--label-smooth", action="store_true", help="yolo3: smooth class targets")
+    add_schedule_flags(p, "step")
     add_run_flags(p, seed=233, save_dir="runs/detection/<run name>")
     args = p.parse_args(argv)
+    args.gluoncv_notes = notes
     recipe = RECIPES[args.model]
     for key, value in recipe.defaults.items():
         if getattr(args, key) is None:
@@ -115,7 +129,7 @@ def get_datasets(args):
     return train, val
 
 
-def train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show) -> dict:
+def train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show, monitor) -> dict:
     """One pass over this worker's shard with the recipe's loss; mean losses, img/s, lr."""
     if args.hybridize:
         # not static_shape: MXNet 1.9.1 then shows BatchNorm's running statistics one update
@@ -137,6 +151,7 @@ def train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show) -
         }
         values["train_loss"] = sum(values.values())
         check_finite(values["train_loss"], epoch, iteration)
+        monitor.iteration(epoch, iteration, len(loader), values, trainer.learning_rate, images)
         for key, value in values.items():
             totals[key] += value
         steps += 1
@@ -212,9 +227,10 @@ def main(args) -> int:
     local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
     train_set = recipe.training_set(train_set)
     batchify = recipe.prepare(net, train_set, contexts)
-    schedule = step_schedule(args.lr, args.epochs, iters_per_epoch,
-                             int(args.warmup_epochs * iters_per_epoch), args.lr_decay_epoch,
-                             args.lr_decay, recipe.warmup_factor)  # fmt: skip
+    schedule = schedule_from_args(
+        args, args.lr, iters_per_epoch, "step", recipe.warmup_factor, args.warmup_epochs,
+        args.lr_decay_epoch, args.lr_decay,
+    )  # fmt: skip
     opt = {"learning_rate": args.lr, "wd": args.wd, "momentum": args.momentum}
     trainer = create_trainer(net.collect_params(), "sgd", {**opt, "lr_scheduler": schedule},
                              parallel)  # fmt: skip
@@ -228,12 +244,17 @@ def main(args) -> int:
         ",".join(map(str, contexts)), args.batch_size, iters_per_epoch,
     )  # fmt: skip
 
+    monitor = Monitor(args, save_dir, parallel.is_main)
+
+    def preview(epoch):
+        return preview_boxes(net, val_set, recipe, contexts[0])
+
     def train_epoch(epoch):
         recipe.start_epoch(train_set, epoch)
         loader = epoch_loader(
             train_set, parallel, local_batch, args.seed, epoch, args.workers, batchify
         )
-        return train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show)
+        return train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show, monitor)
 
     def validate(epoch):
         scores = evaluate(net, val_set, contexts[0], recipe, show)
@@ -255,7 +276,8 @@ def main(args) -> int:
     best = fit(args, net, trainer, parallel, save_dir=save_dir, history=history, title=run_name,
                start_epoch=start_epoch, best=best, train_epoch=train_epoch, validate=validate,
                meta=meta, describe=describe,
-               baseline={"baseline_voc07_mAP": blind["voc07_mAP"]} if blind else None)  # fmt: skip
+               baseline={"baseline_voc07_mAP": blind["voc07_mAP"]} if blind else None,
+               monitor=monitor, preview=preview)  # fmt: skip
     if parallel.is_main:
         log.info("done: best VOC07 mAP %.4f at epoch %d; outputs in %s",
                  best["mAP"], best["epoch"], save_dir)  # fmt: skip
@@ -263,7 +285,13 @@ def main(args) -> int:
 
 
 def build_net(recipe, args, classes, contexts):
-    return recipe.build(classes, contexts, args.pretrained_base, args.model_zoo)
+    norm = None
+    if args.syncbn:
+        if recipe.name == "faster_rcnn":
+            raise ModelError("--syncbn: Faster R-CNN's BatchNorm is frozen or per-device by "
+                             "GluonCV's recipe; --syncbn is for ssd and yolo3")  # fmt: skip
+        norm = batch_norm_layer(True, contexts)
+    return recipe.build(classes, contexts, args.pretrained_base, args.model_zoo, norm)
 
 
 def run(argv=None) -> int:

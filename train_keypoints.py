@@ -18,24 +18,28 @@ from tqdm import tqdm
 
 from gluonext.common.cli import (
     add_run_flags,
+    add_schedule_flags,
     epoch_list,
     positive_float,
     positive_int,
     run_tool,
     scale_list,
 )
+from gluonext.common.gluoncv_cli import KEYPOINT_ALIASES, translate
+from gluonext.common.model_zoo import ZOO, imagenet_file
 from gluonext.common.splits import split_by_image
 from gluonext.engine.checkpoint import continue_or_start, load_for_eval
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
-from gluonext.engine.schedules import step_schedule
+from gluonext.engine.monitor import Monitor
+from gluonext.engine.schedules import schedule_from_args
 from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError
 from gluonext.formats.fashionai import CATEGORIES, read_keypoint_csv
 from gluonext.keypoints.baseline import evaluate_baseline
 from gluonext.keypoints.data import FashionAIKeypoints
-from gluonext.keypoints.evaluate import evaluate_keypoints
+from gluonext.keypoints.evaluate import evaluate_keypoints, preview_landmarks
 from gluonext.keypoints.model import NETWORKS, HeatmapLoss, build_simple_pose
 from gluonext.keypoints.presets import PoseTrainTransform
 
@@ -54,6 +58,8 @@ def input_size(text: str) -> tuple[int, int]:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    given = list(sys.argv[1:] if argv is None else argv)
+    argv, notes = translate(given, KEYPOINT_ALIASES)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--category", default="blouse", choices=("all", *CATEGORIES))
     p.add_argument("--network", default="resnet50_v1b", choices=NETWORKS)
@@ -73,8 +79,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--wd", type=float, default=0.0)
     p.add_argument("--flip-test", action="store_true", help="average with mirrored heatmaps")
     p.add_argument("--scales", type=scale_list, default=(1.0,), help="test scales, e.g. 1,1.2")
+    add_schedule_flags(p, "step")
+    p.add_argument("--num-joints", type=positive_int, default=None,
+                   help="checked against --category's keypoints (GluonCV's flag)")  # fmt: skip
     add_run_flags(p, seed=233, save_dir="runs/keypoints/<category>_<network>")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if any(a == "--num-gpus" or a.startswith("--num-gpus=") for a in given):
+        # GluonCV's pose script: --batch-size per device, with --num-gpus devices
+        per_device = args.batch_size
+        args.batch_size = per_device * max(1, args.ngpus)
+        notes.append(
+            f"--batch-size {per_device} per device (GluonCV's pose meaning) -> "
+            f"--batch-size {args.batch_size} over {max(1, args.ngpus)} device(s)"
+        )
+    args.gluoncv_notes = notes
+    return args
 
 
 def get_datasets(args):
@@ -111,12 +130,15 @@ def get_datasets(args):
 
 
 def build_net(args, num_joints, contexts):
-    net = build_simple_pose(args.network, num_joints, args.pretrained_base)
+    base = args.pretrained_base
+    if base == ZOO:
+        base = imagenet_file(args.network)
+    net = build_simple_pose(args.network, num_joints, base)
     net.collect_params().reset_ctx(contexts)
     return net
 
 
-def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show) -> dict:
+def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, monitor) -> dict:
     """One pass over this worker's shard; mean heatmap loss, img/s, final lr."""
     if args.hybridize:
         net.hybridize(static_alloc=True)
@@ -133,6 +155,8 @@ def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show) 
         trainer.step(args.batch_size)  # every worker's images of this step
         value = sum(x.sum().asscalar() for x in losses) / images.shape[0]
         check_finite(value, epoch, iteration)
+        monitor.iteration(epoch, iteration, len(loader), {"loss": value},
+                          trainer.learning_rate, images.shape[0])  # fmt: skip
         total += value
         steps += 1
         seen += images.shape[0]
@@ -182,6 +206,11 @@ def main(args) -> int:
     save_dir = Path(args.save_dir or Path("runs") / "keypoints" / run_name)
     contexts, parallel, show = start_run(args, save_dir)
     train_set, val_set = get_datasets(args)
+    if args.num_joints is not None and args.num_joints != train_set.num_joints:
+        raise DatasetError(
+            f"--num-joints {args.num_joints}: --category {args.category} has "
+            f"{train_set.num_joints} keypoints"
+        )
     net = build_net(args, train_set.num_joints, contexts)
     blind = report_baseline(train_set, val_set) if parallel.is_main else None
 
@@ -193,9 +222,8 @@ def main(args) -> int:
 
     local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
     train_set.transform_fn = PoseTrainTransform(train_set.pairs, args.input_size, args.sigma)
-    schedule = step_schedule(args.lr, args.epochs, iters_per_epoch,
-                             int(args.warmup_epochs * iters_per_epoch), args.lr_decay_epoch,
-                             args.lr_decay, warmup_factor=0.0)  # fmt: skip
+    schedule = schedule_from_args(args, args.lr, iters_per_epoch, "step", 0.0, args.warmup_epochs,
+                                  args.lr_decay_epoch, args.lr_decay)  # fmt: skip
     trainer = create_trainer(net.collect_params(), "adam",
                              {"learning_rate": args.lr, "wd": args.wd, "lr_scheduler": schedule},
                              parallel)  # fmt: skip
@@ -210,9 +238,14 @@ def main(args) -> int:
         ",".join(map(str, contexts)), args.batch_size, iters_per_epoch,
     )  # fmt: skip
 
+    monitor = Monitor(args, save_dir, parallel.is_main)
+
+    def preview(epoch):
+        return preview_landmarks(net, val_set, args.input_size, contexts[0])
+
     def train_epoch(epoch):
         loader = epoch_loader(train_set, parallel, local_batch, args.seed, epoch, args.workers)
-        return train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show)
+        return train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, monitor)
 
     def validate(epoch):
         if not len(val_set):
@@ -227,7 +260,8 @@ def main(args) -> int:
     best = fit(args, net, trainer, parallel, save_dir=save_dir, history=history, title=run_name,
                start_epoch=start_epoch, best=best, train_epoch=train_epoch, validate=validate,
                meta=meta, describe=describe_epoch, lower_is_better=True,
-               baseline={"baseline_NE": blind["NE"]} if blind else None)  # fmt: skip
+               baseline={"baseline_NE": blind["NE"]} if blind else None,
+               monitor=monitor, preview=preview)  # fmt: skip
     if parallel.is_main:
         log.info("done: best NE %.2f%% at epoch %d; outputs in %s", best["NE"], best["epoch"],
                  save_dir)  # fmt: skip

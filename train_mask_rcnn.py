@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from gluonext.common.cli import (
     add_run_flags,
+    add_schedule_flags,
     epoch_list,
     positive_float,
     positive_int,
@@ -27,17 +28,19 @@ from gluonext.common.cli import (
     short_side,
 )
 from gluonext.common.coco_eval import category_table, coco_evaluate
+from gluonext.common.gluoncv_cli import MASK_RCNN_ALIASES, translate
 from gluonext.engine.checkpoint import continue_or_start, load_for_eval
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
-from gluonext.engine.schedules import step_schedule
+from gluonext.engine.monitor import Monitor
+from gluonext.engine.schedules import schedule_from_args
 from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError, DeviceError
 from gluonext.formats.coco import check_split_pair
 from gluonext.instance.baseline import evaluate_baseline
 from gluonext.instance.data import InstanceDataset
-from gluonext.instance.evaluate import predict_instances, to_coco_results
+from gluonext.instance.evaluate import predict_instances, preview_instances, to_coco_results
 from gluonext.instance.loss import MaskRCNNLoss
 from gluonext.instance.model import build_mask_rcnn
 from gluonext.rcnn.model import NETWORKS, initialize, load_model_zoo_rcnn
@@ -47,6 +50,7 @@ log = logging.getLogger("train_mask_rcnn")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    argv, notes = translate(list(sys.argv[1:] if argv is None else argv), MASK_RCNN_ALIASES)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--network", default="resnet50_v1b", choices=sorted(NETWORKS))
     p.add_argument("--use-fpn", action="store_true", help="feature pyramid network")
@@ -93,8 +97,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--clip-gradient", type=float, default=-1.0, help="off when <= 0")
     p.add_argument("--horovod", action="store_true", help="one process per GPU under horovodrun")
     p.add_argument("--amp", action="store_true", help="mixed precision (GPUs only)")
+    add_schedule_flags(p, "step")
     add_run_flags(p, seed=233, save_dir="runs/mask_rcnn/<run name>")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.gluoncv_notes = notes
+    return args
 
 
 def build_net(args, classes, contexts, per_device):
@@ -124,7 +131,7 @@ def build_net(args, classes, contexts, per_device):
     return net
 
 
-def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show) -> dict:
+def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, monitor) -> dict:
     """One pass over this worker's shard; mean losses, images/s, final lr."""
     if args.hybridize:
         net.hybridize(static_alloc=True)
@@ -149,6 +156,8 @@ def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show) 
         trainer.step(args.batch_size)
         loss = sum(r[0].asscalar() for r in results)
         check_finite(loss, epoch, iteration)
+        monitor.iteration(epoch, iteration, len(loader), {"loss": loss}, trainer.learning_rate,
+                          sum(items[0].shape[0] for items in shards))  # fmt: skip
         totals["loss"] += loss
         for k, name in enumerate(loss_fn.PARTS):
             totals[name] += sum(r[1][k].asscalar() for r in results)
@@ -225,11 +234,17 @@ def main(args) -> int:
     )
     batchify = MaskRCNNTrainBatchify(net, len(contexts))
 
+    monitor = Monitor(args, save_dir, parallel.is_main)
+
+    def preview(epoch):
+        transform = MaskRCNNValTransform(short_val, args.max_size)
+        return preview_instances(net, val_set, transform, contexts[0])
+
     def train_epoch(epoch):
         loader = epoch_loader(
             train_set, parallel, local_batch, args.seed, epoch, args.workers, batchify
         )
-        return train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show)
+        return train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, monitor)
 
     def validate(epoch):
         scores, _ = evaluate(
@@ -243,7 +258,7 @@ def main(args) -> int:
     best = fit(args, net, trainer, parallel, save_dir=save_dir, history=history, title=run_name,
                start_epoch=start_epoch, best=best, train_epoch=train_epoch, validate=validate,
                meta=checkpoint_meta(args, train_set), describe=describe_epoch,
-               baseline=baseline_entries(blind))  # fmt: skip
+               baseline=baseline_entries(blind), monitor=monitor, preview=preview)  # fmt: skip
     if parallel.is_main:
         log.info("done: best mask AP %.4f at epoch %d; outputs in %s", best["mask_AP"],
                  best["epoch"], save_dir)  # fmt: skip
@@ -292,8 +307,10 @@ def per_device_batch(args, num_contexts: int, num_workers: int) -> int:
 def make_trainer(args, net, parallel, lr: float, warmup: int, iters_per_epoch: int, amp):
     """GluonCV's Mask R-CNN optimiser: SGD, warmup from ``--lr-warmup-factor``, step decay;
     only the parameters the recipe trains."""
-    schedule = step_schedule(lr, args.epochs, iters_per_epoch, warmup, args.lr_decay_epoch,
-                             args.lr_decay, args.lr_warmup_factor)  # fmt: skip
+    schedule = schedule_from_args(
+        args, lr, iters_per_epoch, "step", args.lr_warmup_factor, warmup / iters_per_epoch,
+        args.lr_decay_epoch, args.lr_decay,
+    )  # fmt: skip
     opt_params = {"learning_rate": lr, "wd": args.wd, "momentum": args.momentum}
     opt_params["lr_scheduler"] = schedule
     if args.clip_gradient > 0:

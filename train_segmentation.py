@@ -17,19 +17,29 @@ import mxnet as mx
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from gluonext.common.cli import add_run_flags, positive_float, positive_int, run_tool, scale_list
+from gluonext.common.cli import (
+    add_run_flags,
+    add_schedule_flags,
+    positive_float,
+    positive_int,
+    run_tool,
+    scale_list,
+)
+from gluonext.common.drawing import palette_for
+from gluonext.common.gluoncv_cli import SEGMENTATION_ALIASES, translate
 from gluonext.engine.checkpoint import continue_or_start, load_for_eval
 from gluonext.engine.compat import is_uninitialized
-from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
+from gluonext.engine.devices import batch_norm_layer, create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
-from gluonext.engine.schedules import WarmupSchedule
+from gluonext.engine.monitor import Monitor
+from gluonext.engine.schedules import schedule_from_args
 from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
-from gluonext.errors import DatasetError, DeviceError
+from gluonext.errors import DatasetError, ModelError
 from gluonext.formats.coco import check_split_pair
 from gluonext.segmentation.baseline import evaluate_baseline
 from gluonext.segmentation.data import DATASETS, get_segmentation_dataset
-from gluonext.segmentation.evaluate import predict_logits
+from gluonext.segmentation.evaluate import predict_logits, preview_overlays
 from gluonext.segmentation.metrics import ConfusionMatrix
 from gluonext.segmentation.model import (
     BACKBONES,
@@ -43,6 +53,7 @@ log = logging.getLogger("train_segmentation")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    argv, notes = translate(list(sys.argv[1:] if argv is None else argv), SEGMENTATION_ALIASES)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="deeplabv3", choices=sorted(MODEL_ALIASES))
     p.add_argument("--backbone", default="resnet50", choices=[*BACKBONES, "xception"])
@@ -103,12 +114,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--eval-flip", action="store_true", help="add horizontally flipped inputs")
     p.add_argument("--checkname", default="default", help="run name suffix (GluonCV's flag)")
+    p.add_argument(
+        "--train-split",
+        default="train",
+        help="the COCO split to train on: annotations/instances_<split>.json",
+    )
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="with --model-zoo: GluonCV's pretrained weights (what --model-zoo loads)",
+    )
+    add_schedule_flags(p, "poly")
     add_run_flags(p, seed=0, save_dir="runs/segmentation/<run name>")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.gluoncv_notes = notes
+    return args
 
 
 def build_net(args, nclass: int, contexts, norm_layer, norm_kwargs):
     """The network, initialised on ``contexts``; heads train at ``--head-lr-mult`` x the LR."""
+    if args.pretrained and not args.model_zoo:
+        raise ModelError("--pretrained: GluonCV's pretrained weights come with --model-zoo NAME")
     if args.model_zoo:
         net = load_model_zoo(args.model_zoo, nclass)
     else:
@@ -133,7 +159,7 @@ def build_net(args, nclass: int, contexts, norm_layer, norm_kwargs):
     return net
 
 
-def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show) -> dict:
+def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, monitor) -> dict:
     """One pass over this worker's shard; returns mean loss, images/s and the final lr."""
     total_loss, seen, start = 0.0, 0, time.perf_counter()
     bar = tqdm(loader, desc=f"epoch {epoch}", disable=not show, leave=False)
@@ -146,6 +172,8 @@ def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show) 
         trainer.step(args.batch_size)
         batch_loss = sum(loss.sum().asscalar() for loss in losses) / images.shape[0]
         check_finite(batch_loss, epoch, iteration)
+        monitor.iteration(epoch, iteration, len(loader), {"loss": batch_loss},
+                          trainer.learning_rate, images.shape[0])  # fmt: skip
         total_loss += batch_loss * images.shape[0]
         seen += images.shape[0]
         bar.set_postfix(loss=f"{total_loss / seen:.4f}", lr=f"{trainer.learning_rate:.2e}")
@@ -179,7 +207,7 @@ def main(args) -> int:
     save_dir = Path(args.save_dir or Path("runs") / "segmentation" / run_name)
     contexts, parallel, show = start_run(args, save_dir)
     train_set, val_set = get_datasets(args)
-    net = build_net(args, train_set.NUM_CLASS, contexts, *norm_layer(args, contexts))
+    net = build_net(args, train_set.NUM_CLASS, contexts, *batch_norm_layer(args.syncbn, contexts))
     blind = report_baseline(train_set, val_set) if parallel.is_main else None
 
     def validate(epoch=None):
@@ -212,9 +240,15 @@ def main(args) -> int:
              train_set.NUM_CLASS, ",".join(map(str, contexts)), args.batch_size, local_batch,
              iters_per_epoch)  # fmt: skip
 
+    monitor = Monitor(args, save_dir, parallel.is_main)
+    palette = palette_for(train_set.NUM_CLASS, getattr(train_set, "label_mode", None))
+
+    def preview(epoch):
+        return preview_overlays(net, val_set, contexts[0], palette)
+
     def train_epoch(epoch):
         loader = epoch_loader(train_set, parallel, local_batch, args.seed, epoch, args.workers)
-        return train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show)
+        return train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, monitor)
 
     def validate_epoch(epoch):
         entries, matrix = validate()
@@ -225,7 +259,8 @@ def main(args) -> int:
                start_epoch=start_epoch, best=best, train_epoch=train_epoch,
                validate=validate_epoch, meta=checkpoint_meta(args, train_set),
                describe=describe_epoch,
-               baseline={"baseline_mIoU": blind.mean_iou} if blind else None)  # fmt: skip
+               baseline={"baseline_mIoU": blind.mean_iou} if blind else None,
+               monitor=monitor, preview=preview)  # fmt: skip
     if parallel.is_main:
         log.info(
             "done: best mIoU %.4f at epoch %d; outputs in %s", best["mIoU"], best["epoch"], save_dir
@@ -249,7 +284,12 @@ def get_datasets(args):
     kwargs = {"base_size": args.base_size, "crop_size": args.crop_size, "seed": args.seed,
               "skip_bad": args.skip_bad}  # fmt: skip
     train_set = get_segmentation_dataset(
-        args.dataset, args.data_root, "train", scale_range=args.scale_range, **kwargs
+        args.dataset,
+        args.data_root,
+        args.train_split,
+        "train",
+        scale_range=args.scale_range,
+        **kwargs,
     )
     val_mode = "val" if args.val_mode == "crop" else "testval"
     val_set = get_segmentation_dataset(args.dataset, args.data_root, "val", val_mode, **kwargs)
@@ -260,27 +300,10 @@ def get_datasets(args):
     return train_set, val_set
 
 
-def norm_layer(args, contexts):
-    """BatchNorm, or SyncBatchNorm over the devices with ``--syncbn`` (GPUs only)."""
-    if not args.syncbn:
-        return gluon.nn.BatchNorm, None
-    if any(c.device_type == "cpu" for c in contexts):
-        raise DeviceError(
-            "--syncbn needs GPU contexts: MXNet 1.9.1's SyncBatchNorm hangs on "
-            "several CPU contexts. Drop --syncbn on CPU (plain BatchNorm is used)."
-        )
-    return mx.gluon.contrib.nn.SyncBatchNorm, {"num_devices": len(contexts)}
-
-
 def make_trainer(args, net, parallel, iters_per_epoch: int):
-    """GluonCV's segmentation optimiser: poly LR (power 0.9) after a linear warmup."""
-    schedule = WarmupSchedule(
-        args.lr,
-        args.epochs * iters_per_epoch,
-        int(args.warmup_epochs * iters_per_epoch),
-        mode="poly",
-        power=0.9,
-    )
+    """GluonCV's segmentation optimiser: poly LR (power 0.9) after a linear warmup
+    (``--lr-mode`` and friends change it)."""
+    schedule = schedule_from_args(args, args.lr, iters_per_epoch, "poly", 0.1, args.warmup_epochs)
     opt_params = {"learning_rate": args.lr, "wd": args.weight_decay, "lr_scheduler": schedule}
     if args.optimizer == "sgd":
         opt_params["momentum"] = args.momentum

@@ -100,6 +100,29 @@ def run_tool(main, args, name: str = "gluonext") -> int:
     return 2
 
 
+def add_schedule_flags(parser: argparse.ArgumentParser, default_mode: str) -> None:
+    """GluonCV's schedule flags, over the recipe's own schedule."""
+    parser.add_argument(
+        "--lr-mode",
+        choices=("step", "poly", "cosine"),
+        default=None,
+        help=f"learning-rate schedule (default: the recipe's, {default_mode})",
+    )
+    parser.add_argument("--lr-power", type=positive_float, default=None, help="poly's power (0.9)")
+    parser.add_argument(
+        "--lr-decay-period",
+        type=positive_int,
+        default=None,
+        help="step: decay every N epochs (instead of at --lr-decay-epoch)",
+    )
+    parser.add_argument(
+        "--warmup-lr",
+        type=float,
+        default=None,
+        help="the warmup's first LR (default: the recipe's)",
+    )
+
+
 def add_run_flags(
     parser: argparse.ArgumentParser, seed: int = 0, save_dir: str = "runs/..."
 ) -> None:
@@ -135,3 +158,47 @@ def add_run_flags(
     parser.add_argument("--seed", type=int, default=seed)
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--hybridize", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--start-epoch",
+        type=positive_int,
+        default=None,
+        help="with --resume: the epoch to continue at, checked against the checkpoint "
+        "(GluonCV's flag; the checkpoint knows its epoch)",
+    )
+    parser.add_argument(
+        "--log-interval",
+        type=positive_int,
+        default=None,
+        help="log speed, losses and LR every N iterations (and to TensorBoard)",
+    )
+    parser.add_argument("--log-file", default=None, help="a log file besides <save-dir>/train.log")
+    parser.add_argument(
+        "--tensorboard",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write TensorBoard events into <save-dir>/tensorboard (tensorboard --logdir runs/)",
+    )
+    parser.add_argument(
+        "--no-wd",
+        action="store_true",
+        help="no weight decay on BatchNorm gamma/beta and biases (GluonCV's flag)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float16"),
+        default="float32",
+        help="float16 trains in half precision (GPUs only)",
+    )
+    parser.add_argument(
+        "--save-interval",
+        type=positive_int,
+        default=None,
+        help="also keep checkpoint_epochNNNN.ckpt every N epochs (resumable)",
+    )
+    parser.add_argument(
+        "--keep-checkpoints", type=positive_int, default=5, help="how many of those to keep"
+    )
+    if not any("--horovod" in a.option_strings for a in parser._actions):
+        parser.add_argument(
+            "--horovod", action="store_true", help="one process per GPU under horovodrun"
+        )

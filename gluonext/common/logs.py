@@ -11,9 +11,10 @@ from gluonext.errors import OutputError
 
 
 def setup_logging(
-    log_file: str | os.PathLike | None = None, name: str = "gluonext"
+    log_file: str | os.PathLike | None = None, name: str = "gluonext", also=None
 ) -> logging.Logger:
-    """Set up the root logger: plain messages on stderr, timestamped lines in ``log_file``."""
+    """Set up the root logger: plain messages on stderr, timestamped lines in ``log_file``
+    (and in ``also``, a second file, e.g. GluonCV's ``--logging-file``)."""
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     for handler in list(root.handlers):
@@ -24,12 +25,14 @@ def setup_logging(
     console.setFormatter(logging.Formatter("%(message)s"))
     console._gluonext = True
     root.addHandler(console)
-    if log_file is not None:
+    for path in (log_file, also):
+        if path is None:
+            continue
         try:
-            Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-            file_handler = logging.FileHandler(log_file, encoding="utf-8")
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.FileHandler(path, encoding="utf-8")
         except OSError as exc:
-            raise OutputError(f"{log_file}: cannot write there ({exc.strerror or exc})") from None
+            raise OutputError(f"{path}: cannot write there ({exc.strerror or exc})") from None
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         file_handler._gluonext = True
         root.addHandler(file_handler)

@@ -50,3 +50,17 @@ def evaluate_detection(net, dataset, ctx, recipe, progress=None) -> dict:
         load_coco(voc_to_coco(labels, sizes, dataset.CLASSES)), results, kinds=("bbox",)
     )
     return {"voc07_per_class": per_class, "voc07_mAP": voc_map, "coco": coco["bbox"]}
+
+
+def preview_boxes(net, dataset, recipe, ctx, count: int = 3, min_score: float = 0.3) -> list:
+    """(name, picture) of the first ``count`` images' boxes scored ``min_score`` or more."""
+    from gluonext.common.drawing import draw_instances
+
+    pictures = []
+    for index in range(min(count, len(dataset))):
+        image, _ = dataset.load(index)
+        ids, scores, boxes = predict_boxes(net, image, recipe, ctx, min_score)
+        pictures.append(
+            (f"image{index}", draw_instances(image, boxes, ids, scores, dataset.CLASSES))
+        )
+    return pictures

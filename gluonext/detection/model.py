@@ -54,13 +54,20 @@ def ssd_name(network: str, data_shape: int) -> str:
     return f"ssd_{data_shape}_{network}_custom"
 
 
-def build_ssd(network: str, data_shape: int, classes, pretrained_base: str | None = None):
-    """GluonCV's SSD for ``classes``, initialised with GluonCV's initialisers."""
+def _norm_kwargs(norm) -> dict:
+    """GluonCV's ``norm_layer`` / ``norm_kwargs`` arguments for ``norm`` = (layer, kwargs)."""
+    return {} if norm is None else {"norm_layer": norm[0], "norm_kwargs": norm[1]}
+
+
+def build_ssd(network: str, data_shape: int, classes, pretrained_base: str | None = None,
+              norm=None):  # fmt: skip
+    """GluonCV's SSD for ``classes``, initialised with GluonCV's initialisers (``norm``:
+    SyncBatchNorm with ``--syncbn``)."""
     import gluoncv
 
     name = ssd_name(network, data_shape)
     net = gluoncv.model_zoo.get_model(
-        name, classes=list(classes), pretrained_base=False, transfer=None
+        name, classes=list(classes), pretrained_base=False, transfer=None, **_norm_kwargs(norm)
     )
     net.initialize()
     _settle_shapes(net, data_shape)
@@ -93,14 +100,18 @@ def _settle_shapes(net, side: int) -> None:
         net(mx.nd.zeros((1, 3, side, side)))
 
 
-def build_yolo3(network: str, classes, pretrained_base: str | None = None):
+def build_yolo3(network: str, classes, pretrained_base: str | None = None, norm=None):
     """GluonCV's ``yolo3_<network>_custom`` for ``classes``, initialised as GluonCV does."""
     import gluoncv
 
     if network not in YOLO3_NETWORKS:
         raise ModelError(f"--network {network!r}: YOLOv3 takes {', '.join(YOLO3_NETWORKS)}")
     net = gluoncv.model_zoo.get_model(
-        f"yolo3_{network}_custom", classes=list(classes), pretrained_base=False, transfer=None
+        f"yolo3_{network}_custom",
+        classes=list(classes),
+        pretrained_base=False,
+        transfer=None,
+        **_norm_kwargs(norm),
     )
     net.initialize()
     if pretrained_base:

@@ -95,11 +95,11 @@ class SSDRecipe(SquareInput):
     def default_lr(cls, batch_size: int) -> float:
         return cls.base_lr
 
-    def build(self, classes, contexts, pretrained_base=None, model_zoo=None):
+    def build(self, classes, contexts, pretrained_base=None, model_zoo=None, norm=None):
         if model_zoo:
             net = load_model_zoo_detector(model_zoo, classes)
         else:
-            net = build_ssd(self.args.network, self.data_shape, classes, pretrained_base)
+            net = build_ssd(self.args.network, self.data_shape, classes, pretrained_base, norm)
         net.collect_params().reset_ctx(contexts)
         return net
 
@@ -167,11 +167,11 @@ class YOLO3Recipe(SquareInput):
     def default_lr(cls, batch_size: int) -> float:
         return cls.base_lr
 
-    def build(self, classes, contexts, pretrained_base=None, model_zoo=None):
+    def build(self, classes, contexts, pretrained_base=None, model_zoo=None, norm=None):
         if model_zoo:
             net = load_model_zoo_detector(model_zoo, classes)
         else:
-            net = build_yolo3(self.args.network, classes, pretrained_base)
+            net = build_yolo3(self.args.network, classes, pretrained_base, norm)
         if self.args.label_smooth:
             enable_label_smoothing(net)
         net.collect_params().reset_ctx(contexts)
@@ -238,7 +238,7 @@ class FasterRCNNRecipe:
         """GluonCV's VOC rate for one image, scaled with the batch."""
         return cls.base_lr * batch_size
 
-    def build(self, classes, contexts, pretrained_base=None, model_zoo=None):
+    def build(self, classes, contexts, pretrained_base=None, model_zoo=None, norm=None):
         from gluonext.rcnn.model import initialize, load_model_zoo_rcnn
 
         per_device = max(1, self.args.batch_size // max(1, len(contexts)))

@@ -243,6 +243,22 @@ def save_epoch(save_dir, net, trainer, meta: dict, is_best: bool, title: str = "
     settle_run_dir(save_dir, title)
 
 
+def keep_epoch_copy(save_dir, epoch: int, keep: int) -> Path:
+    """``--save-interval``: ``checkpoint_epochNNNN.ckpt``, a copy of the epoch's committed
+    ``checkpoint_last.ckpt`` (so ``--resume`` takes it), written atomically; only the newest
+    ``keep`` such copies stay."""
+    import shutil
+
+    save_dir = Path(save_dir)
+    target = save_dir / f"checkpoint_epoch{epoch:04d}.ckpt"
+    with atomic_open(target, "wb") as out, open(save_dir / LAST, "rb") as source:
+        shutil.copyfileobj(source, out)
+    copies = sorted(save_dir.glob("checkpoint_epoch[0-9][0-9][0-9][0-9].ckpt"))
+    for old in copies[:-keep]:
+        old.unlink()
+    return target
+
+
 def settle_run_dir(save_dir, title: str = "training") -> dict | None:
     """Bring the run folder in line with its ``checkpoint_last``: promote or discard pending
     best files, rewrite ``metrics.jsonl`` and the plot from the checkpoint's history, remove
@@ -317,7 +333,16 @@ def continue_or_start(args, net, trainer, save_dir, best: dict, writes: bool = T
     fresh start: returns (first epoch, best so far, metric history)."""
     if args.resume and getattr(args, "init_from", None):
         raise CheckpointError("give --resume CKPT or --init-from CKPT, not both")
+    start_epoch = getattr(args, "start_epoch", None)
+    if start_epoch is not None and not args.resume:
+        raise CheckpointError(f"--start-epoch {start_epoch}: give the checkpoint with --resume")
     if args.resume:
+        ended = read_meta(args.resume)["epoch"]
+        if start_epoch is not None and start_epoch != ended + 1:
+            raise CheckpointError(
+                f"--start-epoch {start_epoch}: {args.resume} ends at epoch {ended}, so "
+                f"training continues at {ended + 1}"
+            )
         return resume_run(args.resume, net, trainer, save_dir, best, writes)
     if getattr(args, "init_from", None):
         init_from(args.init_from, net)

@@ -89,6 +89,19 @@ def create_horovod() -> tuple[Parallel, list[mx.Context]]:
     return Parallel(None, hvd.rank(), hvd.size(), hvd), [mx.gpu(hvd.local_rank())]
 
 
+def batch_norm_layer(syncbn: bool, contexts):
+    """(norm layer, its kwargs): BatchNorm, or with ``--syncbn`` SyncBatchNorm over the
+    devices (GPUs only)."""
+    if not syncbn:
+        return mx.gluon.nn.BatchNorm, None
+    if any(c.device_type == "cpu" for c in contexts):
+        raise DeviceError(
+            "--syncbn needs GPU contexts: MXNet 1.9.1's SyncBatchNorm hangs on "
+            "several CPU contexts. Drop --syncbn on CPU (plain BatchNorm is used)."
+        )
+    return mx.gluon.contrib.nn.SyncBatchNorm, {"num_devices": len(contexts)}
+
+
 def create_trainer(params, optimizer: str, optimizer_params: dict, parallel: Parallel):
     """A Gluon trainer that reduces gradients through the kvstore (or horovod)."""
     if parallel.horovod is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import mxnet as mx
 
 from gluonext.common.faults import kill_point, set_stage
-from gluonext.engine.checkpoint import save_epoch
+from gluonext.engine.checkpoint import keep_epoch_copy, save_epoch
 from gluonext.engine.devices import Parallel, average_running_stats
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ def fit(
     describe: Callable[[dict], str],
     lower_is_better: bool = False,
     baseline: dict | None = None,
+    monitor=None,
+    preview: Callable[[int], list] | None = None,
 ) -> dict:
     """Epochs ``start_epoch .. args.epochs``; returns the best ``{metric: value, "epoch": e}``.
 
@@ -62,11 +64,28 @@ def fit(
             record.update(entries)
             if score is not None and _better(score, best[metric], lower_is_better):
                 best = {metric: score, "epoch": epoch}
+            if monitor is not None and preview is not None:
+                monitor.pictures(epoch, preview(epoch))
         history = [*history, record]
         epoch_meta = {"epoch": epoch, "best": best, "history": history, **meta}
         save_epoch(save_dir, net, trainer, epoch_meta, best["epoch"] == epoch, title)
+        interval = getattr(args, "save_interval", None)
+        if interval and epoch % interval == 0:
+            keep_epoch_copy(save_dir, epoch, args.keep_checkpoints)
         log.info(describe(record))
+        if monitor is not None:
+            monitor.epoch(record)
+    if monitor is not None:
+        monitor.close()
     return best
+
+
+def exclude_from_weight_decay(net: mx.gluon.Block) -> int:
+    """GluonCV's ``--no-wd``: weight decay multiplier 0 for BatchNorm's gamma / beta and every
+    bias (the optimizer reads ``wd_mult`` at each update). Returns how many parameters."""
+    chosen = net.collect_params(".*beta|.*gamma|.*bias")
+    chosen.setattr("wd_mult", 0.0)
+    return len(list(chosen.keys()))
 
 
 def _better(score: float, best: float, lower_is_better: bool) -> bool:

@@ -94,3 +94,18 @@ def to_coco_results(image_id: int, found: Instances, category_ids) -> list[dict]
             }
         )
     return records
+
+
+def preview_instances(net, dataset, transform, ctx, count: int = 3, min_score: float = 0.3):
+    """(name, picture) of the first ``count`` images' masks and boxes scored ``min_score`` or
+    more."""
+    from gluonext.common.drawing import draw_instances
+
+    pictures = []
+    for index in range(min(count, len(dataset))):
+        image, _, _ = dataset.load(index)
+        found = predict_instances(net, image, transform, ctx, min_score)
+        picture = draw_instances(image, found.boxes, found.class_ids, found.scores,
+                                 list(dataset.CLASSES), found.masks)  # fmt: skip
+        pictures.append((f"image{index}", picture))
+    return pictures

@@ -28,3 +28,21 @@ def evaluate_keypoints(net, dataset, input_size, ctx, flip_test=False, scales=(1
         metric.update(row.category, to_24(dataset.columns, coords), row.points)
     return {"NE": metric.overall, "per_category": metric.per_category(),
             "unscored": metric.unscored}  # fmt: skip
+
+
+def preview_landmarks(net, dataset, input_size, ctx, count: int = 3) -> list:
+    """(name, picture) of the first ``count`` images' predicted landmarks (their category's)."""
+    from gluonext.common.drawing import draw_keypoints
+    from gluonext.formats.fashionai import FASHIONAI_CATEGORY_KEYPOINTS, flip_pairs
+
+    pictures = []
+    for index in range(min(count, len(dataset))):
+        image, _, _ = dataset.load(index)
+        coords, _ = predict_keypoints(net, image, input_size, ctx, dataset.pairs)
+        names = list(dataset.names)
+        own = [k for k, n in enumerate(names)
+               if n in FASHIONAI_CATEGORY_KEYPOINTS[dataset.rows[index].category]]  # fmt: skip
+        shown = [names[k] for k in own]
+        pictures.append((f"image{index}", draw_keypoints(image, coords[own], shown,
+                                                         flip_pairs(shown))))  # fmt: skip
+    return pictures

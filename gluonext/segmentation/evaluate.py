@@ -32,3 +32,17 @@ def predict_logits(net, x: mx.nd.NDArray, scales=(1.0,), flip: bool = False) -> 
             scores = mx.nd.contrib.BilinearResize2D(scores, height=height, width=width)
         total = scores if total is None else total + scores
     return total
+
+
+def preview_overlays(net, dataset, ctx, palette, count: int = 3) -> list:
+    """(name, overlay) of the first ``count`` images' predicted class maps (TensorBoard)."""
+    from gluonext.common.drawing import overlay
+    from gluonext.common.images import normalize
+
+    pictures = []
+    for index in range(min(count, len(dataset))):
+        image, _ = dataset.load(index)
+        logits = predict_logits(net, mx.nd.array(normalize(image)[None], ctx=ctx))
+        mask = logits[0].argmax(axis=0).asnumpy().astype("uint8")
+        pictures.append((f"image{index}", overlay(image, mask, palette)))
+    return pictures
