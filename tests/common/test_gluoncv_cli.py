@@ -77,9 +77,10 @@ def test_detection_takes_gluoncvs_ssd_and_yolo_commands(tmp_path):
     ssd = (f"{data} --gpus 0,1,2,3 --network vgg16_atrous --data-shape 300 --batch-size 32 "
            "-j 16 --lr 0.001 --lr-decay-epoch 160,200 --lr-decay 0.1 --epochs 240 "
            "--log-interval 100 --save-interval 10 --val-interval 1 --seed 233")  # fmt: skip
-    ssd_native = (f"{data} --ctx gpu:0,gpu:1,gpu:2,gpu:3 --network vgg16_atrous --data-shape 300 "
-                  "--batch-size 32 --workers 16 --lr 0.001 --lr-decay-epoch 160,200 --lr-decay 0.1 "
-                  "--epochs 240 --log-interval 100 --save-interval 10 --val-interval 1 --seed 233")  # fmt: skip
+    ssd_native = (f"{data} --ctx gpu:0,gpu:1,gpu:2,gpu:3 --network vgg16_atrous "
+                  "--data-shape 300 --batch-size 32 --workers 16 --lr 0.001 "
+                  "--lr-decay-epoch 160,200 --lr-decay 0.1 --epochs 240 --log-interval 100 "
+                  "--save-interval 10 --val-interval 1 --seed 233")  # fmt: skip
     assert settings(td, ssd) == settings(td, ssd_native)
     yolo = (f"--model yolo3 {data} --network darknet53 --gpus 0,1,2,3,4,5,6,7 --batch-size 64 "
             "-j 32 --log-interval 100 --lr-decay-epoch 160,180 --epochs 200 --syncbn "
