@@ -40,7 +40,13 @@ from gluonext.formats.fashionai import CATEGORIES, read_keypoint_csv
 from gluonext.keypoints.baseline import evaluate_baseline
 from gluonext.keypoints.data import FashionAIKeypoints
 from gluonext.keypoints.evaluate import evaluate_keypoints, preview_landmarks
-from gluonext.keypoints.model import NETWORKS, HeatmapLoss, build_simple_pose
+from gluonext.keypoints.model import (
+    FAMILIES,
+    MOBILE_NETWORKS,
+    NETWORKS,
+    HeatmapLoss,
+    build_pose_net,
+)
 from gluonext.keypoints.presets import PoseTrainTransform
 
 log = logging.getLogger("train_keypoints")
@@ -62,7 +68,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     argv, notes = translate(given, KEYPOINT_ALIASES)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--category", default="blouse", choices=("all", *CATEGORIES))
-    p.add_argument("--network", default="resnet50_v1b", choices=NETWORKS)
+    p.add_argument("--model", default="simple_pose", choices=sorted(FAMILIES))
+    p.add_argument("--network", default="resnet50_v1b",
+                   choices=sorted(set(NETWORKS) | set(MOBILE_NETWORKS)))  # fmt: skip
     p.add_argument("--data-root", "--data_root", dest="data_root", default="datasets/fashionai")
     p.add_argument("--train-csv", default=None, help="default <data-root>/Annotations/train.csv")
     p.add_argument("--val-csv", default=None, help="labelled validation CSV (else a split)")
@@ -133,7 +141,7 @@ def build_net(args, num_joints, contexts):
     base = args.pretrained_base
     if base == ZOO:
         base = imagenet_file(args.network)
-    net = build_simple_pose(args.network, num_joints, base)
+    net = build_pose_net(args.model, args.network, num_joints, base)
     net.collect_params().reset_ctx(contexts)
     return net
 
@@ -256,7 +264,8 @@ def main(args) -> int:
         return entries, scores["NE"]
 
     meta = {"args": vars(args), "category": args.category, "joints": list(train_set.names),
-            "network": args.network, "input_size": list(args.input_size)}  # fmt: skip
+            "model": args.model, "network": args.network,
+            "input_size": list(args.input_size)}  # fmt: skip
     best = fit(args, net, trainer, parallel, save_dir=save_dir, history=history, title=run_name,
                start_epoch=start_epoch, best=best, train_epoch=train_epoch, validate=validate,
                meta=meta, describe=describe_epoch, lower_is_better=True,

@@ -144,3 +144,22 @@ def test_learns_garment_landmarks_well_below_the_untrained_error(tmp_path):
     untrained = tk.evaluate(net, val, mx.cpu(), parsed, show=False)["NE"]
     assert untrained > 100
     assert trained < 0.5 * untrained and trained < 90, (trained, untrained)
+
+
+@pytest.mark.parametrize("model, network", [("mobile_pose", "mobilenet1.0"),
+                                            ("simple_pose", "resnet50_v1d")])  # fmt: skip
+def test_more_families_train_and_predict(fashionai, tmp_path, model, network):
+    """GluonCV's MobilePose and the v1d SimplePose, a few iterations, then the predictor."""
+    from gluonext import load_predictor
+    from gluonext.common.images import read_rgb
+
+    args = pose_args(fashionai, tmp_path / "run", "--model", model, "--network", network,
+                     "--epochs", "1", "--no-val")  # fmt: skip
+    assert tk.main(tk.parse_args(args)) == 0
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert np.isfinite(record["train_loss"])
+    meta = read_checkpoint(tmp_path / "run" / "checkpoint_last.ckpt")["meta"]
+    assert (meta["model"], meta["network"]) == (model, network)
+    image = read_rgb(sorted(fashionai.rglob("*.jpg"))[0])
+    found = load_predictor(tmp_path / "run" / "checkpoint_last.ckpt")(image, category="skirt")
+    assert len(found.to_json()["keypoints"]) == 4

@@ -127,13 +127,17 @@ def accepted(flag: str, why: str, takes_value: bool = True) -> Alias:
 
 
 def pose_model(value: str) -> list[str]:
-    """``simple_pose_resnet18_v1b`` (GluonCV's model name) as ``--network resnet18_v1b``."""
-    prefix = "simple_pose_"
-    if not value.startswith(prefix):
-        raise FlagError(
-            f"--model {value!r}: this script trains GluonCV's simple_pose_<resnet> models"
-        )
-    return ["--network", value[len(prefix) :]]
+    """``simple_pose_resnet18_v1b`` / ``mobile_pose_mobilenet1.0`` (GluonCV's model names) as
+    ``--model simple_pose --network resnet18_v1b``; a native family name passes through."""
+    if value in ("simple_pose", "mobile_pose"):
+        return ["--model", value]
+    for family in ("simple_pose", "mobile_pose"):
+        if value.startswith(family + "_"):
+            return ["--model", family, "--network", value[len(family) + 1 :]]
+    raise FlagError(
+        f"--model {value!r}: this script trains GluonCV's simple_pose_<resnet> and "
+        "mobile_pose_<network> models"
+    )
 
 
 def height_width(value: str) -> list[str]:

@@ -17,7 +17,7 @@ from gluonext.engine.runners import GluonRunner
 from gluonext.errors import CheckpointError, DatasetError
 from gluonext.formats.fashionai import CATEGORIES, FASHIONAI_CATEGORY_KEYPOINTS, flip_pairs
 from gluonext.keypoints.decode import flip_back, max_positions, to_image
-from gluonext.keypoints.model import build_simple_pose
+from gluonext.keypoints.model import build_pose_net
 from gluonext.keypoints.presets import pose_input
 
 
@@ -75,7 +75,7 @@ class KeypointPredictor(Predictor):
         meta = read_meta(path)
         if "joints" not in meta:
             raise CheckpointError(f"{path}: not a train_keypoints.py checkpoint")
-        net = build_simple_pose(meta["network"], len(meta["joints"]))
+        net = build_pose_net(meta.get("model", "simple_pose"), meta["network"], len(meta["joints"]))
         net.collect_params().reset_ctx(ctx)
         load_checkpoint(path, net)
         net.hybridize(static_alloc=True)
@@ -90,7 +90,7 @@ class KeypointPredictor(Predictor):
         }  # fmt: skip
         spec["resize"] = "affine crop of the whole image at the input aspect (GluonCV's box)"
         spec["outputs"] = ["heatmaps N x joints x H/4 x W/4"]
-        spec["model"] = {"network": meta["network"]}
+        spec["model"] = {"model": meta.get("model", "simple_pose"), "network": meta["network"]}
         predictor = cls(GluonRunner(net, ctx), spec, **options)
         predictor.export_block = net
         return predictor

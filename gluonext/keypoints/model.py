@@ -1,7 +1,8 @@
-"""SimplePose networks for garment keypoints and their heatmap loss.
+"""Pose networks for garment keypoints and their heatmap loss.
 
-``simple_pose_<network>`` is GluonCV's SimpleBaseline (ResNet, three deconvolutions, a
-1x1 head) with ``num_joints`` outputs.
+``simple_pose_<network>`` is GluonCV's SimpleBaseline (ResNet v1b / v1d, three
+deconvolutions, a 1x1 head); ``mobile_pose_<network>`` GluonCV's light version on MobileNets
+(and ResNets) for phones. Both give ``num_joints`` heatmaps at a quarter of the input.
 """
 
 from __future__ import annotations
@@ -10,7 +11,32 @@ import mxnet as mx
 
 from gluonext.errors import ModelError
 
-NETWORKS = ("resnet18_v1b", "resnet50_v1b", "resnet101_v1d", "resnet101_v1b", "resnet152_v1b")
+NETWORKS = ("resnet18_v1b", "resnet50_v1b", "resnet50_v1d", "resnet101_v1b", "resnet101_v1d",
+            "resnet152_v1b", "resnet152_v1d")  # fmt: skip
+MOBILE_NETWORKS = ("mobilenet1.0", "mobilenetv2_1.0", "mobilenetv3_large", "mobilenetv3_small",
+                   "resnet18_v1b", "resnet50_v1b")  # fmt: skip
+FAMILIES = {"simple_pose": NETWORKS, "mobile_pose": MOBILE_NETWORKS}
+
+
+def build_pose_net(model: str, network: str, num_joints: int, pretrained_base=None):
+    """GluonCV's ``<model>_<network>`` (model: simple_pose or mobile_pose), initialised; the
+    ImageNet ResNet of a SimplePose from a local ``.params`` file when given."""
+    import gluoncv
+
+    if model not in FAMILIES:
+        raise ModelError(f"--model {model!r}: choose from {', '.join(FAMILIES)}")
+    if network not in FAMILIES[model]:
+        raise ModelError(f"--network {network!r}: {model} takes {', '.join(FAMILIES[model])}")
+    if model == "simple_pose":
+        return build_simple_pose(network, num_joints, pretrained_base)
+    if pretrained_base:
+        raise ModelError("--pretrained-base: ImageNet weights load into simple_pose's ResNets; "
+                         "for mobile_pose start from random weights")  # fmt: skip
+    net = gluoncv.model_zoo.get_model(
+        f"mobile_pose_{network}", num_joints=num_joints, pretrained=False, pretrained_base=False
+    )
+    net.initialize()
+    return net
 
 
 def build_simple_pose(network: str, num_joints: int, pretrained_base: str | None = None):

@@ -100,7 +100,8 @@ def test_keypoints_take_gluoncvs_simple_pose_command(tmp_path):
                "--num-epochs 140 --batch-size 32 --num-gpus 8 -j 60 --dtype float32 "
                "--warmup-epochs 0 --use-pretrained-base --save-dir params_pose "
                "--logging-file pose.log --log-interval 100 --input-size 256,192")  # fmt: skip
-    native = (f"--data-root {tmp_path} --network resnet50_v1b --hybridize --num-joints 13 "
+    native = (f"--data-root {tmp_path} --model simple_pose --network resnet50_v1b --hybridize "
+              "--num-joints 13 "
               "--lr 0.001 --wd 0.0 --lr-mode step --lr-decay-epoch 90,120 --epochs 140 "
               "--batch-size 256 --ngpus 8 --workers 60 --dtype float32 --warmup-epochs 0 "
               "--pretrained-base zoo --save-dir params_pose --log-file pose.log "
@@ -112,5 +113,7 @@ def test_keypoints_take_gluoncvs_simple_pose_command(tmp_path):
     assert settings(tk, f"--data-dir {tmp_path} --batch-size 32")["batch_size"] == 32
     with pytest.raises(FlagError, match="--mean 0.5,0.5,0.5"):
         tk.parse_args(["--mean", "0.5,0.5,0.5"])
-    with pytest.raises(FlagError, match="simple_pose_<resnet>"):
-        tk.parse_args(["--model", "mobile_pose_mobilenet1.0"])
+    mobile = settings(tk, f"--data-dir {tmp_path} --model mobile_pose_mobilenet1.0")
+    assert (mobile["model"], mobile["network"]) == ("mobile_pose", "mobilenet1.0")
+    with pytest.raises(FlagError, match="simple_pose_<resnet> and mobile_pose_<network>"):
+        tk.parse_args(["--model", "alpha_pose_resnet101_v1b_coco"])
