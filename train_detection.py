@@ -40,7 +40,6 @@ from gluonext.engine.monitor import Monitor
 from gluonext.engine.schedules import schedule_from_args
 from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
-from gluonext.errors import ModelError
 from gluonext.formats.coco import check_split_pair
 from gluonext.formats.labelimg import read_class_list, read_split
 from gluonext.formats.labelimg_tables import format_table, split_table
@@ -104,6 +103,14 @@ def parse_args(argv=None) -> argparse.Namespace:
             setattr(args, key, value)
     if args.network not in recipe.networks:
         p.error(f"--network {args.network}: {args.model} takes {', '.join(recipe.networks)}")
+    for flag, given, models in (
+        ("--mixup", args.mixup, ("yolo3",)),
+        ("--label-smooth", args.label_smooth, ("yolo3",)),
+        ("--augment flip", args.augment == "flip", ("ssd",)),
+        ("--syncbn", args.syncbn, ("ssd", "yolo3")),
+    ):
+        if given and args.model not in models:
+            p.error(f"{flag} applies to {' and '.join(models)} here, not to --model {args.model}")
     return args
 
 
@@ -285,12 +292,7 @@ def main(args) -> int:
 
 
 def build_net(recipe, args, classes, contexts):
-    norm = None
-    if args.syncbn:
-        if recipe.name == "faster_rcnn":
-            raise ModelError("--syncbn: Faster R-CNN's BatchNorm is frozen or per-device by "
-                             "GluonCV's recipe; --syncbn is for ssd and yolo3")  # fmt: skip
-        norm = batch_norm_layer(True, contexts)
+    norm = batch_norm_layer(True, contexts) if args.syncbn else None  # ssd / yolo3 only
     return recipe.build(classes, contexts, args.pretrained_base, args.model_zoo, norm)
 
 

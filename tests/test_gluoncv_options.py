@@ -93,11 +93,16 @@ def test_start_epoch_must_match_the_checkpoint(tiny_converted, tmp_path, capsys,
     assert "ends at epoch 1, so training continues at 2" in capsys.readouterr().err + caplog.text
 
 
-def test_syncbn_is_refused_for_faster_rcnn(tmp_path, capsys, caplog):
-    from conftest import voc_folder
-
-    voc_folder(tmp_path / "voc")
-    code = td.run(["--model", "faster_rcnn", "--network", "resnet18_v1b", "--data-root",
-                   str(tmp_path / "voc"), "--syncbn", "--ctx", "cpu", "--epochs", "1",
-                   "--save-dir", str(tmp_path / "r"), "--no-progress"])  # fmt: skip
-    assert code == 2 and "--syncbn is for ssd and yolo3" in capsys.readouterr().err + caplog.text
+@pytest.mark.parametrize(
+    "model, flag, says",
+    [
+        ("ssd", "--mixup", "--mixup applies to yolo3 here, not to --model ssd"),
+        ("faster_rcnn", "--label-smooth", "--label-smooth applies to yolo3 here"),
+        ("yolo3", "--augment=flip", "--augment flip applies to ssd here, not to --model yolo3"),
+        ("faster_rcnn", "--syncbn", "--syncbn applies to ssd and yolo3 here"),
+    ],
+)
+def test_a_flag_for_another_model_is_refused(model, flag, says, capsys):
+    with pytest.raises(SystemExit) as stop:
+        td.parse_args(["--model", model, flag])
+    assert stop.value.code == 2 and says in capsys.readouterr().err
