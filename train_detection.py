@@ -93,6 +93,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--mixup", action="store_true", help="yolo3: GluonCV's detection mixup")
     p.add_argument("--no-mixup-epochs", type=int, default=20, help="yolo3: last epochs unmixed")
     p.add_argument("--label-smooth", action="store_true", help="yolo3: smooth class targets")
+    p.add_argument("--no-random-shape", action="store_true",
+                   help="yolo3: every batch at --data-shape (default: GluonCV's random sides, "
+                   "a new one every 10 batches, from --data-shape - 96 to + 192)")  # fmt: skip
     add_schedule_flags(p, "step")
     add_run_flags(p, seed=233, save_dir="runs/detection/<run name>")
     args = p.parse_args(argv)
@@ -108,6 +111,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         ("--label-smooth", args.label_smooth, ("yolo3",)),
         ("--augment flip", args.augment == "flip", ("ssd",)),
         ("--syncbn", args.syncbn, ("ssd", "yolo3")),
+        ("--no-random-shape", args.no_random_shape, ("yolo3",)),
     ):
         if given and args.model not in models:
             p.error(f"{flag} applies to {' and '.join(models)} here, not to --model {args.model}")
@@ -259,8 +263,9 @@ def main(args) -> int:
     def train_epoch(epoch):
         recipe.start_epoch(train_set, epoch)
         loader = epoch_loader(
-            train_set, parallel, local_batch, args.seed, epoch, args.workers, batchify
-        )
+            train_set, parallel, local_batch, args.seed, epoch, args.workers, batchify,
+            recipe.sampler(),
+        )  # fmt: skip
         return train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show, monitor)
 
     def validate(epoch):

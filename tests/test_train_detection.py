@@ -189,3 +189,36 @@ def test_ssd_learns_apparel_boxes_well_above_the_untrained_model(tmp_path):
     predictor = load_predictor(tmp_path / "export", backend="onnx")
     confident = sum(int((predictor(read_rgb(p)).scores >= 0.3).sum()) for p in held_out)
     assert confident >= 4  # the comparison above covered real boxes, not an empty list
+
+
+def test_yolo3_trains_on_random_input_shapes(apparel, tmp_path):
+    """GluonCV's default: the input side changes every 10 batches (here 32..320 around 128;
+    with batch 1 on 8 images, at each epoch)."""
+    import gluonext.detection.model as model
+
+    seen = []
+    original = model.RandomShapeTransform.__call__
+
+    def spy(self, image, label, rng, side=None):
+        seen.append(side)
+        return original(self, image, label, rng, side)
+
+    args = ssd_args(apparel, tmp_path / "run", "--epochs", "3", "--no-val", "--batch-size", "1")
+    args[1:6] = ["yolo3", "--network", "mobilenet0.25", "--data-shape", "128"]
+    model.RandomShapeTransform.__call__ = spy
+    try:
+        assert td.run(args) == 0
+    finally:
+        model.RandomShapeTransform.__call__ = original
+    # 8 batches an epoch: one side per epoch here (the sampler's test covers the 10-batch
+    # interval), and not the same side every epoch
+    assert len(seen) == 24 and all(len(set(seen[k : k + 8])) == 1 for k in (0, 8, 16))
+    assert len(set(seen)) > 1
+    assert set(seen) <= set(model.random_shape_sides(128))
+    seen.clear()
+    model.RandomShapeTransform.__call__ = spy
+    try:
+        assert td.run([*args, "--no-random-shape", "--save-dir", str(tmp_path / "fixed")]) == 0
+    finally:
+        model.RandomShapeTransform.__call__ = original
+    assert set(seen) == {None}  # every batch at --data-shape

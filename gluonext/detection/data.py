@@ -32,11 +32,12 @@ class BoxItems(gluon.data.Dataset):
         raise NotImplementedError
 
     def __getitem__(self, key):
-        index, seed = key if isinstance(key, tuple) else (key, None)
+        index, seed, *shape = key if isinstance(key, tuple) else (key, None)
         image, label = self.load(index)
         if self.transform_fn is None:
             return image, label
-        return self.transform_fn(image, label, np.random.RandomState(seed))
+        # a key's third entry (YOLOv3's random shapes) is the batch's input side
+        return self.transform_fn(image, label, np.random.RandomState(seed), *shape)
 
 
 class VOCFolderDetection(BoxItems):
@@ -152,7 +153,7 @@ class MixupBoxes(BoxItems):
         return len(self.dataset)
 
     def __getitem__(self, key):
-        index, seed = key if isinstance(key, tuple) else (key, None)
+        index, seed, *shape = key if isinstance(key, tuple) else (key, None)
         rng = np.random.RandomState(seed)
         image, label = self.dataset.load(index)
         lam = float(np.clip(rng.beta(self.alpha, self.alpha), 0, 1)) if self.enabled else 1.0
@@ -176,4 +177,4 @@ class MixupBoxes(BoxItems):
             )
         if self.transform_fn is None:
             return image, label
-        return self.transform_fn(image, label, rng)
+        return self.transform_fn(image, label, rng, *shape)

@@ -266,3 +266,48 @@ def build_faster_rcnn(
         per_device_batch_size=per_device_batch_size,
     )
     return fix_cpu_roi_align(net)
+
+
+RANDOM_SHAPE_INTERVAL = 10  # batches between shape changes, as GluonCV's YOLOv3 loader
+
+
+def random_shape_sides(data_shape: int) -> tuple[int, ...]:
+    """YOLOv3's input sides for ``--data-shape``: GluonCV trains 416 with 320..608 (steps of
+    32), i.e. from 96 below to 192 above; the same span around any other shape."""
+    return tuple(range(max(32, data_shape - 96), data_shape + 192 + 1, 32))
+
+
+class RandomShapeBatchSampler:
+    """Batches of ``(index, seed, side)``: the order and seeds of ``SeededBatchSampler``, and
+    every ``RANDOM_SHAPE_INTERVAL`` batches a new input side drawn (seeded by seed, epoch and
+    the batch group) from ``sides`` (GluonCV's ``RandomTransformDataLoader``)."""
+
+    def __init__(self, indices, batch_size: int, seed: int, epoch: int, sides):
+        from gluonext.engine.devices import SeededBatchSampler
+
+        self.inner = SeededBatchSampler(indices, batch_size, seed, epoch)
+        self.seed, self.epoch, self.sides = seed, epoch, tuple(sides)
+
+    def side(self, batch_number: int) -> int:
+        group = batch_number // RANDOM_SHAPE_INTERVAL
+        rng = np.random.RandomState([self.seed & 0xFFFFFFFF, self.epoch, group, 32])
+        return int(self.sides[rng.randint(len(self.sides))])
+
+    def __iter__(self):
+        for number, batch in enumerate(self.inner):
+            side = self.side(number)
+            yield [(index, seed, side) for index, seed in batch]
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+
+class RandomShapeTransform:
+    """One seeded GluonCV YOLOv3 transform per input side; the batch's side picks it."""
+
+    def __init__(self, make, sides, default: int):
+        self.by_side = {side: SeededGluonCVTransform(make(side)) for side in sides}
+        self.default = default
+
+    def __call__(self, image, label, rng, side=None):
+        return self.by_side[side or self.default](image, label, rng)

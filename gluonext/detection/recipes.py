@@ -7,6 +7,8 @@ GluonCV's default hyper-parameters, and how an image is resized for inference.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import mxnet as mx
 import numpy as np
@@ -18,11 +20,14 @@ from gluonext.detection.model import (
     FASTER_RCNN_NETWORKS,
     SSD_NETWORKS,
     YOLO3_NETWORKS,
+    RandomShapeBatchSampler,
+    RandomShapeTransform,
     SeededGluonCVTransform,
     build_faster_rcnn,
     build_ssd,
     build_yolo3,
     load_model_zoo_detector,
+    random_shape_sides,
     ssd_anchors,
 )
 from gluonext.engine.compat import enable_label_smoothing
@@ -38,6 +43,10 @@ class SquareInput:
     """SSD / YOLOv3 inference input: the image resized to ``data_shape`` square."""
 
     data_shape: int
+
+    def sampler(self):
+        """The batch sampler class (None: ``SeededBatchSampler``)."""
+        return None
 
     def inference_input(self, image: np.ndarray):
         """(normalised 1 x 3 x S x S array, x scale, y scale) of an RGB image."""
@@ -144,9 +153,9 @@ class SSDRecipe(SquareInput):
 class YOLO3Recipe(SquareInput):
     """GluonCV's ``train_yolo3.py``: its target generator in the transform, the network's own
     loss (objectness, centre, scale, class), optional mixup switched off for the last
-    ``--no-mixup-epochs``, linear warmup from 0, ``trainer.step(batch_size)``. GluonCV's
-    random input shapes (``RandomTransformDataLoader``) are not used: every batch is
-    ``--data-shape``."""
+    ``--no-mixup-epochs``, linear warmup from 0, ``trainer.step(batch_size)``, and GluonCV's
+    random input shapes (a new side every 10 batches; ``--no-random-shape``: every batch at
+    ``--data-shape``)."""
 
     name = "yolo3"
     networks = YOLO3_NETWORKS
@@ -185,10 +194,25 @@ class YOLO3Recipe(SquareInput):
         from gluoncv.data.transforms.presets.yolo import YOLO3DefaultTrainTransform
 
         side = self.data_shape
-        transform = YOLO3DefaultTrainTransform(side, side, net, mixup=self.args.mixup)
-        net.collect_params().reset_ctx(contexts)  # the transform's copy moved them to the CPU
-        dataset.transform_fn = SeededGluonCVTransform(transform)
+        sides = random_shape_sides(side) if self.random_shapes else (side,)
+
+        def make(size):
+            return YOLO3DefaultTrainTransform(size, size, net, mixup=self.args.mixup)
+
+        dataset.transform_fn = RandomShapeTransform(make, sides, side)
+        net.collect_params().reset_ctx(contexts)  # the transforms' copies moved them to the CPU
         return Tuple(*([Stack() for _ in range(6)] + [Pad(axis=0, pad_val=-1)]))
+
+    @property
+    def random_shapes(self) -> bool:
+        return not getattr(self.args, "no_random_shape", True)
+
+    def sampler(self):
+        """The batch sampler class: GluonCV's random input shapes unless --no-random-shape."""
+        if not self.random_shapes:
+            return None
+        sides = random_shape_sides(self.data_shape)
+        return functools.partial(RandomShapeBatchSampler, sides=sides)
 
     def start_epoch(self, dataset, epoch: int) -> None:
         if isinstance(dataset, MixupBoxes):
@@ -254,6 +278,9 @@ class FasterRCNNRecipe:
 
     def training_set(self, dataset):
         return dataset
+
+    def sampler(self):
+        return None
 
     def prepare(self, net, dataset, contexts):
         from gluoncv.data.batchify import FasterRCNNTrainBatchify

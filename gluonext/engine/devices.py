@@ -199,14 +199,15 @@ def average_running_stats(net, parallel: Parallel) -> int:
 
 
 def epoch_loader(dataset, parallel: Parallel, batch_size: int, seed: int, epoch: int, workers: int,
-                 batchify_fn=None):  # fmt: skip
+                 batchify_fn=None, sampler=None):  # fmt: skip
     """This rank's DataLoader for ``epoch``: its shard in seeded order, items seeded by
-    (seed, epoch, index), full batches of ``batch_size`` (per worker)."""
+    (seed, epoch, index), full batches of ``batch_size`` (per worker). ``sampler``: another
+    ``SeededBatchSampler`` class (e.g. YOLOv3's random input shapes)."""
     order = shard_order(len(dataset), seed, epoch, parallel.rank, parallel.num_workers)
     kwargs = {"batchify_fn": batchify_fn} if batchify_fn is not None else {}
     return mx.gluon.data.DataLoader(
         dataset,
-        batch_sampler=SeededBatchSampler(order, batch_size, seed, epoch),
+        batch_sampler=(sampler or SeededBatchSampler)(order, batch_size, seed, epoch),
         num_workers=workers,
         thread_pool=False,
         **kwargs,

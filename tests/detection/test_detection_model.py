@@ -98,3 +98,28 @@ def test_ssd_extra_layers_start_with_unit_variance_statistics():
         assert (param.data().asnumpy() == 1).all()
     ids, scores, boxes = net(mx.nd.random.uniform(shape=(1, 3, 300, 300)))
     assert np.isfinite(scores.asnumpy()).all() and np.isfinite(boxes.asnumpy()).all()
+
+
+def test_random_shapes_change_every_ten_batches_and_repeat():
+    from gluonext.detection.model import (
+        RANDOM_SHAPE_INTERVAL,
+        RandomShapeBatchSampler,
+        random_shape_sides,
+    )
+
+    assert random_shape_sides(416) == tuple(range(320, 609, 32))  # GluonCV's 320..608
+    sampler = RandomShapeBatchSampler(np.arange(400), 4, seed=1, epoch=3,
+                                      sides=random_shape_sides(416))  # fmt: skip
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 100
+    sides = [batch[0][2] for batch in batches]
+    assert all(len({item[2] for item in batch}) == 1 for batch in batches)  # one side per batch
+    groups = [sides[k : k + RANDOM_SHAPE_INTERVAL] for k in range(0, 100, RANDOM_SHAPE_INTERVAL)]
+    assert all(len(set(g)) == 1 for g in groups) and len({g[0] for g in groups}) > 3
+    again = [batch[0][2] for batch in RandomShapeBatchSampler(np.arange(400), 4, 1, 3,
+                                                              random_shape_sides(416))]  # fmt: skip
+    assert again == sides
+    other_epoch = [b[0][2] for b in RandomShapeBatchSampler(np.arange(400), 4, 1, 4,
+                                                            random_shape_sides(416))]  # fmt: skip
+    assert other_epoch != sides
+    assert [index for batch in batches for index, _, _ in batch] == list(range(400))
