@@ -38,7 +38,7 @@ FASTER_RCNN_NETWORKS = ("resnet18_v1b", "resnet50_v1b", "resnet101_v1d")
 
 SSD_NETWORKS = {
     "mobilenet0.25": (300,),
-    "mobilenet1.0": (512,),
+    "mobilenet1.0": (300, 512),  # 300: the TF apparel detector's SSD-MobileNet, see below
     "resnet50_v1": (512,),
     "vgg16_atrous": (300, 512),
     "resnet34_v1b": (300,),
@@ -54,6 +54,19 @@ def ssd_name(network: str, data_shape: int) -> str:
     return f"ssd_{data_shape}_{network}_custom"
 
 
+def _ssd_300_mobilenet1_0(classes, norm=None):
+    """SSD-MobileNet1.0 at 300 px (the TensorFlow apparel detector's model), which GluonCV
+    has only as a COCO "lite" variant: its 300 px MobileNet0.25 layout (features after
+    relu22 / relu26, anchor sizes 21..315, steps 8..300) on the full-width MobileNet."""
+    from gluoncv.model_zoo.ssd.ssd import get_ssd
+
+    return get_ssd("mobilenet1.0", 300, features=["relu22_fwd", "relu26_fwd"],
+                   filters=[512, 256, 256, 128], sizes=[21, 45, 99, 153, 207, 261, 315],
+                   ratios=[[1, 2, 0.5]] + [[1, 2, 0.5, 3, 1.0 / 3]] * 3 + [[1, 2, 0.5]] * 2,
+                   steps=[8, 16, 32, 64, 100, 300], classes=list(classes), dataset="",
+                   pretrained=False, pretrained_base=False, **_norm_kwargs(norm))  # fmt: skip
+
+
 def _norm_kwargs(norm) -> dict:
     """GluonCV's ``norm_layer`` / ``norm_kwargs`` arguments for ``norm`` = (layer, kwargs)."""
     return {} if norm is None else {"norm_layer": norm[0], "norm_kwargs": norm[1]}
@@ -66,9 +79,12 @@ def build_ssd(network: str, data_shape: int, classes, pretrained_base: str | Non
     import gluoncv
 
     name = ssd_name(network, data_shape)
-    net = gluoncv.model_zoo.get_model(
-        name, classes=list(classes), pretrained_base=False, transfer=None, **_norm_kwargs(norm)
-    )
+    if (network, data_shape) == ("mobilenet1.0", 300):
+        net = _ssd_300_mobilenet1_0(classes, norm)
+    else:
+        net = gluoncv.model_zoo.get_model(
+            name, classes=list(classes), pretrained_base=False, transfer=None, **_norm_kwargs(norm)
+        )
     net.initialize()
     _settle_shapes(net, data_shape)
     reset_expander_statistics(net)

@@ -123,3 +123,13 @@ def test_random_shapes_change_every_ten_batches_and_repeat():
                                                             random_shape_sides(416))]  # fmt: skip
     assert other_epoch != sides
     assert [index for batch in batches for index, _, _ in batch] == list(range(400))
+
+
+def test_ssd_mobilenet1_0_at_300_builds_and_detects():
+    """The TensorFlow apparel detector's SSD-MobileNet at 300 px, as a GluonCV SSD."""
+    from gluonext.detection.model import build_ssd, ssd_anchors
+
+    net = build_ssd("mobilenet1.0", 300, ["a", "b", "c"])
+    ids, scores, boxes = net(mx.nd.random.uniform(shape=(1, 3, 300, 300)))
+    assert ids.shape == (1, 100, 1) and np.isfinite(boxes.asnumpy()).all()
+    assert ssd_anchors(net, 300).shape == (1, 2268, 4)  # 19x19x4 + 10x10x6 + 5x5x6 + ...
