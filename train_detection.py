@@ -88,6 +88,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--wd", type=float, default=0.0005)
     p.add_argument("--syncbn", action="store_true", help="ssd / yolo3: SyncBatchNorm (GPUs only)")
+    p.add_argument("--use-fpn", action="store_true", help="faster_rcnn: GluonCV's FPN layout")
     p.add_argument("--augment", default="gluoncv", choices=("gluoncv", "flip"),
                    help="ssd: GluonCV's augmentation, or resize + flip only")  # fmt: skip
     p.add_argument("--mixup", action="store_true", help="yolo3: GluonCV's detection mixup")
@@ -112,6 +113,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         ("--augment flip", args.augment == "flip", ("ssd",)),
         ("--syncbn", args.syncbn, ("ssd", "yolo3")),
         ("--no-random-shape", args.no_random_shape, ("yolo3",)),
+        ("--use-fpn", args.use_fpn, ("faster_rcnn",)),
     ):
         if given and args.model not in models:
             p.error(f"{flag} applies to {' and '.join(models)} here, not to --model {args.model}")

@@ -222,3 +222,26 @@ def test_yolo3_trains_on_random_input_shapes(apparel, tmp_path):
     finally:
         model.RandomShapeTransform.__call__ = original
     assert set(seen) == {None}  # every batch at --data-shape
+
+
+def test_faster_rcnn_fpn_trains_predicts_and_exports(apparel, tmp_path):
+    """GluonCV's FPN Faster R-CNN (--use-fpn): a short run, the predictor, the symbol export."""
+    from gluonext import load_predictor
+    from gluonext.common.images import read_rgb
+    from gluonext.deploy.export import export_model
+
+    args = ssd_args(apparel, tmp_path / "run", "--epochs", "1", "--rcnn-num-samples", "16",
+                    "--max-size", "240", "--use-fpn")  # fmt: skip
+    args[1:6] = ["faster_rcnn", "--network", "resnet18_v1b", "--data-shape", "160"]
+    for flag in ("--batch-size", "--lr"):
+        k = args.index(flag)
+        del args[k : k + 2]
+    assert td.run(args) == 0
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert np.isfinite(record["train_loss"]) and "voc07_mAP" in record
+    ckpt = tmp_path / "run" / "checkpoint_last.ckpt"
+    photo = sorted(apparel.glob("*.jpg"))[0]
+    found = load_predictor(ckpt, min_score=0.0)(read_rgb(photo))
+    assert len(found.scores) > 0
+    report = export_model(ckpt, tmp_path / "export", images=[str(photo)])
+    assert "symbol" in report.written and report.parity["symbol"]["same_results"]

@@ -238,13 +238,15 @@ def build_faster_rcnn(
     pretrained_base: str | None = None,
     per_device_batch_size: int = 1,
     num_sample: int = 128,
+    use_fpn: bool = False,
 ):
     """GluonCV's ``faster_rcnn_<network>_custom`` (ResNet C4, VOC settings: short 600, max
     1000, ``num_sample`` = 128 RoIs per image in training; on a CPU the per-RoI head sets
     most of the cost) for ``classes``, with the RPN's proposal counts capped by the
     anchors of the smallest image. With ImageNet weights BatchNorm and the stem stay frozen
     as in GluonCV; from random weights every layer trains and BatchNorm uses batch
-    statistics. Call ``gluonext.rcnn.model.initialize`` before use."""
+    statistics. ``use_fpn``: GluonCV's ``faster_rcnn_fpn_<network>`` layout instead (P2-P6,
+    a 2 x 1024 box head, RoIs of 7 x 7). Call ``gluonext.rcnn.model.initialize`` before use."""
     from gluoncv.model_zoo.rcnn.faster_rcnn.faster_rcnn import FasterRCNN
     from mxnet.gluon import nn
 
@@ -258,10 +260,19 @@ def build_faster_rcnn(
     if not classes:
         raise ModelError("no classes to detect")
     smallest = min(short) if isinstance(short, (tuple, list)) else short
-    budget = anchor_budget(smallest, use_fpn=False, per_cell=9)  # 3 scales x 3 ratios
+    # C4: 3 scales x 3 ratios on stride 16; FPN: 3 ratios on each of 5 strides
+    budget = anchor_budget(smallest, use_fpn=use_fpn, per_cell=3 if use_fpn else 9)
     train_pre, test_pre = min(12000, budget), min(6000, budget)
     train_post, test_post = min(2000, train_pre), min(300, test_pre)
     base = rcnn_backbone(network, pretrained_base, trainable_norm=pretrained_base is None)
+    common = dict(
+        classes=list(classes), short=short, max_size=max_size,
+        rpn_train_pre_nms=train_pre, rpn_train_post_nms=train_post, rpn_test_pre_nms=test_pre,
+        rpn_test_post_nms=test_post, num_sample=min(num_sample, train_post),
+        per_device_batch_size=per_device_batch_size,
+    )  # fmt: skip
+    if use_fpn:
+        return fix_cpu_roi_align(_fpn_faster_rcnn(network, base, bool(pretrained_base), common))
     features, top_features = nn.HybridSequential(), nn.HybridSequential()
     for layer in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3"):
         features.add(getattr(base, layer))
@@ -327,3 +338,32 @@ class RandomShapeTransform:
 
     def __call__(self, image, label, rng, side=None):
         return self.by_side[side or self.default](image, label, rng)
+
+
+def _fpn_faster_rcnn(network: str, base, pretrained: bool, common: dict):
+    """GluonCV's ``faster_rcnn_fpn_<network>_coco`` layout: an FPN over ResNet stages 1-4
+    (+ P6), anchors of one scale and three ratios per level, a two-layer 1024 box head."""
+    import mxnet as mx
+    from gluoncv.model_zoo.rcnn.faster_rcnn.faster_rcnn import FasterRCNN
+    from gluoncv.nn.feature import FPNFeatureExpander
+    from mxnet.gluon import nn
+
+    from gluonext.rcnn.model import NETWORKS
+
+    features = FPNFeatureExpander(
+        network=base, outputs=list(NETWORKS[network][1]), num_filters=[256, 256, 256, 256],
+        use_1x1=True, use_upsample=True, use_elewadd=True, use_p6=True, no_bias=False,
+        pretrained=pretrained,
+    )  # fmt: skip
+    box_features = nn.HybridSequential()
+    for _ in range(2):
+        box_features.add(nn.Dense(1024, weight_initializer=mx.init.Normal(0.01)),
+                         nn.Activation("relu"))  # fmt: skip
+    frozen = ".*dense|.*rpn|.*down(2|3|4)_conv|.*layers(2|3|4)_conv|P"
+    return FasterRCNN(
+        features, None, box_features=box_features, min_stage=2, max_stage=6,
+        train_patterns=frozen if pretrained else None, roi_mode="align", roi_size=(7, 7),
+        strides=(4, 8, 16, 32, 64), clip=4.14, rpn_channel=256, base_size=16,
+        scales=(2, 4, 8, 16, 32), ratios=(0.5, 1, 2), alloc_size=(384, 384),
+        rpn_nms_thresh=0.7, rpn_min_size=1, **common,
+    )  # fmt: skip

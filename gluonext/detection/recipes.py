@@ -272,6 +272,7 @@ class FasterRCNNRecipe:
             net = build_faster_rcnn(
                 self.args.network, classes, self.short, self.max_size, pretrained_base,
                 per_device, getattr(self.args, "rcnn_num_samples", 128),
+                getattr(self.args, "use_fpn", False),
             )  # fmt: skip
         initialize(net, contexts)
         return net
@@ -287,7 +288,9 @@ class FasterRCNNRecipe:
 
         from gluonext.rcnn.loss import FasterRCNNLoss
 
-        dataset.transform_fn = FasterRCNNTrainTransform(net, self.short, self.max_size)
+        dataset.transform_fn = FasterRCNNTrainTransform(
+            net, self.short, self.max_size, multi_stage=getattr(self.args, "use_fpn", False)
+        )
         self.loss = FasterRCNNLoss()
         return FasterRCNNTrainBatchify(net, len(contexts))
 
