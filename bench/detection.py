@@ -6,8 +6,9 @@ run; and time training on the CPU.
    Faster R-CNN: ``VOCFolderDetection`` (a LabelImg folder, no VOCdevkit) with the recipe's
    transform against GluonCV's ``VOCDetection`` on a VOCdevkit view of the same files with
    GluonCV's ``SSDDefaultTrainTransform`` / ``YOLO3DefaultTrainTransform`` /
-   ``FasterRCNNDefaultTrainTransform``. SSD and YOLOv3 use GluonCV's own transforms (seeded
-   per item); Faster R-CNN uses ours (RPN targets only where they can be non-zero).
+   ``FasterRCNNDefaultTrainTransform``. Ours: GluonCV's SSD / YOLOv3 augmentation in NumPy
+   and OpenCV (``gluonext.detection.augment``, GluonCV's target generators), and for Faster
+   R-CNN RPN targets only where they can be non-zero.
 2. Training img/s of ``train_detection.py`` for each model on one CPU context from random
    weights (one epoch, after a warm-up epoch).
 
@@ -66,8 +67,8 @@ def pipelines(folder: Path, count: int) -> dict:
     from gluoncv.data.transforms.presets.ssd import SSDDefaultTrainTransform
     from gluoncv.data.transforms.presets.yolo import YOLO3DefaultTrainTransform
 
+    from gluonext.detection.augment import SSDTrainTransform, YOLO3TrainTransform
     from gluonext.detection.model import (
-        SeededGluonCVTransform,
         build_faster_rcnn,
         build_ssd,
         build_yolo3,
@@ -88,11 +89,11 @@ def pipelines(folder: Path, count: int) -> dict:
     del gluoncv
     cases = {
         "ssd_300": (
-            SeededGluonCVTransform(SSDDefaultTrainTransform(300, 300, anchors)),
+            SSDTrainTransform(300, 300, anchors),
             SSDDefaultTrainTransform(300, 300, anchors),
         ),
         "yolo3_416": (
-            SeededGluonCVTransform(YOLO3DefaultTrainTransform(416, 416, yolo)),
+            YOLO3TrainTransform(416, 416, yolo),
             YOLO3DefaultTrainTransform(416, 416, yolo),
         ),
         "faster_rcnn_600": (

@@ -11,7 +11,6 @@ base network or ``--model-zoo`` a GluonCV COCO/VOC detector, whose classes are t
 
 from __future__ import annotations
 
-import random
 import re
 
 import mxnet as mx
@@ -192,25 +191,6 @@ def load_model_zoo_detector(name: str, classes, root: str | None = None):
     return net
 
 
-class SeededGluonCVTransform:
-    """Run a GluonCV transform (which draws from numpy's and Python's global generators) under
-    a per-item seed, restoring both generators afterwards: augmentation repeats exactly."""
-
-    def __init__(self, transform):
-        self.transform = transform
-
-    def __call__(self, image: np.ndarray, label: np.ndarray, rng):
-        seed = int(rng.randint(2**31 - 1))
-        np_state, py_state = np.random.get_state(), random.getstate()
-        np.random.seed(seed)
-        random.seed(seed)
-        try:
-            return self.transform(mx.nd.array(image, dtype=np.uint8), label)
-        finally:
-            np.random.set_state(np_state)
-            random.setstate(py_state)
-
-
 def ssd_anchors(net, data_shape: int, ctx=None):
     """The anchors GluonCV's SSD target generator needs, from one training-mode forward of
     ``net``; BatchNorm's running statistics, which that forward moves, are put back. (A copy
@@ -330,10 +310,10 @@ class RandomShapeBatchSampler:
 
 
 class RandomShapeTransform:
-    """One seeded GluonCV YOLOv3 transform per input side; the batch's side picks it."""
+    """One YOLOv3 training transform per input side; the batch's side picks it."""
 
     def __init__(self, make, sides, default: int):
-        self.by_side = {side: SeededGluonCVTransform(make(side)) for side in sides}
+        self.by_side = {side: make(side) for side in sides}
         self.default = default
 
     def __call__(self, image, label, rng, side=None):

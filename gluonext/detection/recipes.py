@@ -15,6 +15,7 @@ import numpy as np
 from mxnet import gluon
 
 from gluonext.common.images import normalize
+from gluonext.detection.augment import SSDTrainTransform, YOLO3TrainTransform
 from gluonext.detection.data import MixupBoxes
 from gluonext.detection.model import (
     FASTER_RCNN_NETWORKS,
@@ -22,7 +23,6 @@ from gluonext.detection.model import (
     YOLO3_NETWORKS,
     RandomShapeBatchSampler,
     RandomShapeTransform,
-    SeededGluonCVTransform,
     build_faster_rcnn,
     build_ssd,
     build_yolo3,
@@ -118,7 +118,6 @@ class SSDRecipe(SquareInput):
     def prepare(self, net, dataset, contexts):
         """Set the dataset's training transform; returns the batchify function."""
         from gluoncv.data.batchify import Stack, Tuple
-        from gluoncv.data.transforms.presets.ssd import SSDDefaultTrainTransform
         from gluoncv.loss import SSDMultiBoxLoss
 
         side = self.data_shape
@@ -126,8 +125,7 @@ class SSDRecipe(SquareInput):
         if getattr(self.args, "augment", "gluoncv") == "flip":
             dataset.transform_fn = SSDFlipTransform(side, anchors)
         else:
-            transform = SSDDefaultTrainTransform(side, side, anchors)
-            dataset.transform_fn = SeededGluonCVTransform(transform)
+            dataset.transform_fn = SSDTrainTransform(side, side, anchors)
         self.loss = SSDMultiBoxLoss()
         return Tuple(Stack(), Stack(), Stack())
 
@@ -191,13 +189,12 @@ class YOLO3Recipe(SquareInput):
 
     def prepare(self, net, dataset, contexts):
         from gluoncv.data.batchify import Pad, Stack, Tuple
-        from gluoncv.data.transforms.presets.yolo import YOLO3DefaultTrainTransform
 
         side = self.data_shape
         sides = random_shape_sides(side) if self.random_shapes else (side,)
 
         def make(size):
-            return YOLO3DefaultTrainTransform(size, size, net, mixup=self.args.mixup)
+            return YOLO3TrainTransform(size, size, net, mixup=self.args.mixup)
 
         dataset.transform_fn = RandomShapeTransform(make, sides, side)
         net.collect_params().reset_ctx(contexts)  # the transforms' copies moved them to the CPU
