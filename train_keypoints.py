@@ -46,6 +46,7 @@ from gluonext.keypoints.model import (
     NETWORKS,
     HeatmapLoss,
     build_pose_net,
+    load_model_zoo_pose,
 )
 from gluonext.keypoints.presets import PoseTrainTransform
 
@@ -88,10 +89,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--flip-test", action="store_true", help="average with mirrored heatmaps")
     p.add_argument("--scales", type=scale_list, default=(1.0,), help="test scales, e.g. 1,1.2")
     add_schedule_flags(p, "step")
+    p.add_argument("--model-zoo", default=None,
+                   help="fine-tune GluonCV's COCO-trained pose model, e.g. "
+                   "simple_pose_resnet50_v1b (its last layer reset to the keypoints)")  # fmt: skip
+    p.add_argument("--use-pretrained", action="store_true",
+                   help="GluonCV's flag: --model-zoo <model>_<network>")  # fmt: skip
     p.add_argument("--num-joints", type=positive_int, default=None,
                    help="checked against --category's keypoints (GluonCV's flag)")  # fmt: skip
     add_run_flags(p, seed=233, save_dir="runs/keypoints/<category>_<network>")
     args = p.parse_args(argv)
+    if args.use_pretrained and not args.model_zoo:
+        args.model_zoo = f"{args.model}_{args.network}"
+        notes.append(f"--use-pretrained -> --model-zoo {args.model_zoo}")
+    if args.model_zoo:  # the checkpoint records the network the zoo model is
+        family = next((f for f in FAMILIES if args.model_zoo.startswith(f + "_")), None)
+        if family is None or args.model_zoo[len(family) + 1 :] not in FAMILIES[family]:
+            p.error(f"--model-zoo {args.model_zoo}: expected simple_pose_<resnet> or "
+                    "mobile_pose_<network> of GluonCV's pose model zoo")  # fmt: skip
+        if args.pretrained_base:
+            p.error("give --model-zoo (a whole pose model) or --pretrained-base, not both")
+        args.model, args.network = family, args.model_zoo[len(family) + 1 :]
     if any(a == "--num-gpus" or a.startswith("--num-gpus=") for a in given):
         # GluonCV's pose script: --batch-size per device, with --num-gpus devices
         per_device = args.batch_size
@@ -141,7 +158,10 @@ def build_net(args, num_joints, contexts):
     base = args.pretrained_base
     if base == ZOO:
         base = imagenet_file(args.network)
-    net = build_pose_net(args.model, args.network, num_joints, base)
+    if args.model_zoo:
+        net = load_model_zoo_pose(args.model_zoo, num_joints)
+    else:
+        net = build_pose_net(args.model, args.network, num_joints, base)
     net.collect_params().reset_ctx(contexts)
     return net
 

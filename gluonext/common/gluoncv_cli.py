@@ -213,9 +213,6 @@ KEYPOINT_ALIASES = {
     "--use-pretrained-base": Alias("--pretrained-base", takes_value=False,
                                    convert=lambda _v: ["--pretrained-base", "zoo"],
                                    note="GluonCV's ImageNet file from ~/.mxnet/models"),
-    "--use-pretrained": refused("--use-pretrained", "GluonCV's COCO SimplePose weights "
-                                "(17 human joints) are not a starting point offered here; "
-                                "use --use-pretrained-base"),
     "--mean": imagenet_only("--mean", "0.485,0.456,0.406"),
     "--std": imagenet_only("--std", "0.229,0.224,0.225"),
     "--last-gamma": refused("--last-gamma", "zero-initialised last BatchNorm gamma is not "

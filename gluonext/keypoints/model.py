@@ -78,6 +78,29 @@ def load_resnet_weights(net, network: str, path: str) -> None:
             p.set_data(q.data())
 
 
+def load_model_zoo_pose(name: str, num_joints: int, root: str | None = None):
+    """GluonCV's COCO-trained ``name`` (``simple_pose_resnet50_v1b``, ``mobile_pose_...``:
+    17 human joints) with its last 1 x 1 convolution replaced for ``num_joints`` garment
+    landmarks: the trunk and upsampling keep their trained weights."""
+    from mxnet.gluon import nn
+
+    from gluonext.common.model_zoo import fetch_model_zoo
+    from gluonext.engine.compat import replace_child
+
+    net = fetch_model_zoo(name, root, pretrained_base=False)
+    owner, child = (net, "final_layer") if hasattr(net, "final_layer") else (
+        net.upsampling, str(len(net.upsampling) - 1))  # fmt: skip
+    old = getattr(owner, child) if not child.isdigit() else owner[int(child)]
+    if not isinstance(old, nn.Conv2D):
+        raise ModelError(f"--model-zoo {name}: no final 1 x 1 convolution to replace")
+    with owner.name_scope():
+        new = nn.Conv2D(num_joints, 1, use_bias=old.bias is not None,
+                        in_channels=old.weight.shape[1])  # fmt: skip
+    new.initialize(mx.init.Normal(0.001))
+    replace_child(owner, child, new)
+    return net
+
+
 class HeatmapLoss:
     """GluonCV's pose loss: L2 between predicted and target heatmaps, weighted per joint."""
 
