@@ -8,7 +8,8 @@ a random interpolation (nearest, linear, cubic, area, Lanczos), a horizontal fli
 normalisation, then GluonCV's own target generators. What differs is how: GluonCV's colour
 steps are each an affine map of the pixel, so the four are composed into one 3 x 3 matrix
 and offset applied once; the crop's 50 trials per constraint are drawn and scored together;
-the image never goes through NDArrays until the end. Every draw comes from the item's own
+the zoomed-out canvas is never drawn (the crop is mapped from the image straight onto the
+output); the image never goes through NDArrays until the end. Every draw comes from the item's own
 generator (``rng``), so augmentation repeats exactly for a seed.
 """
 
@@ -75,22 +76,6 @@ def color_distortion(rng, brightness=32, contrast=(0.5, 1.5), saturation=(0.5, 1
     return compose(steps)
 
 
-def expand(image: np.ndarray, boxes: np.ndarray, rng, max_ratio: float = 4.0):
-    """Zoom out: the image at a random place on a canvas up to ``max_ratio`` times larger,
-    filled with the mean colour (GluonCV's ``random_expand``, aspect kept)."""
-    h, w = image.shape[:2]
-    ratio = rng.uniform(1, max_ratio)
-    oh, ow = int(h * ratio), int(w * ratio)
-    top, left = rng.randint(0, oh - h + 1), rng.randint(0, ow - w + 1)
-    canvas = np.empty((oh, ow, 3), np.float32)
-    canvas[:] = MEAN * 255
-    canvas[top : top + h, left : left + w] = image
-    boxes = boxes.copy()
-    boxes[:, (0, 2)] += left
-    boxes[:, (1, 3)] += top
-    return canvas, boxes
-
-
 def _iou(crops: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """(T, N) IoU of T crops with N boxes, corners, no +1 (GluonCV's ``bbox_iou``)."""
     tl = np.maximum(crops[:, None, :2], boxes[None, :, :2])
@@ -147,28 +132,69 @@ def constrained_crop(boxes: np.ndarray, size, rng, min_scale=0.3, max_aspect=2.0
     return boxes, (0, 0, w, h)
 
 
+def _zoom_crop_resize(image, top_left, crop, size, interpolation):
+    """The image placed at ``top_left`` on an endless canvas of the mean colour, the
+    ``crop`` (left, top, width, height) of that canvas resized to ``size`` with
+    ``interpolation``: (H x W x 3 uint8 pixels, H x W coverage in 0..1 of the image's own
+    pixels). The canvas is never drawn: OpenCV maps the crop onto the output directly (for
+    INTER_AREA, which only ``resize`` has, the crop alone is drawn)."""
+    (ox, oy), (left, top, crop_w, crop_h), (width, height) = top_left, crop, size
+    h, w = image.shape[:2]
+    rgba = np.dstack([image, np.full((h, w), 255, np.uint8)])
+    fill = tuple(int(v) for v in np.round(MEAN * 255)) + (0,)
+    if interpolation == cv2.INTER_AREA:
+        region = np.empty((crop_h, crop_w, 4), np.uint8)
+        region[:] = fill
+        x0, y0 = max(left, ox), max(top, oy)
+        x1, y1 = min(left + crop_w, ox + w), min(top + crop_h, oy + h)
+        if x1 > x0 and y1 > y0:
+            inside = rgba[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
+            region[y0 - top : y1 - top, x0 - left : x1 - left] = inside
+        out = cv2.resize(region, (width, height), interpolation=interpolation)
+    else:
+        sx, sy = width / crop_w, height / crop_h
+        # resize's pixel-centre mapping: dst + 0.5 = (src + 0.5) * scale, src in canvas units
+        matrix = np.array([[sx, 0, (ox - left + 0.5) * sx - 0.5],
+                           [0, sy, (oy - top + 0.5) * sy - 0.5]], np.float64)  # fmt: skip
+        out = cv2.warpAffine(rgba, matrix, (width, height), flags=interpolation,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=fill)  # fmt: skip
+    return out[:, :, :3], out[:, :, 3].astype(np.float32) / 255.0
+
+
 def augment(image: np.ndarray, label: np.ndarray, width: int, height: int, rng, color=True):
     """GluonCV's SSD / YOLOv3 training augmentation of an RGB uint8 image and its (N, 5+)
-    label rows: (3 x height x width normalised float32 image, transformed label rows)."""
-    pixels = image.astype(np.float32)
-    if color:
-        matrix, offset = color_distortion(rng)
-        pixels = cv2.transform(pixels, np.hstack([matrix.T, offset[:, None]]).astype(np.float32))
+    label rows: (3 x height x width normalised float32 image, transformed label rows).
+
+    The colour map is drawn first, as GluonCV draws it, but applied to the output pixels:
+    being affine it commutes with the (linear) resampling, and the zoom-out's fill, which
+    GluonCV leaves undistorted, is put back where the image does not cover the output."""
+    matrix, offset = color_distortion(rng) if color else (np.eye(3), np.zeros(3))
     boxes = label.astype(np.float32)
+    h, w = image.shape[:2]
+    top_left, size = (0, 0), (w, h)
     if rng.uniform() > 0.5:
-        pixels, boxes = expand(pixels, boxes, rng)
-    h, w = pixels.shape[:2]
-    boxes, (left, top, crop_w, crop_h) = constrained_crop(boxes, (w, h), rng)
-    pixels = pixels[top : top + crop_h, left : left + crop_w]
+        ratio = rng.uniform(1, 4.0)
+        oh, ow = int(h * ratio), int(w * ratio)
+        top_left = (rng.randint(0, ow - w + 1), rng.randint(0, oh - h + 1))
+        size = (ow, oh)
+        boxes = boxes.copy()
+        boxes[:, (0, 2)] += top_left[0]
+        boxes[:, (1, 3)] += top_left[1]
+    boxes, crop = constrained_crop(boxes, size, rng)
     interpolation = int(rng.randint(5))  # OpenCV's codes 0-4, as GluonCV's imresize
-    pixels = cv2.resize(pixels, (width, height), interpolation=interpolation)
+    pixels, coverage = _zoom_crop_resize(image, top_left, crop, (width, height), interpolation)
     boxes = boxes.copy()
-    boxes[:, (0, 2)] *= width / crop_w
-    boxes[:, (1, 3)] *= height / crop_h
+    boxes[:, (0, 2)] *= width / crop[2]
+    boxes[:, (1, 3)] *= height / crop[3]
     if rng.uniform() < 0.5:
-        pixels = pixels[:, ::-1]
+        pixels, coverage = pixels[:, ::-1], coverage[:, ::-1]
         boxes[:, (0, 2)] = width - boxes[:, (2, 0)]
-    tensor = ((pixels / 255.0 - MEAN) / STD).astype(np.float32).transpose(2, 0, 1)
+    affine = np.hstack([matrix.T, offset[:, None]]).astype(np.float32)
+    out = cv2.transform(np.ascontiguousarray(pixels).astype(np.float32), affine)
+    fill = np.round(MEAN * 255)
+    # where the fill shows: GluonCV's undistorted mean colour, not the distorted rounded fill
+    out += (1 - coverage)[:, :, None] * (MEAN * 255 - (fill @ matrix + offset)).astype(np.float32)
+    tensor = ((out / 255.0 - MEAN) / STD).astype(np.float32).transpose(2, 0, 1)
     return np.ascontiguousarray(tensor), boxes
 
 

@@ -55,6 +55,20 @@ def test_boxes_follow_the_pixels(seed):
         assert pixels[cy, cx, 1] > 0.8
 
 
+def test_the_zoom_out_fill_stays_the_undistorted_mean():
+    """GluonCV distorts colours before zooming out: its fill is the plain mean colour (zero
+    after normalisation) whatever the colour draw."""
+    image, label = painted()
+    found = 0
+    for seed in range(40):
+        tensor, _ = aug.augment(image, label, 64, 64, np.random.RandomState(seed))
+        corners = tensor[:, [0, 0, -1, -1], [0, -1, 0, -1]]
+        zeros = np.abs(corners).max(axis=0) < 1e-4
+        found += int(zeros.any())
+        assert np.abs(tensor).max() > 0.1  # the image is in there
+    assert found >= 5  # zoomed out (and the fill reached a corner) in several draws
+
+
 def test_crops_follow_gluoncvs_rules():
     rng = np.random.RandomState(3)
     boxes = np.array([[10, 10, 50, 40, 0], [60, 20, 120, 90, 1]], np.float32)
