@@ -43,10 +43,13 @@ from gluonext.segmentation.evaluate import predict_logits, preview_overlays
 from gluonext.segmentation.metrics import ConfusionMatrix
 from gluonext.segmentation.model import (
     BACKBONES,
+    FIXED_SIZE_MODELS,
     MODEL_ALIASES,
+    backbone_of,
     build_segmentation_model,
     canonical_model,
     load_model_zoo,
+    training_loss,
 )
 
 log = logging.getLogger("train_segmentation")
@@ -226,11 +229,7 @@ def main(args) -> int:
 
     local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
     trainer = make_trainer(args, net, parallel, iters_per_epoch)
-    from gluoncv.loss import MixSoftmaxCrossEntropyLoss
-
-    loss_fn = MixSoftmaxCrossEntropyLoss(
-        aux=bool(getattr(net, "aux", False)), aux_weight=args.aux_weight
-    )
+    loss_fn = training_loss(net, args.model, args.aux_weight, args.crop_size)
     best = {"mIoU": -1.0, "epoch": 0}
     start_epoch, best, history = continue_or_start(
         args, net, trainer, save_dir, best, parallel.is_main
@@ -283,6 +282,10 @@ def get_datasets(args):
         raise DatasetError(f"--scale-range {args.scale_range}: expected LOW,HIGH with LOW <= HIGH")
     kwargs = {"base_size": args.base_size, "crop_size": args.crop_size, "seed": args.seed,
               "skip_bad": args.skip_bad}  # fmt: skip
+    if canonical_model(args.model) in FIXED_SIZE_MODELS and args.val_mode == "whole":
+        log.info("%s takes %d x %d inputs only: validation on centre crops (--val-mode crop)",
+                 args.model, args.crop_size, args.crop_size)  # fmt: skip
+        args.val_mode = "crop"
     train_set = get_segmentation_dataset(
         args.dataset,
         args.data_root,
@@ -317,7 +320,7 @@ def checkpoint_meta(args, train_set) -> dict:
         "classes": train_set.CLASSES,
         "dataset": args.dataset,
         "model": canonical_model(args.model),
-        "backbone": args.backbone,
+        "backbone": backbone_of(args.model, args.backbone),
         "nclass": train_set.NUM_CLASS,
         "aux": args.aux,
         "label_mode": getattr(train_set, "label_mode", None),

@@ -167,3 +167,27 @@ def test_learns_garment_parts_far_above_chance(tmp_path):
     assert scored[-1] >= baseline + 0.25, (scored, baseline)
     assert scored[-1] >= 0.6, scored
     assert scored[-1] > scored[0]  # still improving between the two validations
+
+
+@pytest.mark.parametrize("model", ["fastscnn", "icnet", "deeplabv3b_plus"])
+def test_fixed_size_families_train_predict_and_export(tiny_converted, tmp_path, caplog, model):
+    """GluonCV's Fast-SCNN, ICNet (its cascade loss) and WideResNet DeepLabV3+: one input
+    size, so validation on centre crops and prediction letterboxed to the crop; ONNX too."""
+    from gluonext import load_predictor
+    from gluonext.common.images import read_rgb
+    from gluonext.deploy.export import export_model
+
+    args = segmentation_args(tiny_converted, tmp_path / "run", "--epochs", "1", "--crop-size",
+                             "64", "--base-size", "64", model=model)  # fmt: skip
+    assert ts.main(ts.parse_args(args)) == 0
+    assert "validation on centre crops (--val-mode crop)" in caplog.text
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert np.isfinite(record["train_loss"]) and 0 <= record["mIoU"] <= 1
+    ckpt = tmp_path / "run" / "checkpoint_last.ckpt"
+    photo = sorted((tiny_converted / "train").glob("*.jpg"))[0]
+    image = read_rgb(photo)
+    predictor = load_predictor(ckpt)
+    assert predictor.input_size == (64, 64)
+    assert predictor(image).class_map.shape == image.shape[:2]
+    report = export_model(ckpt, tmp_path / "export", images=[str(photo)])
+    assert report.written == ["symbol", "onnx"], report.refused

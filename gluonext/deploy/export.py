@@ -244,9 +244,8 @@ def _write_forms(reference, staging: Path, formats, pictures, tolerance, report)
     if "onnx" not in formats:
         return
     try:
-        with reference.onnx_variant() as block:
-            export_onnx(staging, reference.input_shape, staging / ONNX, block,
-                        any_size=reference.any_input_size)  # fmt: skip
+        export_onnx(staging, reference.input_shape, staging / ONNX,
+                    any_size=reference.any_input_size)  # fmt: skip
         onnx = PREDICTORS[reference.task](OnnxRunner(staging / ONNX), reference.spec,
                                           **_options(reference))  # fmt: skip
         found = compare(reference, onnx, pictures, tolerance)

@@ -11,7 +11,7 @@ import mxnet as mx
 import numpy as np
 
 from gluonext.engine.compat import load_param_value
-from gluonext.engine.export import fixed_size_resizes, load_symbol
+from gluonext.engine.export import fixed_size_resizes, load_symbol, sliced_adaptive_pools
 
 
 def first_divergence(folder: Path, onnx_path: Path, predictor, image, tolerance: float) -> str:
@@ -23,7 +23,7 @@ def first_divergence(folder: Path, onnx_path: Path, predictor, image, tolerance:
     batch, _ = predictor.prepare(image)
     batch = np.ascontiguousarray(batch[:1], dtype=np.float32)
     symbol, params = load_symbol(folder)
-    symbol = fixed_size_resizes(symbol, batch.shape)
+    symbol = sliced_adaptive_pools(fixed_size_resizes(symbol, batch.shape), batch.shape)
     internals = symbol.get_internals()
     available = set(internals.list_outputs())
     model = onnx.load(str(onnx_path))

@@ -5,13 +5,14 @@ Networks here resize with ``BilinearResize2D(mode='like')`` so that one network 
 input size; MXNet's ONNX converter refuses that mode. ``fixed_size_resizes`` rewrites each
 such resize, for one input size, into the same operator with its output size written out
 (``mode='size'``, the height and width that the 'like' input has at that size): the same
-computation, which the converter accepts.
+computation, which the converter accepts. ``sliced_adaptive_pools`` does the same for
+adaptive average pooling beyond 1 x 1 (PSPNet, Fast-SCNN, ICNet), as the mean of each of
+MXNet's bins.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import mxnet as mx
@@ -85,19 +86,75 @@ def fixed_size_resizes(symbol, input_shape: tuple):
     return mx.sym.load_json(json.dumps(graph)) if shapes is not None else symbol
 
 
-def export_onnx(folder: Path, input_shape: tuple, path: Path | None = None, block=None,
+def _pool_size(text: str) -> tuple[int, int]:
+    values = [int(v) for v in text.strip("()[] ").replace(" ", "").split(",") if v]
+    return (values[0], values[0]) if len(values) == 1 else (values[0], values[1])
+
+
+def _bins(length: int, count: int):
+    """MXNet's adaptive-pooling bins: floor(i * L / n) to ceil((i + 1) * L / n)."""
+    return [((i * length) // count, -((-(i + 1) * length) // count)) for i in range(count)]
+
+
+def sliced_adaptive_pools(symbol, input_shape: tuple):
+    """``symbol`` with every ``AdaptiveAvgPooling2D`` to more than 1 x 1 (which MXNet's
+    converter refuses) written out, for ``input_shape``, as the mean of each bin's slice,
+    concatenated: MXNet's own bins, so the same numbers (checked in tests)."""
+    graph = json.loads(symbol.tojson())
+    nodes = graph["nodes"]
+    wanted = {k for k, n in enumerate(nodes) if n["op"] == "_contrib_AdaptiveAvgPooling2D"
+              and _pool_size(n.get("attrs", {}).get("output_size", "1")) != (1, 1)}  # fmt: skip
+    if not wanted:
+        return symbol
+    shapes = _output_shapes(symbol, input_shape)
+    out, moved = [], {}
+
+    def add(node) -> int:
+        out.append(node)
+        return len(out) - 1
+
+    for k, node in enumerate(nodes):
+        node = {**node, "inputs": [[moved[i], j, v] for i, j, v in node["inputs"]]}
+        if k not in wanted:
+            moved[k] = add(node)
+            continue
+        (source, index, _), name = nodes[k]["inputs"][0], node["name"]
+        height, width = shapes[_output_name(nodes[source], index, shapes)][2:]
+        rows_n, cols_n = _pool_size(node["attrs"]["output_size"])
+        rows = []
+        for r, (top, bottom) in enumerate(_bins(height, rows_n)):
+            cells = []
+            for c, (left, right) in enumerate(_bins(width, cols_n)):
+                cut = add({"op": "slice", "name": f"{name}_slice{r}_{c}",
+                           "attrs": {"begin": f"(None, None, {top}, {left})",
+                                     "end": f"(None, None, {bottom}, {right})"},
+                           "inputs": [node["inputs"][0]]})  # fmt: skip
+                cells.append(add({"op": "mean", "name": f"{name}_mean{r}_{c}",
+                                  "attrs": {"axis": "(2, 3)", "keepdims": "True"},
+                                  "inputs": [[cut, 0, 0]]}))  # fmt: skip
+            rows.append(cells[0] if len(cells) == 1 else add({
+                "op": "Concat", "name": f"{name}_row{r}",
+                "attrs": {"dim": "3", "num_args": str(len(cells))},
+                "inputs": [[c, 0, 0] for c in cells]}))  # fmt: skip
+        moved[k] = rows[0] if len(rows) == 1 else add({
+            "op": "Concat", "name": name, "attrs": {"dim": "2", "num_args": str(len(rows))},
+            "inputs": [[r, 0, 0] for r in rows]})  # fmt: skip
+    graph["nodes"] = out
+    graph["arg_nodes"] = [moved[i] for i in graph["arg_nodes"]]
+    graph["heads"] = [[moved[i], j, v] for i, j, v in graph["heads"]]
+    graph.pop("node_row_ptr", None)
+    return mx.sym.load_json(json.dumps(graph))
+
+
+def export_onnx(folder: Path, input_shape: tuple, path: Path | None = None,
                 any_size: bool = False) -> Path:  # fmt: skip
-    """Convert the exported symbol in ``folder`` (or ``block``, exported for it first) to
-    ``model.onnx`` (batch size dynamic; height and width too with ``any_size``); raises
-    ``OnnxUnsupported`` naming the operator the converter cannot take."""
+    """Convert the exported symbol in ``folder`` to ``model.onnx`` (batch size dynamic;
+    height and width too with ``any_size``), its 'like' resizes and adaptive pools written
+    out for ``input_shape``; raises ``OnnxUnsupported`` naming the operator the converter
+    cannot take."""
     folder = Path(folder)
-    if block is not None:
-        with tempfile.TemporaryDirectory(dir=folder) as tmp:
-            export_symbol(block, input_shape, Path(tmp))
-            symbol, params = load_symbol(Path(tmp))
-    else:
-        symbol, params = load_symbol(folder)
-    symbol = fixed_size_resizes(symbol, input_shape)
+    symbol, params = load_symbol(folder)
+    symbol = sliced_adaptive_pools(fixed_size_resizes(symbol, input_shape), input_shape)
     missing = sorted(operators(symbol) - onnx_supported_ops())
     if missing:
         raise OnnxUnsupported(

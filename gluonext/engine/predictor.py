@@ -4,8 +4,6 @@ and the checks on the image it is given."""
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from gluonext.common.images import MEAN, STD
@@ -78,11 +76,6 @@ class Predictor:
         """The network's raw outputs for ``image`` (what the export parity check compares)."""
         batch, _ = self.prepare(check_image(image))
         return self.runner(batch)
-
-    @contextlib.contextmanager
-    def onnx_variant(self):
-        """The block to convert to ONNX (the same computation in operators ONNX has)."""
-        yield self.export_block
 
     def prepare(self, image):  # pragma: no cover - every task overrides it
         raise NotImplementedError

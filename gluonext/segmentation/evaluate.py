@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mxnet as mx
+import numpy as np
 
 from gluonext.segmentation.model import SegmentationNet
 
@@ -35,14 +36,15 @@ def predict_logits(net, x: mx.nd.NDArray, scales=(1.0,), flip: bool = False) -> 
 
 
 def preview_overlays(net, dataset, ctx, palette, count: int = 3) -> list:
-    """(name, overlay) of the first ``count`` images' predicted class maps (TensorBoard)."""
+    """(name, overlay) of the first ``count`` validation items' predicted class maps, as
+    the validation sees them (whole images, or centre crops), for TensorBoard."""
     from gluonext.common.drawing import overlay
-    from gluonext.common.images import normalize
+    from gluonext.common.images import denormalize
 
     pictures = []
     for index in range(min(count, len(dataset))):
-        image, _ = dataset.load(index)
-        logits = predict_logits(net, mx.nd.array(normalize(image)[None], ctx=ctx))
+        chw, _ = dataset[index]
+        logits = predict_logits(net, mx.nd.array(np.asarray(chw)[None], ctx=ctx))
         mask = logits[0].argmax(axis=0).asnumpy().astype("uint8")
-        pictures.append((f"image{index}", overlay(image, mask, palette)))
+        pictures.append((f"image{index}", overlay(denormalize(np.asarray(chw)), mask, palette)))
     return pictures

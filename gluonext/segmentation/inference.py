@@ -9,7 +9,6 @@ resized back to the image, and the class map is their argmax.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from gluonext.engine.checkpoint import load_checkpoint, read_meta
 from gluonext.engine.predictor import Predictor, base_spec, check_image
 from gluonext.engine.runners import GluonRunner
 from gluonext.errors import CheckpointError, ModelError
-from gluonext.segmentation.model import PSPHead, model_from_checkpoint_meta
+from gluonext.segmentation.model import FIXED_SIZE_MODELS, model_from_checkpoint_meta
 
 
 @dataclass
@@ -117,7 +116,10 @@ class SegmentationPredictor(Predictor):
         net.collect_params().reset_ctx(ctx)
         block = MainLogits(net)
         block.hybridize(static_alloc=True)
-        side = meta.get("args", {}).get("base_size", 520)
+        args = meta.get("args", {})
+        side = args.get("base_size", 520)
+        if meta.get("model") in FIXED_SIZE_MODELS:  # one input size: the training crop
+            side = args.get("crop_size", 480)
         size = tuple(input_size or (side, side))
         spec = base_spec("segmentation", meta["classes"], size, meta)
         spec["palette"] = [
@@ -129,21 +131,6 @@ class SegmentationPredictor(Predictor):
         predictor = cls(GluonRunner(block, ctx), spec, **options)
         predictor.export_block = block
         return predictor
-
-    @contextlib.contextmanager
-    def onnx_variant(self):
-        """PSPNet's pyramid pooling written as slices for the export's input size."""
-        head = getattr(self.export_block.net, "head", None)
-        if not isinstance(head, PSPHead):
-            yield self.export_block
-            return
-        head.feature_size = self.export_block.net.feature_shape(*self.input_size)
-        self.export_block.hybridize(static_alloc=True)  # drop the cached graph
-        try:
-            yield self.export_block
-        finally:
-            head.feature_size = None
-            self.export_block.hybridize(static_alloc=True)
 
     def prepare(self, image, scale: float = 1.0):
         height, width = self.input_size

@@ -24,6 +24,18 @@ MODEL_ALIASES = {
     "deeplabv3": "deeplabv3",
     "deeplabplus": "deeplabv3plus",
     "deeplabv3plus": "deeplabv3plus",
+    "fastscnn": "fastscnn",
+    "icnet": "icnet",
+    "deeplabv3b_plus": "deeplabv3b_plus",
+    "deeplabv3bplus": "deeplabv3b_plus",
+}
+
+# GluonCV's networks whose upsampling is fixed to the training crop: one input size only
+# (validation on centre crops, prediction letterboxed to the crop), their own backbones
+FIXED_SIZE_MODELS = {
+    "fastscnn": "fastscnn",  # Fast-SCNN: real time, its own encoder
+    "icnet": "resnet50",  # ICNet (GluonCV's icnet_resnet50_mhpv1 is a human-parsing model)
+    "deeplabv3b_plus": "wideresnet",  # DeepLabV3+ on WideResNet-38 (GluonCV's deeplab_v3b_plus)
 }
 
 
@@ -95,34 +107,12 @@ class PSPHead(nn.HybridBlock):
                 in_channels * 2, in_channels // 4, nclass, norm_layer, norm_kwargs
             )
 
-        self.feature_size = None  # (h, w) of the features: pool by slices (for ONNX export)
-
-    def _pool(self, F, x, size: int):
-        if self.feature_size is None:
-            return F.contrib.AdaptiveAvgPooling2D(x, output_size=size)
-        return fixed_adaptive_pool(F, x, size, *self.feature_size)
-
     def hybrid_forward(self, F, x):
         features = [x]
         for size, branch in zip((1, 2, 3, 6), self.branches, strict=True):
-            features.append(_resize_like(F, branch(self._pool(F, x, size)), x))
+            pooled = F.contrib.AdaptiveAvgPooling2D(x, output_size=size)
+            features.append(_resize_like(F, branch(pooled), x))
         return self.block(F.concat(*features, dim=1))
-
-
-def fixed_adaptive_pool(F, x, size: int, height: int, width: int):
-    """``AdaptiveAvgPooling2D(x, size)`` for an ``x`` of known height and width, as the mean
-    of each bin's slice (MXNet's bins: rows floor(i*H/size) to ceil((i+1)*H/size)), which
-    ONNX can express (MXNet's converter takes adaptive pooling to 1 x 1 only)."""
-    rows = []
-    for i in range(size):
-        top, bottom = (i * height) // size, -((-(i + 1) * height) // size)
-        cells = []
-        for j in range(size):
-            left, right = (j * width) // size, -((-(j + 1) * width) // size)
-            cell = F.slice(x, begin=(None, None, top, left), end=(None, None, bottom, right))
-            cells.append(F.mean(cell, axis=(2, 3), keepdims=True))
-        rows.append(F.concat(*cells, dim=3) if size > 1 else cells[0])
-    return F.concat(*rows, dim=2) if size > 1 else rows[0]
 
 
 class ASPP(nn.HybridBlock):
@@ -249,13 +239,6 @@ class SegmentationNet(nn.HybridBlock):
                 self.auxlayer = FCNHead(c3_ch, nclass, norm_layer, norm_kwargs)
         self._pretrained_base = bool(pretrained_base)
 
-    def feature_shape(self, height: int, width: int) -> tuple[int, int]:
-        """(h, w) of the stride-8 features for an input of ``height`` x ``width``."""
-        with mx.autograd.predict_mode():
-            x = mx.nd.zeros((1, 3, height, width), ctx=self.conv1.weight.list_ctx()[0])
-            c3 = self.layer2(self.layer1(self.maxpool(self.relu(self.bn1(self.conv1(x))))))
-        return tuple(c3.shape[2:])
-
     def head_blocks(self) -> list[nn.Block]:
         """Blocks trained with 10x the base learning rate (GluonCV's recipe)."""
         return [self.head] + ([self.auxlayer] if self.aux else [])
@@ -290,8 +273,13 @@ def build_segmentation_model(
     norm_layer=nn.BatchNorm,
     norm_kwargs=None,
 ) -> nn.HybridBlock:
-    """The network for ``--model --backbone``; Xception means GluonCV's own DeepLabV3+."""
+    """The network for ``--model --backbone``; Xception means GluonCV's own DeepLabV3+;
+    fastscnn, icnet and deeplabv3b_plus are GluonCV's (their own backbones, one input size:
+    ``crop_size``)."""
     model = canonical_model(model)
+    if model in FIXED_SIZE_MODELS:
+        return fixed_size_model(model, nclass, aux, pretrained_base, crop_size, norm_layer,
+                                norm_kwargs)  # fmt: skip
     if backbone == "xception":
         if model != "deeplabv3plus":
             raise ModelError(
@@ -320,6 +308,44 @@ def build_segmentation_model(
             f"--backbone {backbone!r}: choose from {', '.join([*BACKBONES, 'xception'])}"
         )
     return SegmentationNet(model, backbone, nclass, aux, pretrained_base, norm_layer, norm_kwargs)
+
+
+def fixed_size_model(model, nclass, aux, pretrained_base, crop_size, norm_layer, norm_kwargs):
+    """GluonCV's Fast-SCNN, ICNet or DeepLabV3+ (WideResNet) for ``crop_size`` inputs."""
+    if pretrained_base:
+        raise ModelError(
+            f"--pretrained-base: {model} has its own backbone; start from GluonCV's "
+            "model zoo (--model-zoo fastscnn_citys, icnet_resnet50_mhpv1, "
+            "deeplab_v3b_plus_wideresnet_citys) or from random weights"
+        )
+    common = dict(crop_size=crop_size, base_size=crop_size, pretrained_base=False,
+                  norm_layer=norm_layer, norm_kwargs=norm_kwargs or {})  # fmt: skip
+    if model == "fastscnn":
+        from gluoncv.model_zoo.fastscnn import FastSCNN
+
+        return FastSCNN(nclass, aux=aux, **common)
+    if model == "icnet":
+        from gluoncv.model_zoo.icnet import ICNet
+
+        return ICNet(nclass, backbone="resnet50", aux=False, **common)
+    from gluoncv.model_zoo.deeplabv3b_plus import DeepLabWV3Plus
+
+    return DeepLabWV3Plus(nclass, aux=False, **common)  # no aux head in GluonCV's
+
+
+def training_loss(net, model: str, aux_weight: float, crop_size: int):
+    """GluonCV's loss for the network: ICNet's cascade loss, else softmax cross-entropy with
+    the aux head's term when there is one."""
+    from gluoncv.loss import ICNetLoss, MixSoftmaxCrossEntropyLoss
+
+    if canonical_model(model) == "icnet":
+        return ICNetLoss(crop_size=crop_size)
+    return MixSoftmaxCrossEntropyLoss(aux=bool(getattr(net, "aux", False)), aux_weight=aux_weight)
+
+
+def backbone_of(model: str, backbone: str) -> str:
+    """The backbone a run really has (the fixed-size models bring their own)."""
+    return FIXED_SIZE_MODELS.get(canonical_model(model), backbone)
 
 
 def load_model_zoo(name: str, nclass: int, root: str | None = None) -> nn.HybridBlock:

@@ -1,3 +1,5 @@
+import json
+
 import mxnet as mx
 import numpy as np
 from mxnet.gluon import nn
@@ -9,9 +11,9 @@ from gluonext.engine.export import (
     fixed_size_resizes,
     load_symbol,
     max_differences,
+    sliced_adaptive_pools,
 )
 from gluonext.engine.runners import OnnxRunner, SymbolRunner
-from gluonext.segmentation.model import fixed_adaptive_pool
 
 
 class LikeResize(nn.HybridBlock):
@@ -58,12 +60,18 @@ def test_an_operator_without_conversion_is_named(tmp_path):
     assert not (tmp_path / "model.onnx").exists()
 
 
-def test_slice_pooling_equals_adaptive_pooling_for_uneven_sizes():
-    x = mx.nd.random.uniform(shape=(2, 5, 13, 11))
-    for size in (1, 2, 3, 6):
-        expected = mx.nd.contrib.AdaptiveAvgPooling2D(x, output_size=size).asnumpy()
-        got = fixed_adaptive_pool(mx.nd, x, size, 13, 11).asnumpy()
-        np.testing.assert_allclose(got, expected, atol=1e-6)
+def test_adaptive_pools_become_slices_with_the_same_result():
+    """Uneven bins (13 x 11 into 2, 3, 6): MXNet's floor / ceil bins, reproduced exactly."""
+    x = mx.sym.var("data")
+    pools = [mx.sym.contrib.AdaptiveAvgPooling2D(x, output_size=s) for s in (1, 2, 3, 6, (2, 3))]
+    symbol = mx.sym.Group(pools)
+    data = mx.nd.random.uniform(shape=(2, 5, 13, 11))
+    expected = [o.asnumpy() for o in symbol.eval(ctx=mx.cpu(), data=data)]
+    sliced = sliced_adaptive_pools(symbol, (1, 5, 13, 11))
+    ops = [n["op"] for n in json.loads(sliced.tojson())["nodes"]]
+    assert ops.count("_contrib_AdaptiveAvgPooling2D") == 1  # only the 1 x 1 one is kept
+    for got, want in zip(sliced.eval(ctx=mx.cpu(), data=data), expected, strict=True):
+        np.testing.assert_allclose(got.asnumpy(), want, atol=1e-6)
 
 
 def test_differences_treat_equal_overflow_as_equal():
