@@ -205,3 +205,21 @@ def _all_images(root):
         yield from json.loads((root / "annotations" / f"instances_{split}.json").read_text())[
             "images"
         ]
+
+
+def test_mobilenet_mask_rcnn_trains_and_predicts(three, tmp_path):
+    """GluonCV's FPN Mask R-CNN on MobileNet1.0 (its box head: a 3 x 3 convolution, one dense)."""
+    from gluonext import load_predictor
+    from gluonext.common.images import read_rgb
+
+    args = mask_args(three, tmp_path / "run", "--epochs", "1", "--no-val")
+    args[args.index("resnet18_v1b")] = "mobilenet1.0"
+    assert tm.main(tm.parse_args(args)) == 0
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert np.isfinite(record["train_loss"])
+    photo = sorted((three / "train").glob("*.jpg"))[0]
+    found = load_predictor(tmp_path / "run" / "checkpoint_last.ckpt", min_score=0.0)(
+        read_rgb(photo))  # fmt: skip
+    assert found.masks.shape[:2] == read_rgb(photo).shape[:2]
+    no_fpn = [a for a in args if a != "--use-fpn"]
+    assert tm.run([*no_fpn, "--save-dir", str(tmp_path / "c4")]) == 2

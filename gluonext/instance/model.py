@@ -54,6 +54,8 @@ def build_mask_rcnn(
     """
     if network not in NETWORKS:
         raise ModelError(f"--network {network!r}: expected one of {', '.join(NETWORKS)}")
+    if network.startswith("mobilenet") and not use_fpn:
+        raise ModelError(f"--network {network}: GluonCV builds it in the FPN layout; add --use-fpn")
     if not classes:
         raise ModelError("no classes to detect")
     smallest = min(short) if isinstance(short, (tuple, list)) else short
@@ -88,7 +90,7 @@ def build_mask_rcnn(
 
     net = build(network, base, bool(pretrained_base), samples, common)
     if pretrained_base is None if mask_head_norm is None else mask_head_norm:
-        convs = (2 if network == "resnet18_v1b" else 4) if use_fpn else 0  # GluonCV's counts
+        convs = (2 if network in ("resnet18_v1b", "mobilenet1.0") else 4) if use_fpn else 0
         _normalize_mask_head(net, convs)
     return fix_cpu_roi_align(net)
 
@@ -135,23 +137,32 @@ def _fpn_mask_rcnn(network: str, base, pretrained: bool, samples, common: dict):
     box_features = nn.HybridSequential()
     if network != "resnet18_v1b":
         box_features.add(nn.AvgPool2D(pool_size=(3, 3), strides=2, padding=1))
-    for _ in range(2):
-        box_features.add(
-            nn.Dense(1024, weight_initializer=mx.init.Normal(0.01)), nn.Activation("relu")
-        )
+    if network.startswith("mobilenet"):  # GluonCV's: a 3 x 3 convolution, then one dense
+        box_features.add(nn.Conv2D(256, 3, padding=1), nn.BatchNorm(), nn.Activation("relu"),
+                         nn.Dense(1024, weight_initializer=mx.init.Normal(0.01)),
+                         nn.Activation("relu"))  # fmt: skip
+    else:
+        for _ in range(2):
+            box_features.add(
+                nn.Dense(1024, weight_initializer=mx.init.Normal(0.01)), nn.Activation("relu")
+            )
     return MaskRCNN(
         features,
         None,
         box_features=box_features,
         min_stage=2,
         max_stage=6,
-        train_patterns=_TRAIN_PATTERNS + "|P" if pretrained else None,
+        train_patterns=(
+            ("(?!.*moving)" if network.startswith("mobilenet") else _TRAIN_PATTERNS + "|P")
+            if pretrained
+            else None
+        ),  # fmt: skip
         roi_size=(7, 7) if network == "resnet18_v1b" else (14, 14),
         strides=(4, 8, 16, 32, 64),
         alloc_size=(384, 384),
         num_sample=samples(512),
         target_roi_scale=2,
-        num_fcn_convs=2 if network == "resnet18_v1b" else 4,
+        num_fcn_convs=2 if network in ("resnet18_v1b", "mobilenet1.0") else 4,
         **common,
     )
 

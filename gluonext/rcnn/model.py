@@ -38,6 +38,8 @@ NETWORKS = {
         "resnet101_v1d",
         ("layers1_relu8_fwd", "layers2_relu11_fwd", "layers3_relu68_fwd", "layers4_relu8_fwd"),
     ),
+    # GluonCV's mask_rcnn_fpn_syncbn_mobilenet1_0 (FPN only)
+    "mobilenet1.0": ("mobilenet1.0", ("relu6_fwd", "relu10_fwd", "relu22_fwd", "relu26_fwd")),
 }
 
 
@@ -61,13 +63,22 @@ def anchor_budget(short: int, use_fpn: bool, per_cell: int = ANCHORS_PER_CELL) -
 
 
 def rcnn_backbone(network: str, pretrained_base: str | None, trainable_norm: bool):
-    """GluonCV's ResNet for R-CNN (not dilated); ImageNet weights from a local file if given."""
+    """GluonCV's ResNet (not dilated) or MobileNet for R-CNN; ImageNet weights from a local
+    file if given."""
     import gluoncv
 
     constructor, _ = NETWORKS[network]
-    base = gluoncv.model_zoo.get_model(
-        constructor, pretrained=False, dilated=False, use_global_stats=not trainable_norm
-    )
+    if network.startswith("mobilenet"):
+        # a fixed prefix: the FPN's symbol names its parameters after it, so a network built
+        # second in a process (Gluon counts mobilenet0_, mobilenet1_ ...) still fits its file
+        base = gluoncv.model_zoo.get_model(
+            constructor, pretrained=False, prefix="mobilenet0_",
+            norm_kwargs={"use_global_stats": not trainable_norm},
+        )  # fmt: skip
+    else:
+        base = gluoncv.model_zoo.get_model(
+            constructor, pretrained=False, dilated=False, use_global_stats=not trainable_norm
+        )
     if pretrained_base:
         base.initialize()
         load_backbone_weights(base, pretrained_base)
