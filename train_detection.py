@@ -37,6 +37,7 @@ from gluonext.engine.checkpoint import continue_or_start, load_for_eval
 from gluonext.engine.devices import batch_norm_layer, create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.monitor import Monitor
+from gluonext.engine.precision import backward, start_amp
 from gluonext.engine.schedules import schedule_from_args
 from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
@@ -155,7 +156,7 @@ def train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show, m
         images = _count(batch[0])
         with autograd.record():
             to_backward, parts = recipe.losses(net, batch, contexts)
-        autograd.backward(to_backward)
+        backward(to_backward, trainer)
         trainer.step(recipe.step_divisor(args.batch_size))
         divisor = recipe.report_divisor(images)
         values = {
@@ -222,6 +223,7 @@ def main(args) -> int:
     run_name = f"{args.dataset}_{args.model}_{args.data_shape}_{args.network}"
     save_dir = Path(args.save_dir or Path("runs") / "detection" / run_name)
     contexts, parallel, show = start_run(args, save_dir)
+    amp = start_amp(args, contexts)
     if args.batch_size is None:  # faster_rcnn: one image per device
         args.batch_size = len(contexts) * parallel.num_workers
     if args.lr is None:
@@ -246,7 +248,7 @@ def main(args) -> int:
     )  # fmt: skip
     opt = {"learning_rate": args.lr, "wd": args.wd, "momentum": args.momentum}
     trainer = create_trainer(net.collect_params(), "sgd", {**opt, "lr_scheduler": schedule},
-                             parallel)  # fmt: skip
+                             parallel, amp)  # fmt: skip
     best = {"mAP": -1.0, "epoch": 0}
     start_epoch, best, history = continue_or_start(
         args, net, trainer, save_dir, best, parallel.is_main

@@ -32,6 +32,7 @@ from gluonext.engine.checkpoint import continue_or_start, load_for_eval
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.monitor import Monitor
+from gluonext.engine.precision import backward, start_amp
 from gluonext.engine.schedules import schedule_from_args
 from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
@@ -179,7 +180,7 @@ def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, 
         )
         with autograd.record():
             losses = [loss_fn(net(x), y, w) for x, y, w in zip(data, target, weight, strict=True)]
-        autograd.backward(losses)
+        backward(losses, trainer)
         trainer.step(args.batch_size)  # every worker's images of this step
         value = sum(x.sum().asscalar() for x in losses) / images.shape[0]
         check_finite(value, epoch, iteration)
@@ -233,6 +234,7 @@ def main(args) -> int:
     run_name = f"{args.category}_{args.network}_{args.input_size[0]}x{args.input_size[1]}"
     save_dir = Path(args.save_dir or Path("runs") / "keypoints" / run_name)
     contexts, parallel, show = start_run(args, save_dir)
+    amp = start_amp(args, contexts)
     train_set, val_set = get_datasets(args)
     if args.num_joints is not None and args.num_joints != train_set.num_joints:
         raise DatasetError(
@@ -254,7 +256,7 @@ def main(args) -> int:
                                   args.lr_decay_epoch, args.lr_decay)  # fmt: skip
     trainer = create_trainer(net.collect_params(), "adam",
                              {"learning_rate": args.lr, "wd": args.wd, "lr_scheduler": schedule},
-                             parallel)  # fmt: skip
+                             parallel, amp)  # fmt: skip
     loss_fn = HeatmapLoss()
     best = {"NE": float("inf"), "epoch": 0}
     start_epoch, best, history = continue_or_start(

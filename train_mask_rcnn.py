@@ -33,6 +33,7 @@ from gluonext.engine.checkpoint import continue_or_start, load_for_eval
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.monitor import Monitor
+from gluonext.engine.precision import backward, start_amp
 from gluonext.engine.schedules import schedule_from_args
 from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
@@ -96,7 +97,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--wd", type=float, default=1e-4)
     p.add_argument("--clip-gradient", type=float, default=-1.0, help="off when <= 0")
     p.add_argument("--horovod", action="store_true", help="one process per GPU under horovodrun")
-    p.add_argument("--amp", action="store_true", help="mixed precision (GPUs only)")
     add_schedule_flags(p, "step")
     add_run_flags(p, seed=233, save_dir="runs/mask_rcnn/<run name>")
     args = p.parse_args(argv)
@@ -146,13 +146,7 @@ def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, 
         ]
         with autograd.record():
             results = [loss_fn(net, *items) for items in shards]
-        if args.amp:
-            from mxnet.contrib import amp
-
-            with amp.scale_loss([r[0] for r in results], trainer) as scaled:
-                autograd.backward(scaled)
-        else:
-            autograd.backward([r[0] for r in results])
+        backward([r[0] for r in results], trainer)
         trainer.step(args.batch_size)
         loss = sum(r[0].asscalar() for r in results)
         check_finite(loss, epoch, iteration)
@@ -197,7 +191,7 @@ def main(args) -> int:
     run_name = f"{args.dataset}_{args.categories.replace(',', '-')}_mask_rcnn_{name}"
     save_dir = Path(args.save_dir or Path("runs") / "mask_rcnn" / run_name)
     contexts, parallel, show = start_run(args, save_dir)
-    amp = init_amp(args, contexts)
+    amp = start_amp(args, contexts)
     train_set, val_set = get_datasets(args)
     per_device = per_device_batch(args, len(contexts), parallel.num_workers)
     net = build_net(args, list(train_set.CLASSES), contexts, per_device)
@@ -265,18 +259,6 @@ def main(args) -> int:
     return 0
 
 
-def init_amp(args, contexts):
-    """MXNet's AMP module with ``--amp`` (GPUs only), else None."""
-    if not args.amp:
-        return None
-    if any(c.device_type == "cpu" for c in contexts):
-        raise DeviceError("--amp needs GPU contexts (float16 training); drop it on CPU")
-    from mxnet.contrib import amp
-
-    amp.init()
-    return amp
-
-
 def get_datasets(args):
     """The converter's (or any) COCO instance files; both must define the same categories."""
     sources = {
@@ -315,13 +297,8 @@ def make_trainer(args, net, parallel, lr: float, warmup: int, iters_per_epoch: i
     opt_params["lr_scheduler"] = schedule
     if args.clip_gradient > 0:
         opt_params["clip_gradient"] = args.clip_gradient
-    if amp is not None:
-        opt_params["multi_precision"] = True
     trainable = {k: p for k, p in net.collect_params().items() if p.grad_req != "null"}
-    trainer = create_trainer(trainable, "sgd", opt_params, parallel)
-    if amp is not None:
-        amp.init_trainer(trainer)
-    return trainer
+    return create_trainer(trainable, "sgd", opt_params, parallel, amp)
 
 
 def checkpoint_meta(args, train_set) -> dict:

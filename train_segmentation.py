@@ -32,6 +32,7 @@ from gluonext.engine.compat import is_uninitialized
 from gluonext.engine.devices import batch_norm_layer, create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.monitor import Monitor
+from gluonext.engine.precision import backward, start_amp
 from gluonext.engine.schedules import schedule_from_args
 from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
@@ -171,7 +172,7 @@ def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, 
         target = gluon.utils.split_and_load(labels, contexts, even_split=False)
         with autograd.record():
             losses = [loss_fn(*net(x), y) for x, y in zip(data, target, strict=True)]
-        autograd.backward(losses)
+        backward(losses, trainer)
         trainer.step(args.batch_size)
         batch_loss = sum(loss.sum().asscalar() for loss in losses) / images.shape[0]
         check_finite(batch_loss, epoch, iteration)
@@ -209,6 +210,7 @@ def main(args) -> int:
     run_name = f"{args.dataset}_{canonical_model(args.model)}_{args.backbone}_{args.checkname}"
     save_dir = Path(args.save_dir or Path("runs") / "segmentation" / run_name)
     contexts, parallel, show = start_run(args, save_dir)
+    amp = start_amp(args, contexts)
     train_set, val_set = get_datasets(args)
     net = build_net(args, train_set.NUM_CLASS, contexts, *batch_norm_layer(args.syncbn, contexts))
     blind = report_baseline(train_set, val_set) if parallel.is_main else None
@@ -228,7 +230,7 @@ def main(args) -> int:
         return 0
 
     local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)
-    trainer = make_trainer(args, net, parallel, iters_per_epoch)
+    trainer = make_trainer(args, net, parallel, iters_per_epoch, amp)
     loss_fn = training_loss(net, args.model, args.aux_weight, args.crop_size)
     best = {"mIoU": -1.0, "epoch": 0}
     start_epoch, best, history = continue_or_start(
@@ -303,14 +305,14 @@ def get_datasets(args):
     return train_set, val_set
 
 
-def make_trainer(args, net, parallel, iters_per_epoch: int):
+def make_trainer(args, net, parallel, iters_per_epoch: int, amp=None):
     """GluonCV's segmentation optimiser: poly LR (power 0.9) after a linear warmup
     (``--lr-mode`` and friends change it)."""
     schedule = schedule_from_args(args, args.lr, iters_per_epoch, "poly", 0.1, args.warmup_epochs)
     opt_params = {"learning_rate": args.lr, "wd": args.weight_decay, "lr_scheduler": schedule}
     if args.optimizer == "sgd":
         opt_params["momentum"] = args.momentum
-    return create_trainer(net.collect_params(), args.optimizer, opt_params, parallel)
+    return create_trainer(net.collect_params(), args.optimizer, opt_params, parallel, amp)
 
 
 def checkpoint_meta(args, train_set) -> dict:

@@ -75,6 +75,7 @@ def test_save_interval_keeps_the_last_k_and_they_resume(tiny_converted, tmp_path
     "extra, message",
     [
         (("--dtype", "float16"), "--dtype float16: MXNet's CPU kernels train in float32 only"),
+        (("--amp",), "--amp: MXNet's CPU kernels train in float32 only"),
         (("--horovod",), "--horovod: horovod is not installed"),
         (("--start-epoch", "2"), "--start-epoch 2: give the checkpoint with --resume"),
         (("--pretrained",), "--pretrained: GluonCV's pretrained weights come with --model-zoo"),

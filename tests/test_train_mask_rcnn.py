@@ -84,7 +84,7 @@ def test_two_cpu_contexts_validation_outputs_and_eval_only(small, tmp_path, capl
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (("--amp",), "--amp needs GPU"),
+        (("--amp",), "--amp: MXNet's CPU kernels train in float32 only"),
         (("--horovod",), "horovod is not installed"),
         (("--batch-size", "3", "--ctx", "cpu:0,cpu:1"), "must split evenly"),
         (("--eval",), "--eval needs --resume"),

@@ -187,8 +187,12 @@ def add_run_flags(
         "--dtype",
         choices=("float32", "float16"),
         default="float32",
-        help="float16 trains in half precision (GPUs only)",
+        help="float16: mixed precision through MXNet's AMP (GPUs only; as --amp)",
     )
+    if not any("--amp" in a.option_strings for a in parser._actions):
+        parser.add_argument(
+            "--amp", action="store_true", help="mixed precision, MXNet's AMP (GPUs only)"
+        )
     parser.add_argument(
         "--save-interval",
         type=positive_int,

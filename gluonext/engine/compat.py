@@ -183,3 +183,9 @@ def onnx_supported_ops() -> set[str]:
     from mxnet.onnx import get_operator_support
 
     return set(get_operator_support(ONNX_OPSET))
+
+
+def amp_enabled(trainer) -> bool:
+    """Whether MXNet's ``amp.init_trainer`` set up loss scaling on ``trainer``. Private:
+    ``Trainer._amp_loss_scaler`` (what ``amp.scale_loss`` itself reads)."""
+    return getattr(trainer, "_amp_loss_scaler", None) is not None

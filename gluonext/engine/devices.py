@@ -102,14 +102,21 @@ def batch_norm_layer(syncbn: bool, contexts):
     return mx.gluon.contrib.nn.SyncBatchNorm, {"num_devices": len(contexts)}
 
 
-def create_trainer(params, optimizer: str, optimizer_params: dict, parallel: Parallel):
-    """A Gluon trainer that reduces gradients through the kvstore (or horovod)."""
+def create_trainer(params, optimizer: str, optimizer_params: dict, parallel: Parallel, amp=None):
+    """A Gluon trainer that reduces gradients through the kvstore (or horovod); with ``amp``
+    (``engine.precision.start_amp``) float32 master weights and AMP's loss scaling."""
+    if amp is not None:
+        optimizer_params = {**optimizer_params, "multi_precision": True}
     if parallel.horovod is not None:
         parallel.horovod.broadcast_parameters(params, root_rank=0)
-        return parallel.horovod.DistributedTrainer(params, optimizer, optimizer_params)
-    return WeightsFirstTrainer(  # the first weight broadcast lands first: see compat
-        params, optimizer, optimizer_params, kvstore=parallel.kvstore, update_on_kvstore=False
-    )
+        trainer = parallel.horovod.DistributedTrainer(params, optimizer, optimizer_params)
+    else:
+        trainer = WeightsFirstTrainer(  # the first weight broadcast lands first: see compat
+            params, optimizer, optimizer_params, kvstore=parallel.kvstore, update_on_kvstore=False
+        )
+    if amp is not None:
+        amp.init_trainer(trainer)
+    return trainer
 
 
 def shard_order(

@@ -29,7 +29,6 @@ def start_run(args, save_dir: Path) -> tuple[list[mx.Context], Parallel, bool]:
     else:
         contexts = parse_contexts(args.ngpus, args.ctx)
         parallel = create_kvstore(args.kvstore, contexts)
-    check_dtype(args, contexts)
     if parallel.is_main:
         check_save_dir(Path(save_dir))
         setup_logging(Path(save_dir) / "train.log", also=getattr(args, "log_file", None))
@@ -40,22 +39,6 @@ def start_run(args, save_dir: Path) -> tuple[list[mx.Context], Parallel, bool]:
     mx.random.seed(args.seed)
     np.random.seed(args.seed)
     return contexts, parallel, parallel.is_main and not args.no_progress
-
-
-def check_dtype(args, contexts) -> None:
-    """``--dtype float16``: half precision needs GPUs; on them this project trains through
-    MXNet's AMP, which only ``train_mask_rcnn.py --amp`` wires up so far."""
-    if getattr(args, "dtype", "float32") != "float16":
-        return
-    if any(c.device_type == "cpu" for c in contexts):
-        raise DeviceError(
-            "--dtype float16: MXNet's CPU kernels train in float32 only; use GPU contexts "
-            "(--ngpus N) or drop the flag"
-        )
-    raise DeviceError(
-        "--dtype float16: use --amp (train_mask_rcnn.py), MXNet's mixed precision; plain "
-        "float16 training is not wired into this script"
-    )
 
 
 MIN_FREE_BYTES = 64 * 2**20
