@@ -33,7 +33,7 @@ from gluonext.detection.baseline import evaluate_baseline
 from gluonext.detection.data import COCOBoxes, voc_splits
 from gluonext.detection.evaluate import evaluate_detection, preview_boxes
 from gluonext.detection.recipes import RECIPES
-from gluonext.engine.checkpoint import continue_or_start, load_for_eval
+from gluonext.engine.checkpoint import batches_to_skip, continue_or_start, load_for_eval
 from gluonext.engine.devices import batch_norm_layer, create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.monitor import Monitor
@@ -151,8 +151,9 @@ def train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show, m
         net.hybridize(static_alloc=True)
     totals = dict.fromkeys(("train_loss", *(f"train_loss_{p}" for p in recipe.parts)), 0.0)
     steps, seen, start = 0, 0, time.perf_counter()
+    per_epoch = len(loader) + loader.skipped  # a resumed epoch starts past its first batches
     bar = tqdm(loader, desc=f"epoch {epoch}", disable=not show, leave=False)
-    for iteration, batch in enumerate(bar):
+    for iteration, batch in enumerate(bar, start=loader.skipped):
         images = _count(batch[0])
         with autograd.record():
             to_backward, parts = recipe.losses(net, batch, contexts)
@@ -165,7 +166,7 @@ def train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show, m
         }
         values["train_loss"] = sum(values.values())
         check_finite(values["train_loss"], epoch, iteration)
-        monitor.iteration(epoch, iteration, len(loader), values, trainer.learning_rate, images)
+        monitor.iteration(epoch, iteration, per_epoch, values, trainer.learning_rate, images)
         for key, value in values.items():
             totals[key] += value
         steps += 1
@@ -268,7 +269,7 @@ def main(args) -> int:
         recipe.start_epoch(train_set, epoch)
         loader = epoch_loader(
             train_set, parallel, local_batch, args.seed, epoch, args.workers, batchify,
-            recipe.sampler(),
+            recipe.sampler(), batches_to_skip(args, epoch),
         )  # fmt: skip
         return train_one_epoch(net, loader, recipe, trainer, contexts, epoch, args, show, monitor)
 

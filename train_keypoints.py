@@ -28,7 +28,7 @@ from gluonext.common.cli import (
 from gluonext.common.gluoncv_cli import KEYPOINT_ALIASES, translate
 from gluonext.common.model_zoo import ZOO, imagenet_file
 from gluonext.common.splits import split_by_image
-from gluonext.engine.checkpoint import continue_or_start, load_for_eval
+from gluonext.engine.checkpoint import batches_to_skip, continue_or_start, load_for_eval
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.monitor import Monitor
@@ -172,8 +172,9 @@ def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, 
     if args.hybridize:
         net.hybridize(static_alloc=True)
     total, steps, seen, start = 0.0, 0, 0, time.perf_counter()
+    per_epoch = len(loader) + loader.skipped  # a resumed epoch starts past its first batches
     bar = tqdm(loader, desc=f"epoch {epoch}", disable=not show, leave=False)
-    for iteration, (images, targets, weights) in enumerate(bar):
+    for iteration, (images, targets, weights) in enumerate(bar, start=loader.skipped):
         data, target, weight = (
             gluon.utils.split_and_load(x, contexts, even_split=False)
             for x in (images, targets, weights)
@@ -184,7 +185,7 @@ def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, 
         trainer.step(args.batch_size)  # every worker's images of this step
         value = sum(x.sum().asscalar() for x in losses) / images.shape[0]
         check_finite(value, epoch, iteration)
-        monitor.iteration(epoch, iteration, len(loader), {"loss": value},
+        monitor.iteration(epoch, iteration, per_epoch, {"loss": value},
                           trainer.learning_rate, images.shape[0])  # fmt: skip
         total += value
         steps += 1
@@ -274,7 +275,8 @@ def main(args) -> int:
         return preview_landmarks(net, val_set, args.input_size, contexts[0])
 
     def train_epoch(epoch):
-        loader = epoch_loader(train_set, parallel, local_batch, args.seed, epoch, args.workers)
+        loader = epoch_loader(train_set, parallel, local_batch, args.seed, epoch, args.workers,
+                              skip=batches_to_skip(args, epoch))  # fmt: skip
         return train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, monitor)
 
     def validate(epoch):

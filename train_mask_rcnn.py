@@ -29,7 +29,7 @@ from gluonext.common.cli import (
 )
 from gluonext.common.coco_eval import category_table, coco_evaluate
 from gluonext.common.gluoncv_cli import MASK_RCNN_ALIASES, translate
-from gluonext.engine.checkpoint import continue_or_start, load_for_eval
+from gluonext.engine.checkpoint import batches_to_skip, continue_or_start, load_for_eval
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
 from gluonext.engine.monitor import Monitor
@@ -137,8 +137,9 @@ def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, 
         net.hybridize(static_alloc=True)
     totals = dict.fromkeys(("loss", *loss_fn.PARTS), 0.0)
     steps, seen, start = 0, 0, time.perf_counter()
+    per_epoch = len(loader) + loader.skipped  # a resumed epoch starts past its first batches
     bar = tqdm(loader, desc=f"epoch {epoch}", disable=not show, leave=False)
-    for iteration, batch in enumerate(bar):
+    for iteration, batch in enumerate(bar, start=loader.skipped):
         per_device = zip(*[_shards(b) for b in batch], strict=True)
         shards = [
             [x.as_in_context(ctx) for x in items]
@@ -150,7 +151,7 @@ def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, 
         trainer.step(args.batch_size)
         loss = sum(r[0].asscalar() for r in results)
         check_finite(loss, epoch, iteration)
-        monitor.iteration(epoch, iteration, len(loader), {"loss": loss}, trainer.learning_rate,
+        monitor.iteration(epoch, iteration, per_epoch, {"loss": loss}, trainer.learning_rate,
                           sum(items[0].shape[0] for items in shards))  # fmt: skip
         totals["loss"] += loss
         for k, name in enumerate(loss_fn.PARTS):
@@ -236,8 +237,9 @@ def main(args) -> int:
 
     def train_epoch(epoch):
         loader = epoch_loader(
-            train_set, parallel, local_batch, args.seed, epoch, args.workers, batchify
-        )
+            train_set, parallel, local_batch, args.seed, epoch, args.workers, batchify,
+            skip=batches_to_skip(args, epoch),
+        )  # fmt: skip
         return train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, monitor)
 
     def validate(epoch):

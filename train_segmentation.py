@@ -27,7 +27,7 @@ from gluonext.common.cli import (
 )
 from gluonext.common.drawing import palette_for
 from gluonext.common.gluoncv_cli import SEGMENTATION_ALIASES, translate
-from gluonext.engine.checkpoint import continue_or_start, load_for_eval
+from gluonext.engine.checkpoint import batches_to_skip, continue_or_start, load_for_eval
 from gluonext.engine.compat import is_uninitialized
 from gluonext.engine.devices import batch_norm_layer, create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
@@ -166,8 +166,9 @@ def build_net(args, nclass: int, contexts, norm_layer, norm_kwargs):
 def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, monitor) -> dict:
     """One pass over this worker's shard; returns mean loss, images/s and the final lr."""
     total_loss, seen, start = 0.0, 0, time.perf_counter()
+    per_epoch = len(loader) + loader.skipped  # a resumed epoch starts past its first batches
     bar = tqdm(loader, desc=f"epoch {epoch}", disable=not show, leave=False)
-    for iteration, (images, labels) in enumerate(bar):
+    for iteration, (images, labels) in enumerate(bar, start=loader.skipped):
         data = gluon.utils.split_and_load(images, contexts, even_split=False)
         target = gluon.utils.split_and_load(labels, contexts, even_split=False)
         with autograd.record():
@@ -176,7 +177,7 @@ def train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, 
         trainer.step(args.batch_size)
         batch_loss = sum(loss.sum().asscalar() for loss in losses) / images.shape[0]
         check_finite(batch_loss, epoch, iteration)
-        monitor.iteration(epoch, iteration, len(loader), {"loss": batch_loss},
+        monitor.iteration(epoch, iteration, per_epoch, {"loss": batch_loss},
                           trainer.learning_rate, images.shape[0])  # fmt: skip
         total_loss += batch_loss * images.shape[0]
         seen += images.shape[0]
@@ -248,7 +249,8 @@ def main(args) -> int:
         return preview_overlays(net, val_set, contexts[0], palette)
 
     def train_epoch(epoch):
-        loader = epoch_loader(train_set, parallel, local_batch, args.seed, epoch, args.workers)
+        loader = epoch_loader(train_set, parallel, local_batch, args.seed, epoch, args.workers,
+                              skip=batches_to_skip(args, epoch))  # fmt: skip
         return train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, monitor)
 
     def validate_epoch(epoch):

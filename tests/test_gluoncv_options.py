@@ -107,3 +107,31 @@ def test_a_flag_for_another_model_is_refused(model, flag, says, capsys):
     with pytest.raises(SystemExit) as stop:
         td.parse_args(["--model", model, flag])
     assert stop.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_checkpoint_iters_resume_mid_epoch(tiny_converted, tmp_path, caplog):
+    """A checkpoint every 3 iterations (4 an epoch); resuming the first continues epoch 1 at
+    its fourth batch, in the same order, then epoch 2."""
+    assert run(tiny_converted, tmp_path / "r", "--no-val", "--checkpoint-iters", "3",
+               "--keep-checkpoints", "5") == 0  # fmt: skip
+    kept = sorted(p.name for p in (tmp_path / "r").glob("checkpoint_iter*.ckpt"))
+    assert kept == ["checkpoint_iter0000003.ckpt", "checkpoint_iter0000006.ckpt"]
+    from gluonext.engine.checkpoint import read_meta
+
+    meta = read_meta(tmp_path / "r" / "checkpoint_iter0000003.ckpt")
+    assert (meta["epoch"], meta["resume_iteration"]) == (0, 3)
+    caplog.clear()
+    resumed = run(tiny_converted, tmp_path / "again", "--no-val", "--log-interval", "1",
+                  "--resume", str(tmp_path / "r" / "checkpoint_iter0000003.ckpt"))  # fmt: skip
+    assert resumed == 0
+    lines = [r.getMessage() for r in caplog.records if " iteration " in r.getMessage()]
+    assert "in epoch 1 after 3 iteration(s)" in caplog.text
+    assert [m.split(":")[0] for m in lines if m.startswith("epoch ")] == [
+        "epoch 1 iteration 4/4", *[f"epoch 2 iteration {k}/4" for k in range(1, 5)]]  # fmt: skip
+    records = (tmp_path / "again" / "metrics.jsonl").read_text().splitlines()
+    assert len(records) == 2
+
+
+def test_no_wd_reaches_the_optimizer_in_a_run(tiny_converted, tmp_path, caplog):
+    assert run(tiny_converted, tmp_path / "r", "--epochs", "1", "--no-val", "--no-wd") == 0
+    assert "--no-wd: no weight decay on" in caplog.text

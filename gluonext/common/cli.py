@@ -200,7 +200,14 @@ def add_run_flags(
         help="also keep checkpoint_epochNNNN.ckpt every N epochs (resumable)",
     )
     parser.add_argument(
-        "--keep-checkpoints", type=positive_int, default=5, help="how many of those to keep"
+        "--checkpoint-iters",
+        type=positive_int,
+        default=None,
+        help="also write checkpoint_iterNNNNNNN.ckpt every N iterations; --resume continues "
+        "from one mid-epoch (the epoch's remaining batches, in the same order)",
+    )
+    parser.add_argument(
+        "--keep-checkpoints", type=positive_int, default=5, help="how many of each to keep"
     )
     if not any("--horovod" in a.option_strings for a in parser._actions):
         parser.add_argument(

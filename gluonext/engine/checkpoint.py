@@ -259,6 +259,22 @@ def keep_epoch_copy(save_dir, epoch: int, keep: int) -> Path:
     return target
 
 
+ITERATION_CHECKPOINT = "checkpoint_iter{step:07d}.ckpt"
+
+
+def save_iteration_checkpoint(save_dir, net, trainer, meta: dict, step: int, keep: int) -> Path:
+    """``--checkpoint-iters``: the state after global iteration ``step``, mid-epoch (``meta``
+    has the last whole epoch and ``resume_iteration``, the batches of the next one done),
+    written atomically; only the newest ``keep`` stay."""
+    save_dir = Path(save_dir)
+    target = save_dir / ITERATION_CHECKPOINT.format(step=step)
+    save_checkpoint(target, net, trainer, meta)
+    copies = sorted(save_dir.glob("checkpoint_iter[0-9]*.ckpt"))
+    for old in copies[:-keep]:
+        old.unlink()
+    return target
+
+
 def settle_run_dir(save_dir, title: str = "training") -> dict | None:
     """Bring the run folder in line with its ``checkpoint_last``: promote or discard pending
     best files, rewrite ``metrics.jsonl`` and the plot from the checkpoint's history, remove
@@ -317,7 +333,12 @@ def resume_run(path, net, trainer, save_dir, best: dict, writes: bool = True):
         save_checkpoint(Path(save_dir) / LAST, net, trainer, meta)
     if writes:
         settle_run_dir(save_dir)
-    log.info("resumed from %s at epoch %d", path, meta["epoch"])
+    done = int(meta.get("resume_iteration", 0))
+    if done:
+        log.info("resumed from %s in epoch %d after %d iteration(s)", path, meta["epoch"] + 1,
+                 done)  # fmt: skip
+    else:
+        log.info("resumed from %s at epoch %d", path, meta["epoch"])
     return meta["epoch"] + 1, meta.get("best", best), history
 
 
@@ -343,7 +364,9 @@ def continue_or_start(args, net, trainer, save_dir, best: dict, writes: bool = T
                 f"--start-epoch {start_epoch}: {args.resume} ends at epoch {ended}, so "
                 f"training continues at {ended + 1}"
             )
-        return resume_run(args.resume, net, trainer, save_dir, best, writes)
+        first, best, history = resume_run(args.resume, net, trainer, save_dir, best, writes)
+        args.resume_skip = (first, int(read_meta(args.resume).get("resume_iteration", 0)))
+        return first, best, history
     if getattr(args, "init_from", None):
         init_from(args.init_from, net)
     return 1, best, []
@@ -354,3 +377,9 @@ def load_for_eval(args, net) -> dict:
     if not args.resume:
         raise CheckpointError("--eval needs --resume CKPT (the weights to evaluate)")
     return load_checkpoint(args.resume, net)
+
+
+def batches_to_skip(args, epoch: int) -> int:
+    """Batches of ``epoch`` a mid-epoch ``--resume`` has already trained (0 otherwise)."""
+    first, done = getattr(args, "resume_skip", (0, 0))
+    return done if epoch == first else 0

@@ -206,19 +206,38 @@ def average_running_stats(net, parallel: Parallel) -> int:
 
 
 def epoch_loader(dataset, parallel: Parallel, batch_size: int, seed: int, epoch: int, workers: int,
-                 batchify_fn=None, sampler=None):  # fmt: skip
+                 batchify_fn=None, sampler=None, skip: int = 0):  # fmt: skip
     """This rank's DataLoader for ``epoch``: its shard in seeded order, items seeded by
     (seed, epoch, index), full batches of ``batch_size`` (per worker). ``sampler``: another
-    ``SeededBatchSampler`` class (e.g. YOLOv3's random input shapes)."""
+    ``SeededBatchSampler`` class (e.g. YOLOv3's random input shapes). ``skip``: leave out
+    the first batches (a mid-epoch resume); the loader's ``skipped`` says how many."""
     order = shard_order(len(dataset), seed, epoch, parallel.rank, parallel.num_workers)
     kwargs = {"batchify_fn": batchify_fn} if batchify_fn is not None else {}
-    return mx.gluon.data.DataLoader(
+    batches = (sampler or SeededBatchSampler)(order, batch_size, seed, epoch)
+    loader = mx.gluon.data.DataLoader(
         dataset,
-        batch_sampler=(sampler or SeededBatchSampler)(order, batch_size, seed, epoch),
+        batch_sampler=SkipBatches(batches, skip) if skip else batches,
         num_workers=workers,
         thread_pool=False,
         **kwargs,
     )
+    loader.skipped = skip
+    return loader
+
+
+class SkipBatches:
+    """A batch sampler without its first ``skip`` batches (same order, same seeds after)."""
+
+    def __init__(self, sampler, skip: int):
+        self.sampler, self.skip = sampler, skip
+
+    def __iter__(self):
+        for number, batch in enumerate(self.sampler):
+            if number >= self.skip:
+                yield batch
+
+    def __len__(self) -> int:
+        return max(0, len(self.sampler) - self.skip)
 
 
 def split_batch(batch_size: int, num_items: int, parallel: Parallel) -> tuple[int, int]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import mxnet as mx
 
 from gluonext.common.faults import kill_point, set_stage
-from gluonext.engine.checkpoint import keep_epoch_copy, save_epoch
+from gluonext.engine.checkpoint import keep_epoch_copy, save_epoch, save_iteration_checkpoint
 from gluonext.engine.devices import Parallel, average_running_stats
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,17 @@ def fit(
     (``baseline_<metric>``: the image-blind score) go into every record.
     """
     metric = next(key for key in best if key != "epoch")
+    if getattr(args, "no_wd", False):
+        count = exclude_from_weight_decay(net)
+        log.info("--no-wd: no weight decay on %d BatchNorm / bias parameters", count)
+    if monitor is not None and parallel.is_main and getattr(args, "checkpoint_iters", None):
+
+        def save_mid_epoch(epoch, done, step):
+            state = {"epoch": epoch - 1, "best": best, "history": history, **meta,
+                     "resume_iteration": done}  # fmt: skip
+            save_iteration_checkpoint(save_dir, net, trainer, state, step, args.keep_checkpoints)
+
+        monitor.save = save_mid_epoch
     for epoch in range(start_epoch, args.epochs + 1):
         set_stage(f"epoch {epoch}")
         kill_point("started")

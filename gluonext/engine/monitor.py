@@ -23,6 +23,7 @@ class Monitor:
     def __init__(self, args, save_dir: Path, is_main: bool = True):
         self.interval = getattr(args, "log_interval", None) if is_main else None
         self.writer = None
+        self.checkpoint_every, self.save = getattr(args, "checkpoint_iters", None), None
         if is_main and getattr(args, "tensorboard", False):
             from tensorboardX import SummaryWriter
 
@@ -34,8 +35,12 @@ class Monitor:
 
     def iteration(self, epoch: int, iteration: int, per_epoch: int, losses: dict, lr: float,
                   images: int) -> None:  # fmt: skip
-        """After each training iteration (``iteration`` counts from 0 within the epoch)."""
+        """After each training iteration (``iteration`` counts from 0 within the epoch; a
+        resumed epoch's loader starts at the batch it left off)."""
         step = (epoch - 1) * per_epoch + iteration + 1
+        every = self.checkpoint_every
+        if self.save is not None and every and step % every == 0 and iteration + 1 < per_epoch:
+            self.save(epoch, iteration + 1, step)  # (an epoch's end is its own checkpoint)
         if self.writer is not None:
             for name, value in losses.items():
                 self.writer.add_scalar(f"train/{name}", float(value), step)
