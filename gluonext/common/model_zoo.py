@@ -57,17 +57,22 @@ def fetch_model_zoo(name: str, root: str | None = None, **kwargs) -> nn.HybridBl
 ZOO = "zoo"  # --pretrained-base zoo: GluonCV's own ImageNet file (what --use-pretrained-base means)
 
 
-def imagenet_file(network: str, root: str | None = None) -> str:
-    """Path of GluonCV's ImageNet ``.params`` for ``network`` from its cache (downloaded where
-    there is network); a one-line error when it is neither there nor reachable."""
+def zoo_file(name: str, root: str | None, flag: str, instead: str) -> str:
+    """Path of GluonCV's weight file ``name`` from its cache (downloaded where there is
+    network); otherwise a one-line error naming ``flag`` and what to do ``instead``."""
     from gluoncv.model_zoo.model_store import get_model_file
 
-    where = root or os.path.join("~", ".mxnet", "models")
+    where = str(root or os.path.join("~", ".mxnet", "models"))
     try:
-        return get_model_file(network, root=os.path.expanduser(where))
+        return get_model_file(name, root=os.path.expanduser(where))
     except Exception as exc:  # noqa: BLE001 - download errors come in many types
         raise ModelError(
-            f"--use-pretrained-base: GluonCV's ImageNet weights for {network} are not in "
-            f"{where} and could not be downloaded ({exc.__class__.__name__}); give "
-            "--pretrained-base FILE (tools/pretrain_backbone.py makes one)"
+            f"{flag}: GluonCV's weights {name} are not in {where} and could not be "
+            f"downloaded ({exc.__class__.__name__}); {instead}"
         ) from None
+
+
+def imagenet_file(network: str, root: str | None = None) -> str:
+    """GluonCV's ImageNet ``.params`` for ``network`` (``--use-pretrained-base``)."""
+    instead = "give --pretrained-base FILE (tools/pretrain_backbone.py makes one)"
+    return zoo_file(network, root, "--use-pretrained-base", instead)

@@ -15,7 +15,7 @@ import os
 import mxnet as mx
 from mxnet.gluon import nn
 
-from gluonext.common.model_zoo import load_backbone_weights
+from gluonext.common.model_zoo import load_backbone_weights, zoo_file
 from gluonext.engine.compat import (
     build_target_generator,
     fix_cpu_roi_align,
@@ -101,7 +101,6 @@ def load_model_zoo_rcnn(
     so the network is built untrained and the model-zoo weights are loaded into it.
     """
     import gluoncv
-    from gluoncv.model_zoo.model_store import get_model_file
 
     try:
         net = gluoncv.model_zoo.get_model(
@@ -112,15 +111,9 @@ def load_model_zoo_rcnn(
         )
     except ValueError as exc:
         raise ModelError(f"--model-zoo {name!r}: not a GluonCV model ({exc})") from None
-    where = str(root or os.path.join("~", ".mxnet", "models"))
-    try:
-        weights = get_model_file(name, root=where)
-    except Exception as exc:  # noqa: BLE001 - download errors come in many types
-        raise ModelError(
-            f"--model-zoo {name}: pretrained weights are not in {where} and could not be "
-            f"downloaded ({exc.__class__.__name__}). Copy the .params file there from a machine "
-            "with network, or train without --model-zoo."
-        ) from None
+    weights = zoo_file(name, root, f"--model-zoo {name}",
+                       "copy the .params file there from a machine with network, or train "
+                       "without --model-zoo")  # fmt: skip
     net.load_parameters(weights, ignore_extra=True, allow_missing=True)
     reuse = {c: c for c in classes if c in net.classes}
     reuse.update({new: old for old, new in COCO_TO_GARMENT.items() if new in classes})
