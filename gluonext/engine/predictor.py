@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from gluonext.common.images import MEAN, STD
-from gluonext.errors import DatasetError
+from gluonext.errors import CheckpointError, DatasetError
 
 SPEC_VERSION = 1
 
@@ -22,6 +22,16 @@ def check_image(image) -> np.ndarray:
     if min(image.shape[:2]) < 2:
         raise DatasetError(f"image of {image.shape[1]} x {image.shape[0]} pixels is too small")
     return image
+
+
+def checkpoint_meta(path, key: str, script: str) -> dict:
+    """The ``meta`` of a checkpoint ``script`` wrote (one with ``key``), or a one-line error."""
+    from gluonext.engine.checkpoint import read_meta
+
+    meta = read_meta(path)
+    if key not in meta:
+        raise CheckpointError(f"{path}: not a {script} checkpoint")
+    return meta
 
 
 def base_spec(task: str, classes, input_size, meta: dict) -> dict:

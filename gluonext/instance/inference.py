@@ -13,10 +13,9 @@ import numpy as np
 import pycocotools.mask as mask_util
 
 from gluonext.common.drawing import class_legend, draw_instances
-from gluonext.engine.checkpoint import load_checkpoint, read_meta
-from gluonext.engine.predictor import Predictor, base_spec
+from gluonext.engine.checkpoint import load_checkpoint
+from gluonext.engine.predictor import Predictor, base_spec, checkpoint_meta
 from gluonext.engine.runners import GluonRunner
-from gluonext.errors import CheckpointError
 from gluonext.instance.evaluate import Instances, paste_masks
 from gluonext.instance.model import build_from_meta
 from gluonext.rcnn.model import initialize
@@ -91,9 +90,7 @@ class InstancePredictor(Predictor):
     @classmethod
     def from_checkpoint(cls, path: Path, ctx=None, input_size=None, **options):
         ctx = ctx or mx.cpu()
-        meta = read_meta(path)
-        if "category_ids" not in meta:
-            raise CheckpointError(f"{path}: not a train_mask_rcnn.py checkpoint")
+        meta = checkpoint_meta(path, "category_ids", "train_mask_rcnn.py")
         net = build_from_meta(meta)
         initialize(net, [ctx])
         load_checkpoint(path, net)

@@ -11,10 +11,10 @@ import mxnet as mx
 import numpy as np
 
 from gluonext.common.drawing import draw_keypoints, voc_palette
-from gluonext.engine.checkpoint import load_checkpoint, read_meta
-from gluonext.engine.predictor import Predictor, base_spec, check_image
+from gluonext.engine.checkpoint import load_checkpoint
+from gluonext.engine.predictor import Predictor, base_spec, check_image, checkpoint_meta
 from gluonext.engine.runners import GluonRunner
-from gluonext.errors import CheckpointError, DatasetError
+from gluonext.errors import DatasetError
 from gluonext.formats.fashionai import CATEGORIES, FASHIONAI_CATEGORY_KEYPOINTS, flip_pairs
 from gluonext.keypoints.decode import flip_back, max_positions, to_image
 from gluonext.keypoints.model import build_pose_net
@@ -72,9 +72,7 @@ class KeypointPredictor(Predictor):
     @classmethod
     def from_checkpoint(cls, path: Path, ctx=None, input_size=None, **options):
         ctx = ctx or mx.cpu()
-        meta = read_meta(path)
-        if "joints" not in meta:
-            raise CheckpointError(f"{path}: not a train_keypoints.py checkpoint")
+        meta = checkpoint_meta(path, "joints", "train_keypoints.py")
         net = build_pose_net(meta.get("model", "simple_pose"), meta["network"], len(meta["joints"]))
         net.collect_params().reset_ctx(ctx)
         load_checkpoint(path, net)

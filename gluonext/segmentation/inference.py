@@ -18,10 +18,10 @@ import numpy as np
 
 from gluonext.common.drawing import overlay, palette_for
 from gluonext.common.images import normalize
-from gluonext.engine.checkpoint import load_checkpoint, read_meta
-from gluonext.engine.predictor import Predictor, base_spec, check_image
+from gluonext.engine.checkpoint import load_checkpoint
+from gluonext.engine.predictor import Predictor, base_spec, check_image, checkpoint_meta
 from gluonext.engine.runners import GluonRunner
-from gluonext.errors import CheckpointError, ModelError
+from gluonext.errors import ModelError
 from gluonext.segmentation.model import FIXED_SIZE_MODELS, model_from_checkpoint_meta
 
 
@@ -108,9 +108,7 @@ class SegmentationPredictor(Predictor):
     @classmethod
     def from_checkpoint(cls, path: Path, ctx=None, input_size=None, **options):
         ctx = ctx or mx.cpu()
-        meta = read_meta(path)
-        if "nclass" not in meta:
-            raise CheckpointError(f"{path}: not a train_segmentation.py checkpoint")
+        meta = checkpoint_meta(path, "nclass", "train_segmentation.py")
         net = model_from_checkpoint_meta(meta)
         load_checkpoint(path, net)
         net.collect_params().reset_ctx(ctx)
