@@ -86,7 +86,15 @@ class KeypointPredictor(Predictor):
             "categories": {c: [n for n in names if n in FASHIONAI_CATEGORY_KEYPOINTS[c]]
                            for c in CATEGORIES},
         }  # fmt: skip
-        spec["resize"] = "affine crop of the whole image at the input aspect (GluonCV's box)"
+        spec["resize"] = (
+            "affine warp of the whole image: centre (W/2, H/2), box the image grown to the "
+            "input's aspect, times 1.25, mapped onto the input (GluonCV's get_affine_transform, "
+            "linear interpolation)"
+        )
+        spec["decode"] = (
+            "per heatmap: argmax, moved 0.25 px towards the higher neighbour, then the inverse "
+            "warp to image pixels (heatmaps are a quarter of the input)"
+        )
         spec["outputs"] = ["heatmaps N x joints x H/4 x W/4"]
         spec["model"] = {"model": meta.get("model", "simple_pose"), "network": meta["network"]}
         predictor = cls(GluonRunner(net, ctx), spec, **options)

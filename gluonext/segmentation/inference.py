@@ -123,7 +123,11 @@ class SegmentationPredictor(Predictor):
         spec["palette"] = [
             list(c) for c in palette_for(len(meta["classes"]), meta.get("label_mode"))
         ]
-        spec["resize"] = "letterbox: aspect kept, padded at the bottom and right with zeros"
+        spec["resize"] = (
+            "letterbox: scaled (linear) by min(H / h, W / w), placed at the top left, the rest "
+            "zeros after normalisation; the output's top-left h*s x w*s logits resized back "
+            "(linear) to the image, argmax"
+        )
         spec["outputs"] = ["logits: N x classes x H x W"]
         spec["model"] = {"model": meta.get("model"), "backbone": meta.get("backbone")}
         predictor = cls(GluonRunner(block, ctx), spec, **options)
