@@ -13,7 +13,6 @@ are published together: a kill leaves the old export or the new one.
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,6 @@ from gluonext.engine.runners import OnnxRunner, SymbolRunner
 from gluonext.errors import DatasetError, ModelError
 
 FORMATS = ("symbol", "onnx")
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -162,18 +160,25 @@ def unstable_under(reference, image, diffs, trials: int = 20) -> bool:
     return False
 
 
-def compare(reference, other, images, tolerance: float) -> dict:
-    """Raw-output differences and result agreement of ``other`` against ``reference``."""
+def reference_answers(reference, images) -> list:
+    """(raw outputs, result) of the checkpoint for each parity image, computed once for all
+    the exported forms."""
+    return [(reference.network_outputs(image), reference(image)) for image in images]
+
+
+def compare(reference, answers, other, images, tolerance: float) -> dict:
+    """Raw-output differences and result agreement of ``other`` against ``reference``'s
+    ``answers`` on ``images``."""
     worst, scales, agree, explained = None, None, True, True
-    for image in images:
-        ref, out = reference.network_outputs(image), other.network_outputs(image)
+    for image, (ref, expected) in zip(images, answers, strict=True):
+        out = other.network_outputs(image)
         diffs = max_differences(ref, out)
         sizes = [_magnitude(r) for r in ref]
         worst = diffs if worst is None else [max(a, b) for a, b in zip(worst, diffs, strict=True)]
         scales = (
             sizes if scales is None else [max(a, b) for a, b in zip(scales, sizes, strict=True)]
         )
-        if not same_results(reference.task, reference(image), other(image)):
+        if not same_results(reference.task, expected, other(image)):
             agree = False
             boxes = reference.task in ("detection", "instances")
             explained = explained and boxes and unstable_under(reference, image, diffs)
@@ -232,11 +237,12 @@ def export_model(
 
 def _write_forms(reference, staging: Path, formats, pictures, tolerance, report) -> None:
     export_symbol(reference.export_block, reference.input_shape, staging)
+    answers = reference_answers(reference, pictures)
     symbol = PREDICTORS[reference.task](
         SymbolRunner(staging), reference.spec, **_options(reference)
     )
-    report.parity["symbol"] = compare(reference, symbol, pictures, tolerance)
-    if not (passed(report.parity["symbol"])):
+    report.parity["symbol"] = compare(reference, answers, symbol, pictures, tolerance)
+    if not passed(report.parity["symbol"]):
         raise ModelError(
             f"the exported symbol does not reproduce the checkpoint: {report.parity['symbol']}"
         )
@@ -248,7 +254,7 @@ def _write_forms(reference, staging: Path, formats, pictures, tolerance, report)
                     any_size=reference.any_input_size)  # fmt: skip
         onnx = PREDICTORS[reference.task](OnnxRunner(staging / ONNX), reference.spec,
                                           **_options(reference))  # fmt: skip
-        found = compare(reference, onnx, pictures, tolerance)
+        found = compare(reference, answers, onnx, pictures, tolerance)
         report.parity["onnx"] = found
         if not passed(found):
             from gluonext.engine.diagnose import first_divergence

@@ -11,7 +11,6 @@ worker threads; each model's runner lets one thread at a time use its network.
 from __future__ import annotations
 
 import base64
-import logging
 import time
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from gluonext.common.images import decode_rgb
 from gluonext.errors import GluonextError
 
 PAGE = Path(__file__).with_name("page.html")
-log = logging.getLogger(__name__)
 
 
 def _error(status: int, message: str) -> JSONResponse:

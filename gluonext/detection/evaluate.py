@@ -13,15 +13,22 @@ def predict_boxes(net, image: np.ndarray, recipe, ctx, min_score: float = 0.001)
     """(class ids, scores, boxes) of one RGB image; the network sees it as the recipe's
     validation transform makes it (SSD / YOLO: ``data_shape`` square; Faster R-CNN: short
     side within max size), boxes come back in the image's pixels."""
-    height, width = image.shape[:2]
     array, sx, sy = recipe.inference_input(image)
     ids, scores, boxes = net(mx.nd.array(array, ctx=ctx))
     ids, scores = ids[0, :, 0].asnumpy(), scores[0, :, 0].asnumpy()
-    keep = (ids >= 0) & (scores >= min_score)
-    boxes = boxes[0].asnumpy()[keep] / np.array([sx, sy, sx, sy])
-    boxes[:, (0, 2)] = boxes[:, (0, 2)].clip(0, width - 1)
-    boxes[:, (1, 3)] = boxes[:, (1, 3)].clip(0, height - 1)
-    return ids[keep].astype(int), scores[keep], boxes
+    kept = np.flatnonzero((ids >= 0) & (scores >= min_score))
+    return boxes_in_image(ids, scores, boxes[0].asnumpy(), kept, (sx, sy), image.shape[:2])
+
+
+def boxes_in_image(ids, scores, boxes, kept, scale_xy, size):
+    """(class ids, scores, boxes) of the candidates ``kept`` (in that order): boxes divided by
+    the input's (x, y) scale and clipped to the image's (height, width)."""
+    sx, sy = scale_xy
+    height, width = size
+    found = boxes[kept] / np.array([sx, sy, sx, sy], dtype=np.float32)
+    found[:, (0, 2)] = found[:, (0, 2)].clip(0, width - 1)
+    found[:, (1, 3)] = found[:, (1, 3)].clip(0, height - 1)
+    return ids[kept].astype(int), scores[kept], found
 
 
 def evaluate_detection(net, dataset, ctx, recipe, progress=None) -> dict:

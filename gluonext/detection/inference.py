@@ -18,6 +18,7 @@ import numpy as np
 
 from gluonext.common.drawing import class_legend, draw_instances
 from gluonext.common.nms import box_nms
+from gluonext.detection.evaluate import boxes_in_image
 from gluonext.detection.recipes import RECIPES, build_from_meta
 from gluonext.engine.checkpoint import load_checkpoint, read_meta
 from gluonext.engine.predictor import Predictor, base_spec
@@ -131,11 +132,7 @@ class DetectionPredictor(Predictor):
             kept = box_nms(ids, scores, boxes, nms["overlap"], nms["topk"], nms["valid_thresh"],
                            nms["keep_top"])  # fmt: skip
         kept = kept[scores[kept] >= self.min_score]
-        sx, sy = info
-        height, width = image.shape[:2]
-        found = boxes[kept] / np.array([sx, sy, sx, sy], dtype=np.float32)
-        found[:, (0, 2)] = found[:, (0, 2)].clip(0, width - 1)
-        found[:, (1, 3)] = found[:, (1, 3)].clip(0, height - 1)
-        order = np.argsort(-scores[kept], kind="stable")
-        return DetectionResult(found[order], ids[kept][order].astype(int), scores[kept][order],
-                               self.classes)  # fmt: skip
+        kept = kept[np.argsort(-scores[kept], kind="stable")]
+        class_ids, kept_scores, found = boxes_in_image(ids, scores, boxes, kept, info,
+                                                       image.shape[:2])  # fmt: skip
+        return DetectionResult(found, class_ids, kept_scores, self.classes)

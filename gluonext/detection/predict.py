@@ -21,24 +21,11 @@ class DetectionPredictOptions:
     progress: bool = True
 
 
-def detections_record(path: Path, image: np.ndarray, found, classes: list[str]) -> dict:
-    """One image's entry of ``detections.json`` (boxes as pixel corners, best first)."""
-    ids, scores, boxes = found
-    order = np.argsort(-scores, kind="stable")
-    return {
-        "file_name": path.name,
-        "width": int(image.shape[1]),
-        "height": int(image.shape[0]),
-        "detections": [
-            {
-                "class": classes[int(ids[k])],
-                "class_id": int(ids[k]),
-                "score": round(float(scores[k]), 5),
-                "box": [round(float(v), 2) for v in boxes[k]],
-            }
-            for k in order
-        ],
-    }
+def detections_record(path: Path, image: np.ndarray, found) -> dict:
+    """One image's entry of ``detections.json``: its size and ``found``'s detections (pixel
+    corners, best first, as ``DetectionResult.to_json`` gives them)."""
+    return {"file_name": path.name, "width": int(image.shape[1]),
+            "height": int(image.shape[0]), "detections": found.to_json()["detections"]}  # fmt: skip
 
 
 def predict_folder(options: DetectionPredictOptions, predictor) -> dict:
@@ -51,8 +38,7 @@ def predict_folder(options: DetectionPredictOptions, predictor) -> dict:
     images, skipped, count = [], [], 0
     for path, image in readable_images(files, skipped, "predict", options.progress):
         found = predictor(image)
-        images.append(detections_record(path, image, (found.class_ids, found.scores, found.boxes),
-                                        classes))  # fmt: skip
+        images.append(detections_record(path, image, found))
         count += len(found.scores)
         picture = found.draw(image, options.draw_score)
         cv2.imwrite(str(options.output / f"{path.stem}_boxes.jpg"), picture[:, :, ::-1])

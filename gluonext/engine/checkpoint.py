@@ -253,10 +253,14 @@ def keep_epoch_copy(save_dir, epoch: int, keep: int) -> Path:
     target = save_dir / f"checkpoint_epoch{epoch:04d}.ckpt"
     with atomic_open(target, "wb") as out, open(save_dir / LAST, "rb") as source:
         shutil.copyfileobj(source, out)
-    copies = sorted(save_dir.glob("checkpoint_epoch[0-9][0-9][0-9][0-9].ckpt"))
-    for old in copies[:-keep]:
-        old.unlink()
+    _keep_newest(save_dir, "checkpoint_epoch[0-9][0-9][0-9][0-9].ckpt", keep)
     return target
+
+
+def _keep_newest(save_dir: Path, pattern: str, keep: int) -> None:
+    """Delete all but the ``keep`` last (by their zero-padded number) files of ``pattern``."""
+    for old in sorted(save_dir.glob(pattern))[:-keep]:
+        old.unlink()
 
 
 ITERATION_CHECKPOINT = "checkpoint_iter{step:07d}.ckpt"
@@ -269,9 +273,7 @@ def save_iteration_checkpoint(save_dir, net, trainer, meta: dict, step: int, kee
     save_dir = Path(save_dir)
     target = save_dir / ITERATION_CHECKPOINT.format(step=step)
     save_checkpoint(target, net, trainer, meta)
-    copies = sorted(save_dir.glob("checkpoint_iter[0-9]*.ckpt"))
-    for old in copies[:-keep]:
-        old.unlink()
+    _keep_newest(save_dir, "checkpoint_iter[0-9]*.ckpt", keep)
     return target
 
 

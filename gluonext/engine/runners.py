@@ -5,7 +5,6 @@ thread-safe; one lock also keeps ONNX Runtime from oversubscribing the cores).""
 
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 
@@ -13,8 +12,6 @@ import mxnet as mx
 import numpy as np
 
 from gluonext.engine.export import ONNX, PARAMS, SYMBOL
-
-log = logging.getLogger(__name__)
 
 
 class Runner:

@@ -59,25 +59,36 @@ def predict_instances(
     net, image: np.ndarray, transform, ctx: mx.Context, score_threshold: float = 0.001
 ) -> Instances:
     """Run ``net`` on one H x W x 3 uint8 image (``transform``: MaskRCNNValTransform)."""
-    height, width = image.shape[:2]
     tensor, info = transform(image)
     x = tensor.expand_dims(0).as_in_context(ctx)
-    ids, scores, boxes, masks = net(x)
-    ids, scores = ids[0, :, 0].asnumpy(), scores[0, :, 0].asnumpy()
-    keep = np.flatnonzero((ids >= 0) & (scores >= score_threshold))
-    scale = float(info.asnumpy()[2])
-    boxes = boxes[0].asnumpy()[keep] / scale
-    boxes[:, (0, 2)] = boxes[:, (0, 2)].clip(0, width)
-    boxes[:, (1, 3)] = boxes[:, (1, 3)].clip(0, height)
-    full = paste_masks(masks[0].asnumpy()[keep], boxes, width, height)
-    return Instances(ids[keep].astype(int), scores[keep], boxes, full)
+    ids, scores, boxes, masks = (a[0].asnumpy() for a in net(x))
+    keep = np.flatnonzero((ids[:, 0] >= 0) & (scores[:, 0] >= score_threshold))
+    return instances_in_image(ids[:, 0], scores[:, 0], boxes, masks, keep,
+                              float(info.asnumpy()[2]), image.shape[:2])  # fmt: skip
+
+
+def instances_in_image(ids, scores, boxes, masks, kept, scale: float, size) -> Instances:
+    """The candidates ``kept`` (in that order) in the image's frame: boxes divided by the
+    input's ``scale`` and clipped to the image's (height, width), masks pasted full size."""
+    height, width = size
+    found = boxes[kept] / scale
+    found[:, (0, 2)] = found[:, (0, 2)].clip(0, width)
+    found[:, (1, 3)] = found[:, (1, 3)].clip(0, height)
+    full = paste_masks(masks[kept], found, width, height)
+    return Instances(ids[kept].astype(int), scores[kept], found, full)
+
+
+def encode_masks(masks: np.ndarray) -> list[dict]:
+    """COCO compressed RLE (``size``, ASCII ``counts``) of each of H x W x N masks."""
+    if not masks.shape[2]:
+        return []
+    return [{"size": [int(v) for v in r["size"]], "counts": r["counts"].decode("ascii")}
+            for r in mask_util.encode(np.asfortranarray(masks))]  # fmt: skip
 
 
 def to_coco_results(image_id: int, found: Instances, category_ids) -> list[dict]:
     """COCO result records (bbox as x, y, w, h; segmentation as compressed RLE)."""
-    if not len(found.scores):
-        return []
-    rles = mask_util.encode(np.asfortranarray(found.masks))
+    rles = encode_masks(found.masks)
     records = []
     for k in range(len(found.scores)):
         x1, y1, x2, y2 = (float(v) for v in found.boxes[k])
@@ -87,10 +98,7 @@ def to_coco_results(image_id: int, found: Instances, category_ids) -> list[dict]
                 "category_id": int(category_ids[found.class_ids[k]]),
                 "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
                 "score": round(float(found.scores[k]), 5),
-                "segmentation": {
-                    "size": [int(s) for s in rles[k]["size"]],
-                    "counts": rles[k]["counts"].decode("ascii"),
-                },
+                "segmentation": rles[k],
             }
         )
     return records

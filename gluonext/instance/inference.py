@@ -10,13 +10,12 @@ from types import SimpleNamespace
 
 import mxnet as mx
 import numpy as np
-import pycocotools.mask as mask_util
 
 from gluonext.common.drawing import class_legend, draw_instances
 from gluonext.engine.checkpoint import load_checkpoint
 from gluonext.engine.predictor import Predictor, base_spec, checkpoint_meta
 from gluonext.engine.runners import GluonRunner
-from gluonext.instance.evaluate import Instances, paste_masks
+from gluonext.instance.evaluate import Instances, encode_masks, instances_in_image
 from gluonext.instance.model import build_from_meta
 from gluonext.rcnn.model import initialize
 from gluonext.rcnn.presets import MaskRCNNValTransform
@@ -57,7 +56,7 @@ class InstanceResult:
         return class_legend(shown, self.classes)
 
     def to_json(self) -> dict:
-        rles = mask_util.encode(np.asfortranarray(self.masks)) if len(self.scores) else []
+        rles = encode_masks(self.masks)
         return {
             "task": "instances",
             "instances": [
@@ -66,10 +65,7 @@ class InstanceResult:
                     "class_id": int(c),
                     "score": round(float(s), 5),
                     "box": [round(float(v), 2) for v in b],
-                    "mask": {
-                        "size": [int(v) for v in r["size"]],
-                        "counts": r["counts"].decode("ascii"),
-                    },
+                    "mask": r,
                 }  # fmt: skip
                 for b, c, s, r in zip(self.boxes, self.class_ids, self.scores, rles, strict=True)
             ],
@@ -114,19 +110,9 @@ class InstancePredictor(Predictor):
         return tensor.asnumpy()[None], float(info.asnumpy()[2])
 
     def finish(self, outputs, info, image) -> InstanceResult:
-        ids, scores, boxes, masks = (
-            outputs[0][0, :, 0],
-            outputs[1][0, :, 0],
-            outputs[2][0],
-            outputs[3][0],
-        )
-        height, width = image.shape[:2]
+        ids, scores, boxes, masks = (o[0] for o in outputs)
+        ids, scores = ids[:, 0], scores[:, 0]
         keep = np.flatnonzero((ids >= 0) & (scores >= self.min_score))
         keep = keep[np.argsort(-scores[keep], kind="stable")]
-        found = boxes[keep] / info
-        found[:, (0, 2)] = found[:, (0, 2)].clip(0, width)
-        found[:, (1, 3)] = found[:, (1, 3)].clip(0, height)
-        full = paste_masks(masks[keep], found, width, height)
-        return InstanceResult(
-            Instances(ids[keep].astype(int), scores[keep], found, full), self.classes
-        )
+        found = instances_in_image(ids, scores, boxes, masks, keep, info, image.shape[:2])
+        return InstanceResult(found, self.classes)

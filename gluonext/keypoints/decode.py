@@ -49,16 +49,22 @@ def flip_back(heatmaps: np.ndarray, pairs) -> np.ndarray:
     return out
 
 
-def predict_keypoints(net, image: np.ndarray, input_size, ctx, pairs, flip_test=False,
-                      scales=(1.0,)):  # fmt: skip
-    """(J, 2) keypoints in image pixels and (J,) confidences for one RGB image."""
+def pose_batch(image: np.ndarray, input_size, scale_mult: float = 1.0, flip_test=False):
+    """(1 or 2 x 3 x H x W input, centre, scale): the image, and its mirror with
+    ``flip_test``."""
+    x, center, scale = pose_input(image, input_size, scale_mult)
+    batch = [x, np.ascontiguousarray(x[:, :, ::-1])] if flip_test else [x]
+    return np.stack(batch), center, scale
+
+
+def keypoints_from(forward, image: np.ndarray, input_size, pairs, flip_test=False,
+                   scales=(1.0,)):  # fmt: skip
+    """(J, 2) keypoints in image pixels and (J,) confidences for one RGB image; ``forward``
+    maps an N x 3 x H x W float32 batch to N x J x h x w heatmaps (NumPy)."""
     coords, peaks = [], []
     for scale_mult in scales:
-        x, center, scale = pose_input(image, input_size, scale_mult)
-        batch = [x]
-        if flip_test:
-            batch.append(np.ascontiguousarray(x[:, :, ::-1]))
-        out = net(mx.nd.array(np.stack(batch), ctx=ctx)).asnumpy()
+        batch, center, scale = pose_batch(image, input_size, scale_mult, flip_test)
+        out = forward(batch)
         heatmaps = out[:1]
         if flip_test:
             heatmaps = (heatmaps + flip_back(out[1:], pairs)) / 2
@@ -67,3 +73,13 @@ def predict_keypoints(net, image: np.ndarray, input_size, ctx, pairs, flip_test=
         coords.append(to_image(found[0], center, scale, size))
         peaks.append(peak[0])
     return np.mean(coords, axis=0), np.mean(peaks, axis=0)
+
+
+def predict_keypoints(net, image: np.ndarray, input_size, ctx, pairs, flip_test=False,
+                      scales=(1.0,)):  # fmt: skip
+    """``keypoints_from`` with a Gluon network on ``ctx``."""
+
+    def forward(batch):
+        return net(mx.nd.array(batch, ctx=ctx)).asnumpy()
+
+    return keypoints_from(forward, image, input_size, pairs, flip_test, scales)

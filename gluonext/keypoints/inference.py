@@ -16,9 +16,8 @@ from gluonext.engine.predictor import Predictor, base_spec, check_image, checkpo
 from gluonext.engine.runners import GluonRunner
 from gluonext.errors import DatasetError
 from gluonext.formats.fashionai import CATEGORIES, FASHIONAI_CATEGORY_KEYPOINTS, flip_pairs
-from gluonext.keypoints.decode import flip_back, max_positions, to_image
+from gluonext.keypoints.decode import keypoints_from, pose_batch
 from gluonext.keypoints.model import build_pose_net
-from gluonext.keypoints.presets import pose_input
 
 
 @dataclass
@@ -101,10 +100,9 @@ class KeypointPredictor(Predictor):
         predictor.export_block = net
         return predictor
 
-    def prepare(self, image, scale_mult: float = 1.0):
-        x, center, scale = pose_input(image, self.input_size, scale_mult)
-        batch = [x, np.ascontiguousarray(x[:, :, ::-1])] if self.flip_test else [x]
-        return np.stack(batch), (center, scale)
+    def prepare(self, image):
+        batch, center, scale = pose_batch(image, self.input_size, 1.0, self.flip_test)
+        return batch, (center, scale)
 
     def __call__(self, image, category: str | None = None) -> KeypointResult:
         image = check_image(image)
@@ -112,18 +110,10 @@ class KeypointPredictor(Predictor):
         category = category or (model_category if model_category != "all" else None)
         if category is not None and category not in CATEGORIES:
             raise DatasetError(f"category {category!r}: choose from {', '.join(CATEGORIES)}")
-        coords, peaks = [], []
-        for scale_mult in self.scales:
-            batch, (center, scale) = self.prepare(image, scale_mult)
-            out = self.runner(batch)[0]
-            heatmaps = out[:1]
-            if self.flip_test:
-                heatmaps = (heatmaps + flip_back(out[1:], self.pairs)) / 2
-            found, peak = max_positions(heatmaps)
-            size = (heatmaps.shape[3], heatmaps.shape[2])
-            coords.append(to_image(found[0], center, scale, size))
-            peaks.append(peak[0])
+        points, peaks = keypoints_from(
+            lambda batch: self.runner(batch)[0], image, self.input_size, self.pairs,
+            self.flip_test, self.scales,
+        )  # fmt: skip
         shown = np.array([category is None or n in FASHIONAI_CATEGORY_KEYPOINTS[category]
                           for n in self.names])  # fmt: skip
-        return KeypointResult(np.mean(coords, axis=0), np.mean(peaks, axis=0), self.names,
-                              shown, category)  # fmt: skip
+        return KeypointResult(points, peaks, self.names, shown, category)
