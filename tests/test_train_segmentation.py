@@ -8,7 +8,6 @@ import pytest
 from conftest import (
     check_dist_sync,
     check_exact_resume,
-    run_training_process,
     segmentation_args,
 )
 
@@ -113,60 +112,6 @@ def test_launch_local_cli_requires_a_command():
         [sys.executable, str(REPO / "tools" / "launch_local.py")], capture_output=True, text=True
     )
     assert out.returncode == 2 and "command" in out.stderr
-
-
-def test_learns_garment_parts_far_above_chance(tmp_path):
-    """Held-out upper / lower / whole-body mIoU from random weights on generated data.
-
-    Bars: 0.6, and 0.25 above the image-blind baseline (each position's most frequent class in
-    the training labels, about 0.33 here); the stride-8 upper bound on this data is about 0.8
-    and predicting background everywhere scores about 0.22. FCN-ResNet18 at 64 x 80 px, batch
-    4, 6,000 samples (about 7 minutes on two cores) reached 0.66 when measured; runs differ by
-    about 0.04 because multithreaded sums are not bit-repeatable.
-    """
-    from gluonext.formats.imaterialist_coco import ConvertOptions, convert
-    from gluonext.sample.writers import write_imaterialist
-    from gluonext.segmentation.data import get_segmentation_dataset
-    from gluonext.segmentation.metrics import ConfusionMatrix
-
-    root = tmp_path / "data"
-    write_imaterialist(root, 640, seed=2, size=(64, 80), progress=False)
-    convert(ConvertOptions(data_root=root, val_num=40, progress=False))
-    args = segmentation_args(
-        root,
-        tmp_path / "run",
-        "--base-size",
-        "80",
-        "--crop-size",
-        "64",
-        "--scale-range",
-        "0.75,1.25",
-        "--epochs",
-        "10",
-        "--lr",
-        "0.05",
-        "--warmup-epochs",
-        "0.5",
-        "--val-interval",
-        "5",
-    )  # fmt: skip  (later flags override segmentation_args' defaults)
-    done = run_training_process("train_segmentation", *args)
-    assert done.returncode == 0, done.stderr[-2000:]
-    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
-    scored = [r["mIoU"] for r in records if "mIoU" in r]
-    val = get_segmentation_dataset("imaterialist_parts", root, "val", mode="testval")
-    background_only = ConfusionMatrix(4)
-    for index in range(len(val)):
-        label = val.label(index)
-        background_only.update(label, np.zeros_like(label))
-    assert background_only.mean_iou < 0.25
-    # the image-blind baseline (class shares per position, from the training labels), as the
-    # script computed and recorded it, in this same run
-    baseline = records[-1]["baseline_mIoU"]
-    assert 0.2 < baseline < 0.45, baseline
-    assert scored[-1] >= baseline + 0.25, (scored, baseline)
-    assert scored[-1] >= 0.6, scored
-    assert scored[-1] > scored[0]  # still improving between the two validations
 
 
 @pytest.mark.parametrize("model", ["fastscnn", "icnet", "deeplabv3b_plus"])

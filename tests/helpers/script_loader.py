@@ -9,9 +9,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def load_script(name: str):
-    """The module of ``REPO/<name>.py``, registered in ``sys.modules`` under ``name``."""
-    spec = importlib.util.spec_from_file_location(name, REPO / f"{name}.py")
+    """The module of ``REPO/<name>.py`` (``name`` may have folders: ``bench/learning``),
+    registered in ``sys.modules`` under its file's stem."""
+    stem = Path(name).name
+    spec = importlib.util.spec_from_file_location(stem, REPO / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    sys.modules[stem] = module
     spec.loader.exec_module(module)
     return module
