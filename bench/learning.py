@@ -39,7 +39,7 @@ TASKS = {
                   "--batch-size", "4", "--lr", "0.05", "--warmup-epochs", "0.5"],
         "full": {"images": 640, "held_out": 80, "pretrain_minutes": 8,
                  "flags": ["--epochs", "10", "--val-interval", "2"]},
-        "suite": {"images": 400, "held_out": 80, "pretrain_minutes": 3,
+        "suite": {"images": 400, "held_out": 80, "pretrain_epochs": 3,
                   "flags": ["--epochs", "6", "--val-interval", "3"]},
     },
     "detection": {
@@ -49,8 +49,8 @@ TASKS = {
                   "--dataset", "voc", "--augment", "flip", "--batch-size", "8", "--lr", "0.01"],
         "full": {"images": 2000, "held_out": 160, "pretrain_minutes": 8,
                  "flags": ["--epochs", "12", "--lr-decay-epoch", "9", "--val-interval", "3"]},
-        "suite": {"images": 2000, "held_out": 160, "pretrain_minutes": 2.5,
-                  "flags": ["--epochs", "5", "--lr-decay-epoch", "4", "--val-interval", "5"]},
+        "suite": {"images": 2000, "held_out": 160, "pretrain_epochs": 16,
+                  "flags": ["--epochs", "6", "--lr-decay-epoch", "5", "--val-interval", "6"]},
     },
     "keypoints": {
         "script": "train_keypoints.py", "metric": "NE", "higher": False,
@@ -59,7 +59,7 @@ TASKS = {
                   "--batch-size", "8", "--lr", "0.002"],
         "full": {"images": 400, "held_out": 100, "pretrain_minutes": 8,
                  "flags": ["--epochs", "30", "--lr-decay-epoch", "24", "--val-interval", "5"]},
-        "suite": {"images": 320, "held_out": 80, "pretrain_minutes": 3,
+        "suite": {"images": 320, "held_out": 80, "pretrain_epochs": 3,
                   "flags": ["--epochs", "20", "--lr-decay-epoch", "16", "--val-interval", "10"]},
     },
     "instances": {
@@ -71,7 +71,7 @@ TASKS = {
                   "--lr-warmup", "20"],
         "full": {"images": 240, "held_out": 80, "pretrain_minutes": 8,
                  "flags": ["--epochs", "8", "--lr-decay-epoch", "6", "--val-interval", "4"]},
-        "suite": {"images": 200, "held_out": 80, "pretrain_minutes": 3,
+        "suite": {"images": 200, "held_out": 80, "pretrain_epochs": 3,
                   "flags": ["--epochs", "3", "--lr-decay-epoch", "2", "--val-interval", "3"]},
     },
 }  # fmt: skip
@@ -119,15 +119,20 @@ def held_out_flags(task: str, budget: dict) -> list[str]:
     return []
 
 
-def pretrained(
-    network: str, seed: int, minutes: float, cache: Path, images: int = PICTURES
-) -> Path:
-    """The ImageNet-layout backbone of ``network`` for ``seed``, ``minutes`` and ``images``
-    pictures (made once, then cached in ``cache``)."""
-    path = cache / f"{network}_seed{seed}_{minutes:g}min_{images}.params"
+def pretrained(network: str, seed: int, budget: dict, cache: Path, images: int = PICTURES) -> Path:
+    """The ImageNet-layout backbone of ``network`` for ``seed``, pretrained on ``images``
+    pictures for ``budget["pretrain_minutes"]`` or, the same on every run,
+    ``budget["pretrain_epochs"]`` (made once, then cached in ``cache``)."""
+    if "pretrain_epochs" in budget:
+        epochs = budget["pretrain_epochs"]
+        length, limit = f"{epochs}ep", ["--max-epochs", str(epochs), "--minutes", "30"]
+    else:
+        minutes = budget["pretrain_minutes"]
+        length, limit = f"{minutes:g}min", ["--minutes", str(minutes)]
+    path = cache / f"{network}_seed{seed}_{length}_{images}.params"
     if not path.is_file():
         run([PYTHON, str(REPO / "tools" / "pretrain_backbone.py"), "--network", network,
-             "--output", str(path), "--seed", str(seed), "--minutes", str(minutes),
+             "--output", str(path), "--seed", str(seed), *limit,
              "--data", str(pretraining_data(seed, cache, images)), "--no-progress"])  # fmt: skip
     return path
 
@@ -135,10 +140,11 @@ def pretrained(
 def backbone(
     task_name: str, seed: int, budget_name: str, cache: Path, minutes: float | None = None
 ) -> Path:
-    """The task's pretrained backbone at the budget (``minutes`` overrides its time)."""
+    """The task's pretrained backbone at the budget (``minutes`` overrides its length)."""
     budget = TASKS[task_name][budget_name]
-    return pretrained(TASKS[task_name]["network"], seed, minutes or budget["pretrain_minutes"],
-                      cache / "backbones", PICTURES)  # fmt: skip
+    if minutes:
+        budget = {"pretrain_minutes": minutes}
+    return pretrained(TASKS[task_name]["network"], seed, budget, cache / "backbones")
 
 
 def pretraining_data(seed: int, cache: Path, images: int = PICTURES) -> Path:

@@ -51,6 +51,8 @@ def learn(task, cache, tmp_path):
         learning.backbone(task, 0, "suite", cache)
     result = learning.learn(task, 0, tmp_path / "out", True, "suite", cache)
     assert json.loads((tmp_path / "out" / "result.json").read_text()) == result
+    # kept beside the cache whether the test passes or not (pytest keeps only failed tests')
+    (cache / f"{task}_result.json").write_text(json.dumps(result, indent=2))
     assert (tmp_path / "out" / "learning.png").stat().st_size > 0
     return result
 
