@@ -2,11 +2,11 @@
 """Does a recipe beat guessing? One task end to end against its image-blind baseline.
 
     python bench/learning.py --task segmentation|detection|keypoints|instances --seed S \
-        --output DIR [--pretrained] [--pretrain-minutes 10]
+        --output DIR [--pretrained] [--budget full|suite] [--pretrain-minutes M]
 
 Generates the task's data with seed S (held-out images disjoint from training, at least 80),
 optionally first makes the recipe's ImageNet-layout backbone with tools/pretrain_backbone.py
-(cached by network and seed), trains the recipe below with the task's script (which computes
+(cached by network, seed and length), trains the recipe below with the task's script (which computes
 the image-blind baseline from the training labels before training and records it in every
 metrics.jsonl row), and writes DIR/result.json (task, metric, higher_is_better, baseline,
 trained, margin, the bar and whether it was reached, epochs, seconds, per-epoch values) and
@@ -21,6 +21,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from gluonext.common.cli import positive_float
+from gluonext.common.files import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -119,8 +122,8 @@ def held_out_flags(task: str, budget: dict) -> list[str]:
     return []
 
 
-def pretrained(network: str, seed: int, budget: dict, cache: Path, images: int = PICTURES) -> Path:
-    """The ImageNet-layout backbone of ``network`` for ``seed``, pretrained on ``images``
+def pretrained(network: str, seed: int, budget: dict, cache: Path) -> Path:
+    """The ImageNet-layout backbone of ``network`` for ``seed``, pretrained on the generated
     pictures for ``budget["pretrain_minutes"]`` or, the same on every run,
     ``budget["pretrain_epochs"]`` (made once, then cached in ``cache``)."""
     if "pretrain_epochs" in budget:
@@ -129,11 +132,11 @@ def pretrained(network: str, seed: int, budget: dict, cache: Path, images: int =
     else:
         minutes = budget["pretrain_minutes"]
         length, limit = f"{minutes:g}min", ["--minutes", str(minutes)]
-    path = cache / f"{network}_seed{seed}_{length}_{images}.params"
+    path = cache / f"{network}_seed{seed}_{length}_{PICTURES}.params"
     if not path.is_file():
         run([PYTHON, str(REPO / "tools" / "pretrain_backbone.py"), "--network", network,
              "--output", str(path), "--seed", str(seed), *limit,
-             "--data", str(pretraining_data(seed, cache, images)), "--no-progress"])  # fmt: skip
+             "--data", str(pretraining_data(seed, cache)), "--no-progress"])  # fmt: skip
     return path
 
 
@@ -147,13 +150,12 @@ def backbone(
     return pretrained(TASKS[task_name]["network"], seed, budget, cache / "backbones")
 
 
-def pretraining_data(seed: int, cache: Path, images: int = PICTURES) -> Path:
-    """``images`` generated iMaterialist pictures for the backbones (made once per seed and
-    count)."""
-    folder = cache / f"pretrain_images_seed{seed}_{images}"
+def pretraining_data(seed: int, cache: Path) -> Path:
+    """The generated iMaterialist pictures the backbones learn from (made once per seed)."""
+    folder = cache / f"pretrain_images_seed{seed}_{PICTURES}"
     if not (folder / "complete").is_file():
         run([PYTHON, str(REPO / "tools" / "make_sample_data.py"), "--format", "imaterialist",
-             "--output", str(folder), "--num-images", str(images), "--image-size", "96x128",
+             "--output", str(folder), "--num-images", str(PICTURES), "--image-size", "96x128",
              "--seed", str(seed)])  # fmt: skip
         (folder / "complete").write_text("")
     return folder
@@ -217,7 +219,7 @@ def learn(
         "epochs": records[-1]["epoch"], "seconds": round(time.perf_counter() - start, 1),
         "per_epoch": [{"epoch": r["epoch"], metric: r[metric]} for r in records if metric in r],
     }  # fmt: skip
-    (output / "result.json").write_text(json.dumps(result, indent=2))
+    write_json(output / "result.json", result, indent=2)
     title = f"{task_name}, seed {seed}{', pretrained' if pretrain else ', from scratch'}"
     plot(records, metric, baseline, output / "learning.png", title)
     return result
@@ -231,9 +233,10 @@ def main(argv=None) -> int:
     p.add_argument("--pretrained", action="store_true", help="start from a pretrained backbone")
     p.add_argument(
         "--pretrain-minutes",
-        type=float,
+        type=positive_float,
         default=None,
-        help="the backbone's training budget (default: the budget's, 8 or 3)",
+        help="the backbone's training time (default: the budget's: 8 minutes for full, a fixed "
+        "number of epochs for suite)",
     )
     p.add_argument(
         "--budget",

@@ -1,4 +1,5 @@
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -137,11 +138,20 @@ def check_exact_resume(script: str, args_for, tmp_path, min_state_effect: float)
     assert (tmp_path / "cut" / "metrics.png").is_file()
 
 
+@contextmanager
+def exclusive(path):
+    """Hold an exclusive file lock on ``path`` (across xdist workers and test runs)."""
+    import fcntl
+
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def check_dist_sync(script: str, args: list, tmp_path, epochs: int, shard: int, rtol: float):
     """Scheduler, server and two workers on 127.0.0.1 (``launch_local``) run ``script`` with
     ``--kvstore dist_sync``: each epoch the workers' shards are disjoint and ``shard`` items
     long, their final weights agree to ``rtol``, and only rank 0 writes checkpoints."""
-    import fcntl
     import json
     import os
     import tempfile
@@ -157,10 +167,8 @@ def check_dist_sync(script: str, args: list, tmp_path, epochs: int, shard: int, 
     os.environ["REPORT_DIR"] = str(report)
     # one loopback dist job at a time on this machine (xdist workers, or two test runs): two at
     # once were seen to cross-connect, each worker then syncing with the other job's
-    lock = Path(tempfile.gettempdir()) / "gluonext_dist_tests.lock"
     try:
-        with open(lock, "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with exclusive(Path(tempfile.gettempdir()) / "gluonext_dist_tests.lock"):
             results = launch_local(command, num_workers=2, timeout=600, capture=True)
     finally:
         del os.environ["REPORT_DIR"]

@@ -8,12 +8,11 @@ full``, about a quarter of an hour per task); where one does not fit in the suit
 asserted here is the largest that fits, and ``SUITE_MARGINS`` says so beside the bar.
 """
 
-import fcntl
 import json
 import os
-from contextlib import contextmanager
 
 import pytest
+from conftest import exclusive
 from helpers.script_loader import load_script
 
 learning = load_script("bench/learning")
@@ -36,15 +35,8 @@ def cache(tmp_path_factory):
     return root
 
 
-@contextmanager
-def exclusive(path):
-    """One worker at a time makes a backbone (the other then finds it cached)."""
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
 def learn(task, cache, tmp_path):
+    # one worker at a time makes the pictures and each backbone (the other then finds them)
     with exclusive(cache / "pictures.lock"):
         learning.pretraining_data(0, cache / "backbones")
     with exclusive(cache / f"{learning.TASKS[task]['network']}.lock"):
