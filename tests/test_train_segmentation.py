@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -88,10 +89,17 @@ def test_eval_only_prints_the_per_class_table(tiny, tmp_path, caplog):
     assert "upper body" in caplog.text and "mIoU" in caplog.text
 
 
-def test_model_zoo_without_network_fails_with_a_message(tiny, tmp_path, caplog):
+def test_model_zoo_without_network_fails_with_a_message(tiny, tmp_path, caplog, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no cached weights
+    monkeypatch.setenv("MXNET_GLUON_REPO", "http://127.0.0.1:9/")  # nothing listens there
     args = base_args(tiny, tmp_path, "--model-zoo", "deeplab_resnet101_coco")
     assert ts.run(args) == 2
-    assert "could not be downloaded" in caplog.text or "not in" in caplog.text
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    where = os.path.join("~", ".mxnet", "models")
+    expected = ("error: --model-zoo deeplab_resnet101_coco: pretrained weights are not in "
+                f"{where} and could not be downloaded (")  # fmt: skip
+    assert len(errors) == 1 and errors[0].startswith(expected), errors
+    assert "\n" not in errors[0] and errors[0].endswith("or train without --model-zoo.")
 
 
 def test_resume_from_a_foreign_file_is_refused(tiny, tmp_path, caplog):

@@ -86,24 +86,105 @@ def test_the_draws_repeat_and_vary():
     c = aug.augment(image, label, 64, 64, np.random.RandomState(6))
     np.testing.assert_array_equal(a[0], b[0])
     assert not np.array_equal(a[0], c[0])
-    flips = expands = 0
-    for seed in range(300):  # GluonCV's probabilities: flip 1/2, zoom out 1/2
-        rng = np.random.RandomState(seed)
-        _, boxes = aug.augment(image, label, 64, 64, rng, color=False)
-        flips += boxes[0, 0] > 64 - boxes[0, 2]  # the box (left of centre) moved right
-        expands += (boxes[0, 2] - boxes[0, 0]) < 20
-    assert 100 < flips < 200 and 60 < expands < 240
 
 
-def test_ssd_and_yolo_targets_come_out(tmp_path):
-    from gluonext.detection.model import build_ssd, build_yolo3, ssd_anchors
+def gradient_image(size=(120, 160)):
+    """Red rising from left to right over full green: a flip shows as red falling."""
+    h, w = size
+    image = np.zeros((h, w, 3), np.uint8)
+    image[:, :, 0] = np.linspace(0, 255, w).astype(np.uint8)[None, :]
+    image[:, :, 1] = 255
+    return image, np.array([[40, 30, 100, 70, 1, 0]], np.float32)
+
+
+def was_flipped(tensor) -> bool:
+    """Whether red falls from left to right over the image's own pixels (green, not the
+    zoom-out's mean-colour fill)."""
+    pixels = tensor.transpose(1, 2, 0) * aug.STD + aug.MEAN
+    ys, xs = np.nonzero(pixels[:, :, 1] > 0.9)
+    return np.corrcoef(xs, pixels[ys, xs, 0])[0, 1] < 0
+
+
+DRAWS = 2000  # 1,000 expected per 1/2 event, standard deviation 22.4
+
+
+def test_flip_and_zoom_out_each_come_with_gluoncvs_probability_one_half(monkeypatch):
+    """Counted on every draw: the flip from the picture itself, the zoom-out from the canvas
+    the crop is taken from. Within 4 standard deviations of 1,000 in 2,000 (910..1,090): a
+    probability of 0.4 or 0.6 (800 or 1,200 expected) falls far outside."""
+    canvases = []
+    crop = aug.constrained_crop
+
+    def spy(boxes, size, rng, *args, **kwargs):
+        canvases.append(tuple(size))
+        return crop(boxes, size, rng, *args, **kwargs)
+
+    monkeypatch.setattr(aug, "constrained_crop", spy)
+    image, label = gradient_image()
+    flips = 0
+    for seed in range(DRAWS):
+        tensor, _ = aug.augment(image, label, 32, 32, np.random.RandomState(seed), color=False)
+        flips += was_flipped(tensor)
+    zoomed = sum(size != (160, 120) for size in canvases)
+    assert len(canvases) == DRAWS
+    assert abs(flips - DRAWS / 2) <= 90, f"{flips} flips in {DRAWS} draws"
+    assert abs(zoomed - DRAWS / 2) <= 90, f"{zoomed} zoom-outs in {DRAWS} draws"
+
+
+def test_the_flip_detector_sees_a_flip():
+    image, _ = gradient_image()
+    pixels = ((image / 255.0 - aug.MEAN) / aug.STD).transpose(2, 0, 1)
+    assert not was_flipped(pixels) and was_flipped(pixels[:, :, ::-1])
+
+
+def corners(center_boxes):
+    cx, cy, w, h = np.split(np.asarray(center_boxes, np.float64), 4, axis=-1)
+    return np.concatenate([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1)
+
+
+def test_ssd_targets_are_gluoncvs_matching_of_the_augmented_box():
+    """Positives: the box's best anchor and every anchor with IoU >= 0.5 (GluonCV's bipartite
+    then maximum matcher), class 1 + 1; each positive's box target decodes to the box."""
+    from gluonext.detection.model import build_ssd, ssd_anchors
 
     image, label = painted()
     net = build_ssd("mobilenet0.25", 300, ["a", "b"])
+    anchors = ssd_anchors(net, 300).asnumpy().reshape(-1, 4)
     tensor, cls_t, box_t = aug.SSDTrainTransform(300, 300, ssd_anchors(net, 300))(
         image, label[:, :5], np.random.RandomState(0)
     )
-    assert tensor.shape == (3, 300, 300) and (cls_t.asnumpy() > 0).sum() >= 1
+    expected_tensor, boxes = aug.augment(image, label[:, :5], 300, 300, np.random.RandomState(0))
+    np.testing.assert_array_equal(tensor.asnumpy(), expected_tensor)
+    assert len(boxes) == 1
+    box = boxes[0, :4].astype(np.float64)
+    iou = aug._iou(corners(anchors), box[None])[:, 0]
+    positive = (iou >= 0.5) | (np.arange(len(iou)) == iou.argmax())
+    classes = cls_t.asnumpy()
+    np.testing.assert_array_equal(classes, np.where(positive, 2, 0))
+    assert positive.sum() >= 1
+    targets = box_t.asnumpy()[positive].astype(np.float64)
+    matched = anchors[positive].astype(np.float64)
+    decoded_center = targets[:, :2] * 0.1 * matched[:, 2:] + matched[:, :2]
+    decoded_size = np.exp(targets[:, 2:] * 0.2) * matched[:, 2:]
+    decoded = corners(np.hstack([decoded_center, decoded_size]))
+    np.testing.assert_allclose(decoded, np.repeat(box[None], len(decoded), 0), atol=1e-3)
+
+
+def test_yolo3_targets_mark_one_anchor_for_the_augmented_box():
+    """One box: exactly one positive anchor, of class 1, weighted 2 - box area / image area
+    (GluonCV's YOLOv3 target), and the ground truth carried is that box."""
+    from gluonext.detection.model import build_yolo3
+
+    image, label = painted()
     yolo = build_yolo3("mobilenet0.25", ["a", "b"])
     out = aug.YOLO3TrainTransform(128, 128, yolo)(image, label[:, :5], np.random.RandomState(0))
-    assert out[0].shape == (3, 128, 128) and out[1].asnumpy().sum() >= 1  # objectness set
+    expected_tensor, boxes = aug.augment(image, label[:, :5], 128, 128, np.random.RandomState(0))
+    tensor, objectness, _, _, weights, classes, gt_boxes = (x.asnumpy() for x in out)
+    np.testing.assert_array_equal(tensor, expected_tensor)
+    np.testing.assert_allclose(gt_boxes, boxes[:, :4], rtol=1e-6)
+    positive = objectness[:, 0] == 1  # one row per (cell, anchor) of the three levels
+    assert positive.sum() == 1 and set(np.unique(objectness)) == {0.0, 1.0}
+    np.testing.assert_array_equal(classes[positive], [[0, 1]])
+    x1, y1, x2, y2 = boxes[0, :4]
+    np.testing.assert_allclose(weights[positive], [[2 - (x2 - x1) * (y2 - y1) / 128**2] * 2],
+                               rtol=1e-5)  # fmt: skip
