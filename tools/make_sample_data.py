@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from gluonext.common.cli import positive_int, run_tool, sample_image_size
+from gluonext.common.cli import non_negative_int, positive_int, run_tool, sample_image_size
 from gluonext.common.logs import setup_logging
 from gluonext.sample.writers import DEFAULT_SIZES, WRITERS
 
@@ -22,6 +22,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--output", required=True, help="folder to write the dataset into")
     parser.add_argument("--num-images", type=positive_int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--stream",
+        type=non_negative_int,
+        default=0,
+        help="the generator's picture stream: pictures of two streams never coincide "
+        "(0: datasets; tools/pretrain_backbone.py draws its pictures from 1)",
+    )
     parser.add_argument(
         "--image-size",
         type=sample_image_size,
@@ -39,7 +46,9 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.output)
     size = args.image_size or DEFAULT_SIZES[args.format]
     start = time.perf_counter()
-    WRITERS[args.format](out, args.num_images, args.seed, size, progress=not args.no_progress)
+    WRITERS[args.format](
+        out, args.num_images, args.seed, size, progress=not args.no_progress, stream=args.stream
+    )
     log.info(
         "wrote %d %s images to %s in %.1f s",
         args.num_images,

@@ -22,6 +22,7 @@ from pathlib import Path
 from gluonext.common.cli import positive_float, positive_int, run_tool
 from gluonext.common.logs import setup_logging
 from gluonext.errors import GluonextError
+from gluonext.pretrain.data import PRETRAINING_STREAM
 from gluonext.pretrain.train import NETWORKS, PretrainOptions, pretrain
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,12 +48,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def sample_data(args) -> Path:
-    """Generated garment pictures for the pretraining (made once per seed and count)."""
-    folder = REPO / "datasets" / f"pretrain_sample_{args.seed}_{args.num_images}"
+    """Generated garment pictures for the pretraining, from the generator's pretraining stream
+    (no sample dataset of any seed contains them; made once per seed and count)."""
+    name = f"pretrain_sample_{args.seed}_{args.num_images}_stream{PRETRAINING_STREAM}"
+    folder = REPO / "datasets" / name
     if not (folder / "train.csv").is_file():
         command = [sys.executable, str(REPO / "tools" / "make_sample_data.py"), "--format",
                    "imaterialist", "--output", str(folder), "--num-images", str(args.num_images),
-                   "--image-size", "96x128", "--seed", str(args.seed)]  # fmt: skip
+                   "--image-size", "96x128", "--seed", str(args.seed),
+                   "--stream", str(PRETRAINING_STREAM)]  # fmt: skip
         subprocess.run(command, check=True)
     return folder
 

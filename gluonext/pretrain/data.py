@@ -20,6 +20,11 @@ from gluonext.errors import DatasetError
 from gluonext.formats.imaterialist import MAIN_CATEGORY_IDS, parse_class_id
 from gluonext.formats.imaterialist_coco import image_file_name
 
+# the sample generator's picture stream for pretraining pictures (tools/make_sample_data.py
+# --stream): no dataset made in the default stream 0 shares a picture with it, so a backbone
+# pretrained on these has never seen a task's held-out images
+PRETRAINING_STREAM = 1
+
 
 def read_garment_labels(root: Path) -> tuple[list[str], np.ndarray]:
     """(image file names, (N, 13) float32 0/1) from ``root/train.csv``, images sorted."""

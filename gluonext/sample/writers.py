@@ -1,7 +1,11 @@
 """Sample datasets in each real on-disk format, drawn by :mod:`gluonext.sample.render`.
 
-Every writer takes (output folder, number of images, seed, image size) and returns the list of
-files it wrote. Same seed, same files: each image has its own ``RandomState(seed, index)``.
+Every writer takes (output folder, number of images, seed, image size, stream) and returns the
+list of files it wrote. Same seed, same files: each image has its own generator, keyed by
+(seed, index) in the default stream 0 and by (seed, index, stream) in any other. Streams never
+share a picture: pretraining pictures come from their own stream, so no dataset made with the
+default one contains them. Each writer also records where every picture came from in
+``sample_scenes.csv`` (file, seed, stream, index), which the readers ignore.
 """
 
 from __future__ import annotations
@@ -32,8 +36,38 @@ DEFAULT_SIZES = {
 }
 
 
-def _rng(seed: int, index: int) -> np.random.RandomState:
-    return np.random.RandomState([seed & 0xFFFFFFFF, index])
+SCENES_FILE = "sample_scenes.csv"
+
+
+def scene_key(seed: int, index: int, stream: int = 0) -> tuple[int, ...]:
+    """The key of picture ``index``'s generator: (seed, index), or (seed, index, stream)."""
+    if stream < 0:
+        raise ValueError(f"stream {stream}: must be 0 or more")
+    seed &= 0xFFFFFFFF
+    return (seed, index) if stream == 0 else (seed, index, stream)
+
+
+def _rng(seed: int, index: int, stream: int) -> np.random.RandomState:
+    return np.random.RandomState(list(scene_key(seed, index, stream)))
+
+
+def _write_scenes(out: Path, files: list[str], seed: int, stream: int) -> Path:
+    """``sample_scenes.csv``: each picture's file (relative to ``out``) and generator key."""
+    path = out / SCENES_FILE
+    with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "seed", "stream", "index"])
+        writer.writerows((name, seed, stream, index) for index, name in enumerate(files))
+    return path
+
+
+def read_scenes(root: Path) -> dict[str, tuple[int, ...]]:
+    """file (relative to ``root``) -> generator key, from ``root``'s ``sample_scenes.csv``."""
+    with open(Path(root) / SCENES_FILE, newline="", encoding="utf-8") as handle:
+        return {
+            row["file"]: scene_key(int(row["seed"]), int(row["index"]), int(row["stream"]))
+            for row in csv.DictReader(handle)
+        }
 
 
 def _save_jpeg(path: Path, image: np.ndarray) -> None:
@@ -51,20 +85,22 @@ def _progress(n: int, desc: str, show: bool):
 
 
 def write_imaterialist(
-    out: Path, num_images: int, seed: int, size: tuple[int, int], progress: bool = True
+    out: Path, num_images: int, seed: int, size: tuple[int, int], progress: bool = True,
+    stream: int = 0,
 ) -> list[Path]:
     """``train/*.jpg``, ``train.csv`` and ``label_descriptions.json`` as in the competition.
 
     Image sizes vary around ``size`` (the real photos vary); rows are sorted by ImageId.
     """
-    rows = []
+    rows, files = [], []
     for index in _progress(num_images, "imaterialist", progress):
-        rng = _rng(seed, index)
+        rng = _rng(seed, index, stream)
         scale = rng.uniform(0.8, 1.2)
         width, height = int(size[0] * scale * rng.uniform(0.85, 1.15)), int(size[1] * scale)
         scene = render.render_scene(rng, (width, height), "imaterialist")
         image_id = f"{_hex_name(rng)}.jpg"
         _save_jpeg(out / "train" / image_id, scene.image)
+        files.append(f"train/{image_id}")
         for instance in scene.instances:
             if instance.category is None:
                 continue
@@ -83,7 +119,8 @@ def write_imaterialist(
         writer.writerow(CSV_COLUMNS)
         writer.writerows(rows)
     write_json(out / "label_descriptions.json", label_descriptions(), indent=2)
-    return [out / "train.csv", out / "label_descriptions.json", out / "train"]
+    scenes = _write_scenes(out, files, seed, stream)
+    return [out / "train.csv", out / "label_descriptions.json", out / "train", scenes]
 
 
 def clothing13_mask(scene: render.Scene, ignore_border: bool = True) -> np.ndarray:
@@ -101,19 +138,21 @@ def clothing13_mask(scene: render.Scene, ignore_border: bool = True) -> np.ndarr
 
 
 def write_clothing13(
-    out: Path, num_images: int, seed: int, size: tuple[int, int], progress: bool = True
+    out: Path, num_images: int, seed: int, size: tuple[int, int], progress: bool = True,
+    stream: int = 0,
 ) -> list[Path]:
     """``<id>.jpg`` photos and ``<id>.png`` single-channel index masks, paired by stem."""
     from PIL import Image
 
     written = []
     for index in _progress(num_images, "clothing13", progress):
-        scene = render.render_scene(_rng(seed, index), size, "clothing13")
+        scene = render.render_scene(_rng(seed, index, stream), size, "clothing13")
         stem = f"{index:04d}"
         _save_jpeg(out / f"{stem}.jpg", scene.image)
         Image.fromarray(clothing13_mask(scene), mode="L").save(out / f"{stem}.png")
         written += [out / f"{stem}.jpg", out / f"{stem}.png"]
-    return written
+    images = [path.name for path in written[0::2]]
+    return [*written, _write_scenes(out, images, seed, stream)]
 
 
 def voc_objects(
@@ -159,18 +198,20 @@ def _labelimg_xml(filename: str, size: tuple[int, int], objects) -> bytes:
 
 
 def write_voc(
-    out: Path, num_images: int, seed: int, size: tuple[int, int], progress: bool = True
+    out: Path, num_images: int, seed: int, size: tuple[int, int], progress: bool = True,
+    stream: int = 0,
 ) -> list[Path]:
     """LabelImg output: ``<name>.jpg`` with a Pascal VOC ``<name>.xml`` beside it."""
     written = []
     for index in _progress(num_images, "voc", progress):
-        scene = render.render_scene(_rng(seed, index), size, "voc")
+        scene = render.render_scene(_rng(seed, index, stream), size, "voc")
         name = f"apparel_{index:05d}"
         _save_jpeg(out / f"{name}.jpg", scene.image)
         with atomic_open(out / f"{name}.xml", "wb") as handle:
             handle.write(_labelimg_xml(f"{name}.jpg", size, voc_objects(scene)))
         written += [out / f"{name}.jpg", out / f"{name}.xml"]
-    return written
+    images = [path.name for path in written[0::2]]
+    return [*written, _write_scenes(out, images, seed, stream)]
 
 
 def fashionai_row(image_id: str, scene: render.Scene) -> list[str]:
@@ -186,12 +227,13 @@ def fashionai_row(image_id: str, scene: render.Scene) -> list[str]:
 
 
 def write_fashionai(
-    out: Path, num_images: int, seed: int, size: tuple[int, int], progress: bool = True
+    out: Path, num_images: int, seed: int, size: tuple[int, int], progress: bool = True,
+    stream: int = 0,
 ) -> list[Path]:
     """``Images/<category>/<name>.jpg`` and ``Annotations/train.csv`` (26 columns)."""
     rows = []
     for index in _progress(num_images, "fashionai", progress):
-        rng = _rng(seed, index)
+        rng = _rng(seed, index, stream)
         category = FASHIONAI_CATEGORIES[rng.randint(len(FASHIONAI_CATEGORIES))]
         scene = render.render_scene(rng, size, "fashionai", category)
         image_id = f"Images/{category}/{_hex_name(rng)}.jpg"
@@ -202,7 +244,8 @@ def write_fashionai(
         writer = csv.writer(handle)
         writer.writerow(["image_id", "image_category", *FASHIONAI_KEYPOINTS])
         writer.writerows(rows)
-    return [path, out / "Images"]
+    scenes = _write_scenes(out, [row[0] for row in rows], seed, stream)
+    return [path, out / "Images", scenes]
 
 
 WRITERS: dict[str, Callable[..., list[Path]]] = {
