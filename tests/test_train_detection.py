@@ -32,6 +32,16 @@ def ssd_args(root, save_dir, *extra):
     ]  # fmt: skip
 
 
+def yolo3_args(root, save_dir, *extra):
+    """A tiny YOLOv3 run at GluonCV's YOLOv3 learning rate (0.001). With SSD's 0.01 and
+    batch 1, 4 of 10 seeds gave a NaN loss by epoch 3 (the objectness loss is summed over
+    every anchor, about 4,000 at a 320 side at the start, so random large sides give large
+    steps), and the default seed was at the edge: one machine's rounding passed, another's not."""
+    args = ssd_args(root, save_dir, "--lr", "0.001", *extra)
+    args[1:6] = ["yolo3", "--network", "mobilenet0.25", "--data-shape", "128"]
+    return args
+
+
 def test_ssd_trains_evaluates_and_writes_its_outputs(apparel, tmp_path, caplog):
     import predict_detection
 
@@ -69,8 +79,7 @@ def test_yolo3_with_mixup_trains_and_its_checkpoint_predicts(apparel, tmp_path):
     import predict_detection
 
     extra = ("--epochs", "2", "--mixup", "--no-mixup-epochs", "1", "--label-smooth")
-    args = ssd_args(apparel, tmp_path / "run", *extra)
-    args[1:6] = ["yolo3", "--network", "mobilenet0.25", "--data-shape", "128"]
+    args = yolo3_args(apparel, tmp_path / "run", *extra)
     assert td.main(td.parse_args(args)) == 0
     records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     for key in ("train_loss_obj", "train_loss_center", "train_loss_scale", "train_loss_cls"):
@@ -148,8 +157,8 @@ def test_yolo3_trains_on_random_input_shapes(apparel, tmp_path):
         seen.append(side)
         return original(self, image, label, rng, side)
 
-    args = ssd_args(apparel, tmp_path / "run", "--epochs", "3", "--no-val", "--batch-size", "1")
-    args[1:6] = ["yolo3", "--network", "mobilenet0.25", "--data-shape", "128"]
+    args = yolo3_args(apparel, tmp_path / "run", "--epochs", "3", "--no-val", "--batch-size", "1",
+                      "--seed", "233")  # fmt: skip
     model.RandomShapeTransform.__call__ = spy
     try:
         assert td.run(args) == 0
@@ -158,8 +167,11 @@ def test_yolo3_trains_on_random_input_shapes(apparel, tmp_path):
     # 8 batches an epoch: one side per epoch here (the sampler's test covers the 10-batch
     # interval), and not the same side every epoch
     assert len(seen) == 24 and all(len(set(seen[k : k + 8])) == 1 for k in (0, 8, 16))
-    assert len(set(seen)) > 1
-    assert set(seen) <= set(model.random_shape_sides(128))
+    assert seen[::8] == [320, 160, 160]  # the seed's sides: the same on every run
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    losses = [r["train_loss"] for r in records]  # measured: 848, 34, 51
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0] / 4, losses
     seen.clear()
     model.RandomShapeTransform.__call__ = spy
     try:
