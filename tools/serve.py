@@ -9,7 +9,9 @@ name). Open http://127.0.0.1:8080/ and drop a photo; or call the API:
     curl -F image=@photo.jpg 'http://127.0.0.1:8080/predict/parts?overlay=1'
 
 GET /health, GET /models, POST /predict/<model> (multipart field ``image``; ``category`` for
-keypoint models; ``?overlay=1`` adds the drawn overlay as a base64 PNG and its legend).
+keypoint models; ``?overlay=1`` adds the drawn overlay as a base64 PNG and its legend). Images
+above --max-megapixels are refused from their header (413), more than --max-queue requests at
+once get 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gluonext.common.cli import positive_float, run_tool
+from gluonext.common.cli import positive_float, positive_int, run_tool
 from gluonext.common.logs import setup_logging
 from gluonext.errors import ModelError
 
@@ -42,6 +44,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--backend", choices=("gluon", "symbol", "onnx"), default=None,
                    help="how to run export folders (default: onnx where present)")  # fmt: skip
     p.add_argument("--max-upload-mb", type=positive_float, default=10.0)
+    p.add_argument("--max-megapixels", type=positive_float, default=40.0,
+                   help="refuse (413) images whose header declares more pixels, before "
+                   "decoding them (decompression bombs)")  # fmt: skip
+    p.add_argument("--max-queue", type=positive_int, default=8,
+                   help="requests decoded or predicted at once; more get 503 with "
+                   "Retry-After (bounds memory)")  # fmt: skip
     p.add_argument("--log", default="serve.log", help="log file")
     return p.parse_args(argv)
 
@@ -68,7 +76,7 @@ def main(args) -> int:
     for name, predictor in models.items():
         log.info("model %s: %s, %s, %d classes", name, predictor.task, predictor.runner.name,
                  len(predictor.classes))  # fmt: skip
-    app = create_app(models, int(args.max_upload_mb * 2**20))
+    app = create_app(models, int(args.max_upload_mb * 2**20), args.max_megapixels, args.max_queue)
     log.info("serving on http://%s:%d/", args.host, args.port)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

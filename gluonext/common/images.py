@@ -48,6 +48,44 @@ _JPEG, _PNG = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
 _TAIL_BYTES = 4096
 
 
+class ImageTooLarge(OSError):
+    """An image whose header declares more pixels than allowed (refused before decoding)."""
+
+
+def header_pixels(data: bytes) -> tuple[int, str | None] | None:
+    """(pixels, "W x H") an image file's header declares, read without decoding a pixel (PIL
+    parses the header only); None when PIL does not recognise the format. Past PIL's own
+    decompression-bomb guard, the pixel count it reports (and no "W x H")."""
+    import io
+    import re
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            return width * height, f"{width} x {height}"
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        return (int(found.group(1)) if found else 10**12), None
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+
+
+def check_pixels(data: bytes, max_pixels: float, name="image") -> None:
+    """Refuse (``ImageTooLarge``) an image whose header declares more than ``max_pixels``
+    pixels, before anything is decoded: a 30000 x 30000 PNG of one colour is a few MB on the
+    wire and 2.7 GB once decoded."""
+    found = header_pixels(data)
+    if found is not None and found[0] > max_pixels:
+        pixels, size = found
+        declared = f"{size} pixels ({pixels / 1e6:.1f} megapixels)" if size else (
+            f"{pixels / 1e6:.1f} megapixels")  # fmt: skip
+        raise ImageTooLarge(
+            f"{name}: {declared}; the limit is {max_pixels / 1e6:g} megapixels"
+        )
+
+
 def truncation(head: bytes, tail: bytes) -> str | None:
     """Why a JPEG or PNG whose first and last bytes are ``head`` / ``tail`` was cut short: no
     end-of-image marker (JPEG) or IEND chunk (PNG) near the end. None for complete files and

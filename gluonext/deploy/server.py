@@ -4,8 +4,12 @@
 in the multipart field ``image`` (and, for keypoints, an optional ``category`` field) returns
 the result as JSON; ``?overlay=1`` adds the drawn overlay as a base64 PNG and its legend.
 Uploads above the size limit get 413, a request without a length 411, anything that is not a
-readable, complete image 400 with the reason; the server keeps serving. Predictions run in
-worker threads; each model's runner lets one thread at a time use its network.
+readable, complete image 400 with the reason; the server keeps serving. An image whose header
+declares more than ``max_megapixels`` is refused with 413 before a pixel is decoded
+(decompression bombs). Decoding and prediction run in worker threads, at most ``max_queue``
+requests at a time (each model's runner lets one thread at a time use its network); past
+that a request gets 503 with ``Retry-After``, so memory stays bounded and ``/health`` answers
+throughout.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from gluonext.common.images import decode_rgb
+from gluonext.common.images import ImageTooLarge, check_pixels, decode_rgb
 from gluonext.errors import GluonextError
 
 PAGE = Path(__file__).with_name("page.html")
@@ -49,8 +53,12 @@ def png_base64(rgb) -> str:
 
 
 def predict_payload(predictor, image, overlay: bool, draw_score: float, category=None) -> dict:
-    """The JSON answer for one image (what the API gives, plus the overlay if asked)."""
+    """The JSON answer for one image (what the API gives, plus the overlay if asked); ``image``
+    is an RGB array, or the bytes of an image file and its name (decoded here, in the worker
+    thread)."""
     started = time.perf_counter()
+    if isinstance(image, tuple):
+        image = decode_rgb(*image)
     result = predictor(image, category) if predictor.task == "keypoints" else predictor(image)
     payload = result.to_json()
     if overlay:
@@ -64,14 +72,21 @@ def predict_payload(predictor, image, overlay: bool, draw_score: float, category
     return payload
 
 
-def create_app(models: dict, max_upload_bytes: int = 10 * 2**20) -> Starlette:
+def create_app(
+    models: dict,
+    max_upload_bytes: int = 10 * 2**20,
+    max_megapixels: float = 40.0,
+    max_queue: int = 8,
+) -> Starlette:
     """The ASGI app for ``models`` (name -> predictor)."""
+    busy = {"requests": 0}  # decoding or predicting now (the event loop alone changes it)
 
     async def page(request: Request):
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
     async def health(request: Request):
-        return JSONResponse({"status": "ok", "models": len(models)})
+        return JSONResponse({"status": "ok", "models": len(models), "busy": busy["requests"],
+                             "max_queue": max_queue})  # fmt: skip
 
     async def list_models(request: Request):
         return JSONResponse([describe_model(n, p) for n, p in models.items()])
@@ -93,22 +108,32 @@ def create_app(models: dict, max_upload_bytes: int = 10 * 2**20) -> Starlette:
         if upload is None or not hasattr(upload, "read"):
             return _error(400, "no file in the form field 'image'")
         data = await upload.read()
+        filename = upload.filename or "upload"
         try:
-            image = decode_rgb(data, upload.filename or "upload")
-        except OSError as exc:
-            return _error(400, str(exc))
+            check_pixels(data, max_megapixels * 1e6, filename)
+        except ImageTooLarge as exc:
+            return _error(413, str(exc))
         overlay = request.query_params.get("overlay") in ("1", "true", "yes")
         try:
             draw_score = float(request.query_params.get("draw_score", 0.5))
         except ValueError:
             return _error(400, "draw_score must be a number")
         category = form.get("category") or None
+        if busy["requests"] >= max_queue:
+            response = _error(503, f"busy: {max_queue} requests in progress; try again shortly")
+            response.headers["Retry-After"] = "1"
+            return response
+        busy["requests"] += 1
         try:
             payload = await run_in_threadpool(
-                predict_payload, models[name], image, overlay, draw_score, category
+                predict_payload, models[name], (data, filename), overlay, draw_score, category
             )
+        except OSError as exc:  # not a readable, complete image
+            return _error(400, str(exc))
         except GluonextError as exc:
             return _error(400, str(exc))
+        finally:
+            busy["requests"] -= 1
         payload["model"] = name
         return JSONResponse(payload)
 

@@ -1,14 +1,22 @@
-"""tools/serve.py for real on 127.0.0.1: the API, its refusals, and a bounded load of 300
-requests from 8 clients (a fifth of them bad) answered as the Python API answers."""
+"""tools/serve.py for real on 127.0.0.1: the API, its refusals, a bounded load of 300
+requests from 8 clients (a fifth of them bad) answered as the Python API answers,
+decompression bombs refused from their headers while good requests are answered, and a full
+queue answering 503."""
 
 import base64
+import contextlib
 import http.client
 import os
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -32,15 +40,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(checkpoints, photos, tmp_path_factory):
-    """(base URL, {name: model path}) of a running server with an ONNX export and a .ckpt."""
-    folder = tmp_path_factory.mktemp("serve")
-    export_model(checkpoints("seg_fcn"), folder / "parts", images=[str(photos[0])])
-    models = {"parts": folder / "parts", "landmarks": checkpoints("simple_pose")}
+@contextlib.contextmanager
+def running_server(folder, models: dict, *flags):
+    """tools/serve.py in its own process on a free loopback port: (base URL, process)."""
     port = free_port()
     command = [sys.executable, str(REPO / "tools" / "serve.py"), "--port", str(port),
-               "--max-upload-mb", str(LIMIT_MB), "--log", str(folder / "serve.log"),
+               "--log", str(folder / "serve.log"), *flags,
                *[f"--model={n}={p}" for n, p in models.items()]]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -57,9 +62,21 @@ def server(checkpoints, photos, tmp_path_factory):
     else:
         process.kill()
         raise AssertionError("the server did not come up within 120 s")
-    yield url, models
-    process.terminate()
-    process.wait(timeout=30)
+    try:
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(checkpoints, photos, tmp_path_factory):
+    """(base URL, {name: model path}) of a running server with an ONNX export and a .ckpt."""
+    folder = tmp_path_factory.mktemp("serve")
+    export_model(checkpoints("seg_fcn"), folder / "parts", images=[str(photos[0])])
+    models = {"parts": folder / "parts", "landmarks": checkpoints("simple_pose")}
+    with running_server(folder, models, "--max-upload-mb", str(LIMIT_MB)) as (url, _):
+        yield url, models
 
 
 def _post(url, data, name="photo.jpg", **params):
@@ -69,7 +86,8 @@ def _post(url, data, name="photo.jpg", **params):
 
 def test_endpoints_answer_as_documented(server, photos):
     url, _ = server
-    assert requests.get(f"{url}/health", timeout=5).json() == {"status": "ok", "models": 2}
+    health = requests.get(f"{url}/health", timeout=5).json()
+    assert health == {"status": "ok", "models": 2, "busy": 0, "max_queue": 8}
     listed = {m["name"]: m for m in requests.get(f"{url}/models", timeout=5).json()}
     assert listed["parts"]["task"] == "segmentation" and listed["parts"]["backend"] == "onnx"
     assert (
@@ -136,3 +154,126 @@ def test_a_bounded_load_is_answered_like_the_api(server, photos, capsys):
     assert requests.get(f"{url}/health", timeout=5).json()["status"] == "ok"
     with capsys.disabled():
         print(f"\n[load test] {report.summary()}")
+
+
+def png_bomb(side: int) -> bytes:
+    """A side x side grey PNG of zeros: about 1 MB for 30000 (2.7 GB once decoded as RGB),
+    written row by row so the test never holds the pixels."""
+    packer = zlib.compressobj(9)
+    row = bytes(side + 1)  # filter byte 0, then the row's pixels
+    data = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        checksum = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + checksum
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+def jpeg_bomb(side: int) -> bytes:
+    """A 16 x 16 JPEG whose frame header claims side x side pixels."""
+    data = bytearray(cv2.imencode(".jpg", np.zeros((16, 16, 3), np.uint8))[1].tobytes())
+    frame = data.index(b"\xff\xc0")  # SOF0: marker, length, precision, height, width
+    data[frame + 5 : frame + 9] = struct.pack(">HH", side, side)
+    return bytes(data)
+
+
+def peak_memory_bytes(pid: int) -> int:
+    """The process's peak resident memory (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_decompression_bombs_are_refused_before_decoding_and_the_rest_is_served(
+    checkpoints, photos, tmp_path
+):
+    """PNG and JPEG bombs (30000 x 30000 declared, under the upload limit) sent at once with
+    good photos: each bomb gets 413 from its header, each photo the Python API's answer, the
+    server's peak memory stays under 2 GiB, and /health answers within a second throughout."""
+    model = checkpoints("seg_fcn")
+    bombs = {"bomb.png": png_bomb(30000), "bomb.jpg": jpeg_bomb(30000)}
+    assert all(len(b) < 4 * 2**20 for b in bombs.values())
+    direct = load_predictor(model)
+    good = [p.read_bytes() for p in photos[:4]]
+    expected = [direct(read_rgb(p)).to_json() for p in photos[:4]]
+    with running_server(tmp_path, {"parts": model}, "--max-upload-mb", "4") as (url, process):
+        stop, health = threading.Event(), []
+
+        def watch():
+            while not stop.is_set():
+                started = time.monotonic()
+                answer = requests.get(f"{url}/health", timeout=10)
+                health.append((answer.status_code, time.monotonic() - started))
+                time.sleep(0.1)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        jobs = [(name, data) for name, data in bombs.items() for _ in range(3)]
+        jobs += [(f"photo{k}.jpg", data) for k, data in enumerate(good) for _ in range(2)]
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            answers = list(pool.map(lambda job: _post(f"{url}/predict/parts", job[1], job[0]),
+                                    jobs))  # fmt: skip
+        stop.set()
+        watcher.join()
+        peak = peak_memory_bytes(process.pid)
+    for (name, _), answer in zip(jobs, answers, strict=True):
+        if name.startswith("bomb"):
+            assert answer.status_code == 413, (name, answer.text)
+            assert answer.json()["error"].startswith(f"{name}: ")
+            assert "900.0 megapixels; the limit is 40 megapixels" in answer.json()["error"]
+        else:
+            assert answer.status_code == 200, (name, answer.text)
+            got = {k: v for k, v in answer.json().items() if k not in ("milliseconds", "model")}
+            assert got == expected[int(name[5])], name
+    assert peak < 2 * 2**30, f"server peak memory {peak / 2**30:.2f} GiB"
+    assert len(health) >= 3 and all(status == 200 for status, _ in health)
+    assert max(seconds for _, seconds in health) < 1.0, health
+
+
+def test_a_full_queue_answers_503_with_retry_after():
+    """--max-queue 1: while one request is being predicted, the next is turned away at once
+    with 503 and Retry-After, /health says so, and the first is still answered."""
+    import uvicorn
+
+    from gluonext.deploy.server import create_app
+
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow:  # a predictor that holds its request until released
+        task, classes = "segmentation", ["background"]
+        runner, spec = SimpleNamespace(name="test"), {"input": {"height": 8, "width": 8}}
+
+        def __call__(self, image):
+            entered.set()
+            release.wait(30)
+            return SimpleNamespace(to_json=lambda: {"shape": list(image.shape)})
+
+    app = create_app({"slow": Slow()}, max_queue=1)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(),
+                                           log_level="warning"))  # fmt: skip
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{server.config.port}"
+        photo = cv2.imencode(".jpg", np.zeros((12, 20, 3), np.uint8))[1].tobytes()
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(_post, f"{url}/predict/slow", photo)
+            assert entered.wait(30)
+            turned_away = _post(f"{url}/predict/slow", photo)
+            assert turned_away.status_code == 503 and turned_away.headers["Retry-After"] == "1"
+            assert "busy" in turned_away.json()["error"]
+            assert requests.get(f"{url}/health", timeout=1).json()["busy"] == 1
+            release.set()
+            assert first.result().status_code == 200
+            assert first.result().json()["shape"] == [12, 20, 3]
+        assert requests.get(f"{url}/health", timeout=1).json()["busy"] == 0
+    finally:
+        release.set()
+        server.should_exit = True
+        thread.join(timeout=30)
