@@ -252,8 +252,11 @@ def _write_forms(reference, staging: Path, formats, pictures, tolerance, report)
     try:
         export_onnx(staging, reference.input_shape, staging / ONNX,
                     any_size=reference.any_input_size)  # fmt: skip
-        onnx = PREDICTORS[reference.task](OnnxRunner(staging / ONNX), reference.spec,
-                                          **_options(reference))  # fmt: skip
+        try:
+            runner = OnnxRunner(staging / ONNX)  # a default session, as a user makes it
+        except RuntimeError as exc:
+            raise OnnxUnsupported(str(exc).split(": ", 1)[-1]) from None
+        onnx = PREDICTORS[reference.task](runner, reference.spec, **_options(reference))
         found = compare(reference, answers, onnx, pictures, tolerance)
         report.parity["onnx"] = found
         if not passed(found):

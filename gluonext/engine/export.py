@@ -162,7 +162,7 @@ def export_onnx(folder: Path, input_shape: tuple, path: Path | None = None,
             f"{mx.__version__}" + (f" (nor {', '.join(missing[1:])})" if missing[1:] else "")
         )
     try:
-        model = onnx_model_from_symbol(symbol, params, tuple(input_shape), any_size)
+        model = tidy_graph(onnx_model_from_symbol(symbol, params, tuple(input_shape), any_size))
     except Exception as exc:  # noqa: BLE001 - the converter and onnx's checker raise anything
         reason = " ".join(str(exc).split())
         raise OnnxUnsupported(f"MXNet's ONNX converter stopped: {reason}") from None
@@ -170,6 +170,40 @@ def export_onnx(folder: Path, input_shape: tuple, path: Path | None = None,
     with atomic_open(path, "wb") as handle:
         handle.write(model.SerializeToString())
     return path
+
+
+def tidy_graph(model):
+    """The converted graph as any ONNX Runtime session takes it: every node named, uniquely
+    (MXNet's converter leaves half of them unnamed, and ONNX Runtime 1.19's full optimisation
+    level then fuses two Gather/Slice groups into nodes of one name and refuses the model),
+    and no initializer that no node reads."""
+    taken: set[str] = set()
+    for index, node in enumerate(model.graph.node):
+        name = node.name or (node.output[0] if node.output else f"{node.op_type}_{index}")
+        while name in taken:
+            name = f"{name}_{index}"
+        node.name = name
+        taken.add(name)
+    read = _names_read(model.graph)
+    unused = [init for init in model.graph.initializer if init.name not in read]
+    for init in unused:
+        model.graph.initializer.remove(init)
+    return model
+
+
+def _names_read(graph) -> set[str]:
+    """Every value name ``graph``'s nodes (and the subgraphs of If / Loop nodes) read, and its
+    outputs."""
+    from onnx import AttributeProto
+
+    read = {output.name for output in graph.output}
+    for node in graph.node:
+        read.update(node.input)
+        for attribute in node.attribute:
+            if attribute.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS):
+                for subgraph in [attribute.g, *attribute.graphs]:
+                    read |= _names_read(subgraph)
+    return read
 
 
 def max_differences(reference: list[np.ndarray], other: list[np.ndarray]) -> list[float]:

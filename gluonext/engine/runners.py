@@ -67,12 +67,9 @@ class SymbolRunner(Runner):
 
 
 class OnnxRunner(Runner):
-    """``model.onnx`` in ONNX Runtime on the CPU.
-
-    ONNX Runtime 1.19's full optimisation level breaks some converted graphs (its
-    GatherSliceToSplitFusion names two nodes alike and the session refuses the model);
-    the next level down is used then, which still folds BatchNorm into the convolutions.
-    """
+    """``model.onnx`` in ONNX Runtime on the CPU, in the session a user of the file alone
+    makes: ``InferenceSession(path)`` with the default options (the full optimisation level),
+    or only the thread count changed."""
 
     name = "onnx"
 
@@ -80,29 +77,16 @@ class OnnxRunner(Runner):
         super().__init__()
         import onnxruntime as ort
 
-        levels = (
-            ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-            ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-        )
         path = Path(path)
         path = path / ONNX if path.is_dir() else path
-        error = None
-        for level in levels:
+        options = None
+        if threads:
             options = ort.SessionOptions()
-            options.log_severity_level = 3
-            options.graph_optimization_level = level
-            if threads:
-                options.intra_op_num_threads = threads
-            try:
-                self.session = ort.InferenceSession(
-                    str(path), options, providers=["CPUExecutionProvider"]
-                )
-                break
-            except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises its own Fail type
-                error = exc
-        else:
-            raise RuntimeError(f"{path}: ONNX Runtime cannot load it: {error}")
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), options)
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises its own Fail type
+            raise RuntimeError(f"{path}: ONNX Runtime cannot load it: {exc}") from None
         self.input = self.session.get_inputs()[0].name
 
     def _run(self, batch):

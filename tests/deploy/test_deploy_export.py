@@ -53,6 +53,33 @@ def test_symbol_and_onnx_reproduce_the_checkpoint(family, checkpoints, photos, t
         assert exported.runner.name == backend and exported.task == task
         for image in _images(photos):
             assert _same(task, reference(image), exported(image)), (family, backend)
+    check_plain_sessions(tmp_path / "export" / "model.onnx", reference, _images(photos))
+
+
+def check_plain_sessions(path, reference, images, tolerance=1e-4):
+    """``model.onnx`` alone, as a user loads it: ``onnxruntime.InferenceSession(path)`` with
+    the default options, and at each optimisation level, gives the checkpoint's raw outputs
+    on the photos (within the export's tolerance, relative to each output's size)."""
+    import onnxruntime as ort
+
+    from gluonext.engine.export import max_differences
+
+    level = ort.GraphOptimizationLevel
+    levels = [level.ORT_DISABLE_ALL, level.ORT_ENABLE_BASIC, level.ORT_ENABLE_EXTENDED,
+              level.ORT_ENABLE_ALL]  # fmt: skip
+    sessions = [ort.InferenceSession(str(path))]
+    for chosen in levels:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = chosen
+        sessions.append(ort.InferenceSession(str(path), options))
+    for image in images:
+        batch, _ = reference.prepare(image)
+        expected = reference.runner(batch)
+        scale = [max(1.0, float(np.abs(e[np.isfinite(e)]).max(initial=0))) for e in expected]
+        for session, name in zip(sessions, ["default", *levels], strict=True):
+            outputs = session.run(None, {session.get_inputs()[0].name: batch})
+            gaps = max_differences(expected, outputs)
+            assert all(g <= tolerance * s for g, s in zip(gaps, scale, strict=True)), (name, gaps)
 
 
 @pytest.mark.parametrize("family", ["faster_rcnn", "mask_rcnn"])
