@@ -78,7 +78,7 @@ TASKS = {
         "full": {"images": 240, "held_out": 80,
                  "flags": ["--epochs", "8", "--lr-decay-epoch", "6", "--val-interval", "4"]},
         "suite": {"images": 200, "held_out": 80,
-                  "flags": ["--epochs", "3", "--lr-decay-epoch", "2", "--val-interval", "3"]},
+                  "flags": ["--epochs", "2", "--lr-decay-epoch", "2", "--val-interval", "2"]},
     },
 }  # fmt: skip
 

@@ -189,7 +189,7 @@ def check_dist_sync(script: str, args: list, tmp_path, epochs: int, shard: int, 
 # instead of forming a tail at the end, and the first two pretrain different backbones
 # (ResNet18, MobileNet0.25) side by side.
 _FIRST = ("instances_beat_the_image", "boxes_beat_the_image", "parsing_beats_the_image",
-          "landmarks_beat_the_image", "overfits_a_few")  # fmt: skip
+          "landmarks_beat_the_image", "held_out_images_are_not")  # fmt: skip
 
 
 def pytest_collection_modifyitems(config, items):

@@ -15,7 +15,9 @@ training images, by content hash and by the generator key of each picture.
 import hashlib
 import json
 import os
+from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import exclusive
 from helpers.script_loader import load_script
@@ -86,8 +88,46 @@ def test_landmarks_beat_the_image_blind_baseline(cache, tmp_path):
     check_margin(learn("keypoints", cache, tmp_path))
 
 
-def test_instances_beat_the_image_blind_baseline(cache, tmp_path):
+def test_instances_beat_the_image_blind_baseline_then_predict_and_submit(cache, tmp_path):
+    """... and the trained Mask R-CNN goes through the prediction and Kaggle submission tools
+    on the held-out images."""
+    import imaterialist_submission
+    import predict_instances
+
+    from gluonext.formats.rle import parse_kaggle
+
     check_margin(learn("instances", cache, tmp_path))
+    data = task_data("instances", "suite", 0, cache)
+    held_out = json.loads((data / "annotations" / "instances_val.json").read_text())["images"]
+    out = tmp_path / "predictions"
+    argv = ["--checkpoint", str(tmp_path / "out" / "run" / "checkpoint_last.ckpt"), "--input",
+            str(data / "train"), "--output", str(out), "--annotations",
+            str(data / "annotations" / "instances_val.json"), "--no-progress"]  # fmt: skip
+    assert predict_instances.main(predict_instances.parse_args(argv)) == 0
+    predicted = json.loads((out / "predictions.json").read_text())
+    assert {Path(r["file_name"]).name for r in predicted} == {i["file_name"] for i in held_out}
+    assert len(list(out.glob("*_overlay.jpg"))) == len(held_out)
+    skipped = json.loads((out / "skipped.json").read_text())  # the training images
+    assert len(skipped) == len(list((data / "train").glob("*.jpg"))) - len(held_out)
+    assert all("not in" in s["reason"] for s in skipped)
+    csv_path = tmp_path / "submission.csv"
+    argv = ["--predictions", str(out / "predictions.json"), "--output", str(csv_path),
+            "--threshold", "0.3", "--images", str(data / "train")]  # fmt: skip
+    assert imaterialist_submission.main(imaterialist_submission.parse_args(argv)) == 0
+    sizes = {image["file_name"]: (image["height"], image["width"]) for image in held_out}
+    lines = csv_path.read_text().splitlines()
+    assert lines[0] == "ImageId,EncodedPixels,ClassId" and len(lines) > len(held_out)
+    covered: dict = {}
+    for line in lines[1:]:
+        image_id, encoded, class_id = line.split(",")
+        assert 0 <= int(class_id) <= 12
+        height, width = sizes[image_id]
+        mask = np.zeros(height * width, bool)
+        for start, length in parse_kaggle(encoded, height, width).reshape(-1, 2):
+            mask[start - 1 : start - 1 + length] = True
+        seen = covered.setdefault(image_id, np.zeros(height * width, bool))
+        assert not (seen & mask).any(), f"{image_id}: overlapping masks"
+        seen |= mask
 
 
 def test_boxes_beat_the_image_blind_baseline_and_export_unchanged(cache, tmp_path):

@@ -163,7 +163,7 @@ def unstable_under(reference, image, diffs, trials: int = 20) -> bool:
 def reference_answers(reference, images) -> list:
     """(raw outputs, result) of the checkpoint for each parity image, computed once for all
     the exported forms."""
-    return [(reference.network_outputs(image), reference(image)) for image in images]
+    return [reference.answer(image) for image in images]
 
 
 def compare(reference, answers, other, images, tolerance: float) -> dict:
@@ -171,14 +171,14 @@ def compare(reference, answers, other, images, tolerance: float) -> dict:
     ``answers`` on ``images``."""
     worst, scales, agree, explained = None, None, True, True
     for image, (ref, expected) in zip(images, answers, strict=True):
-        out = other.network_outputs(image)
+        out, result = other.answer(image)
         diffs = max_differences(ref, out)
         sizes = [_magnitude(r) for r in ref]
         worst = diffs if worst is None else [max(a, b) for a, b in zip(worst, diffs, strict=True)]
         scales = (
             sizes if scales is None else [max(a, b) for a, b in zip(scales, sizes, strict=True)]
         )
-        if not same_results(reference.task, expected, other(image)):
+        if not same_results(reference.task, expected, result):
             agree = False
             boxes = reference.task in ("detection", "instances")
             explained = explained and boxes and unstable_under(reference, image, diffs)

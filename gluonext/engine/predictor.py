@@ -87,6 +87,16 @@ class Predictor:
         batch, _ = self.prepare(check_image(image))
         return self.runner(batch)
 
+    def answer(self, image) -> tuple[list[np.ndarray], object]:
+        """(raw outputs, result) for ``image``: one pass of the network where the result is
+        made from those outputs alone, two where the task's call runs more (flip, scales)."""
+        if type(self).__call__ is not Predictor.__call__:
+            return self.network_outputs(image), self(image)
+        image = check_image(image)
+        batch, info = self.prepare(image)
+        outputs = self.runner(batch)
+        return outputs, self.finish(outputs, info, image)
+
     def prepare(self, image):  # pragma: no cover - every task overrides it
         raise NotImplementedError
 

@@ -48,23 +48,39 @@ def read_garment_labels(root: Path) -> tuple[list[str], np.ndarray]:
     return names, labels
 
 
+# decoded, resized pictures kept in memory across epochs up to this many bytes (8,000 pictures
+# at 96 px take 221 MB; decoding them again each epoch cost a fifth of a MobileNet0.25's time)
+CACHE_BYTES = 2**30
+
+
 class GarmentLabels(gluon.data.Dataset):
-    """(C x S x S normalised image, 13 labels); ``train`` adds a seeded random flip."""
+    """(C x S x S normalised image, 13 labels); ``train`` adds a seeded random flip. Each
+    picture is decoded and resized once and kept (within ``CACHE_BYTES``)."""
 
     def __init__(self, image_dir: Path, names, labels, size: int, train: bool, seed: int = 0):
         self.image_dir, self.names, self.labels = Path(image_dir), list(names), labels
         self.size, self.train, self.seed = size, train, seed
+        self.cache = {} if len(self.names) * size * size * 3 <= CACHE_BYTES else None
 
     def __len__(self) -> int:
         return len(self.names)
 
-    def __getitem__(self, key):
-        index, seed = key if isinstance(key, tuple) else (key, self.seed + key)
+    def picture(self, index: int) -> np.ndarray:
+        """Picture ``index`` decoded and resized to S x S (from the cache after the first)."""
+        if self.cache is not None and index in self.cache:
+            return self.cache[index]
         try:
             image = read_rgb(self.image_dir / self.names[index])
         except OSError as exc:
             raise DatasetError(str(exc)) from None
         image = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        if self.cache is not None:
+            self.cache[index] = image
+        return image
+
+    def __getitem__(self, key):
+        index, seed = key if isinstance(key, tuple) else (key, self.seed + key)
+        image = self.picture(index)
         if self.train and np.random.RandomState(seed).rand() < 0.5:
             image = image[:, ::-1]
         return normalize(np.ascontiguousarray(image)), self.labels[index]
