@@ -22,11 +22,12 @@ import sys
 import threading
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import learning  # noqa: E402
+import learning  # bench/learning.py, beside this script
 
-from gluonext.common.cli import positive_int  # noqa: E402
-from gluonext.common.files import atomic_open  # noqa: E402
+from gluonext.common.cli import positive_int
+from gluonext.common.files import atomic_open
+
+BENCH = Path(__file__).resolve().parent
 
 TASK_ORDER = ("instances", "detection", "keypoints", "segmentation")  # longest first
 
@@ -41,9 +42,8 @@ class Job:
 def jobs_for(seeds, budget: str, output: Path, cache: Path) -> list[Job]:
     """Pictures, backbones, each task's data and the task runs, in the order they should
     start (the two runs of a task and seed share its data, made once)."""
-    here = str(Path(__file__).resolve().parent / "learning.py")
-    inline = "import sys; sys.path.insert(0, {!r}); import learning; from pathlib import Path; "
-    prefix = inline.format(str(Path(here).parent))
+    here = str(BENCH / "learning.py")
+    prefix = "import learning; from pathlib import Path; "  # run with bench/ on PYTHONPATH
     jobs: list[Job] = []
     for seed in seeds:
         pictures = Job(f"pictures seed {seed}", [sys.executable, "-c", prefix +
@@ -80,7 +80,8 @@ def jobs_for(seeds, budget: str, output: Path, cache: Path) -> list[Job]:
 def run_all(jobs: list[Job], workers: int) -> None:
     """Run ``jobs`` on ``workers`` threads, each job once its needs are finished."""
     lock = threading.Condition()
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    path = os.pathsep.join(filter(None, [str(BENCH), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
 
     def next_job():
         for job in jobs:

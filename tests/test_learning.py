@@ -58,9 +58,9 @@ def task_data(task, budget, seed, cache):
 
 def learn(task, cache, tmp_path):
     # one worker at a time makes the pictures, the data and each backbone (the other then
-    # finds them)
-    pictures(0, cache)
+    # finds them); the task's own data first, while the other worker makes the pictures
     task_data(task, "suite", 0, cache)
+    pictures(0, cache)
     with exclusive(cache / f"{learning.TASKS[task]['network']}.lock"):
         learning.backbone(task, 0, cache)
     result = learning.learn(task, 0, tmp_path / "out", True, "suite", cache)
