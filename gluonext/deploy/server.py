@@ -52,13 +52,12 @@ def png_base64(rgb) -> str:
     return base64.b64encode(data.tobytes()).decode("ascii")
 
 
-def predict_payload(predictor, image, overlay: bool, draw_score: float, category=None) -> dict:
-    """The JSON answer for one image (what the API gives, plus the overlay if asked); ``image``
-    is an RGB array, or the bytes of an image file and its name (decoded here, in the worker
-    thread)."""
+def predict_payload(predictor, data: bytes, name: str, overlay: bool, draw_score: float,
+                    category=None) -> dict:  # fmt: skip
+    """The JSON answer for one uploaded image file (what the API gives, plus the overlay if
+    asked), decoded here, in the worker thread; OSError when it is not a readable image."""
     started = time.perf_counter()
-    if isinstance(image, tuple):
-        image = decode_rgb(*image)
+    image = decode_rgb(data, name)
     result = predictor(image, category) if predictor.task == "keypoints" else predictor(image)
     payload = result.to_json()
     if overlay:
@@ -126,11 +125,9 @@ def create_app(
         busy["requests"] += 1
         try:
             payload = await run_in_threadpool(
-                predict_payload, models[name], (data, filename), overlay, draw_score, category
+                predict_payload, models[name], data, filename, overlay, draw_score, category
             )
-        except OSError as exc:  # not a readable, complete image
-            return _error(400, str(exc))
-        except GluonextError as exc:
+        except (OSError, GluonextError) as exc:  # not a readable image; a bad category
             return _error(400, str(exc))
         finally:
             busy["requests"] -= 1
