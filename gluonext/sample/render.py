@@ -172,10 +172,14 @@ def _palette_colour(rng: np.random.RandomState) -> np.ndarray:
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
 
 
-def _texture(rng, shape, family: str) -> np.ndarray:
-    """A full-frame float RGB texture of the given family with random colours and scale."""
+def _texture(rng, shape, family: str, window=None) -> np.ndarray:
+    """A float RGB texture of the given family with random colours and scale, laid over the
+    whole frame of ``shape``; computed only within ``window`` ((y0, y1, x0, x1), default the
+    whole frame). The random draws are the whole frame's either way, so a seed gives the same
+    pixels whatever the window."""
     h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    y0, y1, x0, x1 = window or (0, h, 0, w)
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     a, b = _palette_colour(rng), _palette_colour(rng)
     period = rng.uniform(4, 14) * max(h, w) / 256
     angle = rng.uniform(0, np.pi)
@@ -191,15 +195,15 @@ def _texture(rng, shape, family: str) -> np.ndarray:
         t = (cx**2 + cy**2 < (period * 0.28) ** 2).astype(np.float32)
     elif family == "knit":  # vertical ribs with fine grain
         t = 0.5 + 0.5 * np.sin(2 * np.pi * xx / max(period * 0.35, 2.5))
-        t = t * 0.7 + 0.3 * rng.rand(h, w).astype(np.float32)
+        t = t * 0.7 + 0.3 * rng.rand(h, w).astype(np.float32)[y0:y1, x0:x1]
         b = a * 0.6
     elif family == "denim":
         a = np.float32([rng.randint(20, 70), rng.randint(40, 90), rng.randint(100, 170)])
         b = a * 1.35
         t = 0.5 + 0.5 * np.sin(2 * np.pi * (xx + yy) / 3.0)
-        t = t * 0.6 + 0.4 * rng.rand(h, w).astype(np.float32)
+        t = t * 0.6 + 0.4 * rng.rand(h, w).astype(np.float32)[y0:y1, x0:x1]
     else:  # solid, with a little grain
-        t = rng.rand(h, w).astype(np.float32) * 0.25
+        t = rng.rand(h, w).astype(np.float32)[y0:y1, x0:x1] * 0.25
         b = a * 0.8
     return a[None, None, :] * (1 - t[..., None]) + b[None, None, :] * t[..., None]
 
@@ -710,17 +714,23 @@ def _paint(rng, layers: list[_Layer], shape, skin_colour, hair_colour):
     shade = 0.8 + 0.35 * np.sin(np.linspace(0, np.pi, width, dtype=np.float32))[None, :, None]
     for index, layer in enumerate(layers):
         visible = id_map == index
-        if not visible.any():
+        rows, cols = np.flatnonzero(visible.any(axis=1)), np.flatnonzero(visible.any(axis=0))
+        if not rows.size:
             continue
+        # the layer's bounding box, and one pixel more for its outline's erosion
+        y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        inside = visible[y0:y1, x0:x1]
         if layer.kind == "skin":
-            colour = skin_colour + rng.normal(0, 4, size=(height, width, 1)).astype(np.float32)
-            texture = np.broadcast_to(colour, (height, width, 3))
+            grain = rng.normal(0, 4, size=(height, width, 1)).astype(np.float32)
+            texture = np.broadcast_to(skin_colour + grain[y0:y1, x0:x1], (*inside.shape, 3))
         elif layer.kind == "hair":
-            texture = np.broadcast_to(hair_colour, (height, width, 3))
+            texture = np.broadcast_to(hair_colour, (*inside.shape, 3))
         else:
-            texture = _texture(rng, shape, layer.texture) * shade
-        image[visible] = texture[visible]
-        image[_outline(visible)] *= 0.7
+            texture = _texture(rng, shape, layer.texture, (y0, y1, x0, x1)) * shade[:, x0:x1]
+        image[y0:y1, x0:x1][inside] = texture[inside]
+        py0, px0 = max(y0 - 1, 0), max(x0 - 1, 0)
+        py1, px1 = min(y1 + 1, height), min(x1 + 1, width)
+        image[py0:py1, px0:px1][_outline(visible[py0:py1, px0:px1])] *= 0.7
     return id_map, image
 
 
