@@ -66,6 +66,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-size", type=positive_int, default=1000, help="faster_rcnn: long side")
     p.add_argument("--rcnn-num-samples", type=positive_int, default=128,
                    help="faster_rcnn: RoIs sampled per image in training")  # fmt: skip
+    p.add_argument("--rpn-pre-nms", type=positive_int, default=None,
+                   help="faster_rcnn: cap on the RPN's proposals before its NMS")  # fmt: skip
+    p.add_argument("--rpn-post-nms", type=positive_int, default=None,
+                   help="faster_rcnn: cap after its NMS (GluonCV: 2000 training, 300 test; "
+                   "on a CPU the per-RoI head costs most)")  # fmt: skip
     p.add_argument("--dataset", default="voc", choices=("voc", "coco"))
     p.add_argument("--data-root", "--data_root", dest="data_root", default="datasets/apparel_voc")
     p.add_argument("--train-list", default=None, help="voc: image stems (default train.txt)")
@@ -115,6 +120,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         ("--syncbn", args.syncbn, ("ssd", "yolo3")),
         ("--no-random-shape", args.no_random_shape, ("yolo3",)),
         ("--use-fpn", args.use_fpn, ("faster_rcnn",)),
+        ("--rpn-pre-nms", args.rpn_pre_nms, ("faster_rcnn",)),
+        ("--rpn-post-nms", args.rpn_post_nms, ("faster_rcnn",)),
     ):
         if given and args.model not in models:
             p.error(f"{flag} applies to {' and '.join(models)} here, not to --model {args.model}")

@@ -92,12 +92,17 @@ def test_faster_rcnn_trains_one_image_per_device_and_predicts(apparel, tmp_path,
     import predict_detection
 
     args = ssd_args(apparel, tmp_path / "run", "--epochs", "1", "--rcnn-num-samples", "16",
-                    "--max-size", "240", "--ctx", "cpu:0,cpu:1")  # fmt: skip
+                    "--max-size", "240", "--ctx", "cpu:0,cpu:1", "--rpn-pre-nms", "200",
+                    "--rpn-post-nms", "40")  # fmt: skip
     args[1:6] = ["faster_rcnn", "--network", "resnet18_v1b", "--data-shape", "160"]
     for flag in ("--batch-size", "--lr"):  # the recipe's defaults
         del args[args.index(flag) : args.index(flag) + 2]
     assert td.main(td.parse_args(args)) == 0
     assert "batch 2, 4 iterations per epoch" in caplog.text  # default: one image per device
+    from gluonext.detection.inference import DetectionPredictor
+
+    rpn = DetectionPredictor.from_checkpoint(tmp_path / "run" / "checkpoint_last.ckpt").runner
+    assert (rpn.block.rpn._test_pre_nms, rpn.block.rpn._test_post_nms) == (200, 40)
     (record,) = [
         json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     ]
@@ -188,7 +193,7 @@ def test_faster_rcnn_fpn_trains_predicts_and_exports(apparel, tmp_path):
     from gluonext.deploy.export import export_model
 
     args = ssd_args(apparel, tmp_path / "run", "--epochs", "1", "--rcnn-num-samples", "16",
-                    "--max-size", "240", "--use-fpn")  # fmt: skip
+                    "--max-size", "240", "--use-fpn", "--rpn-post-nms", "40")  # fmt: skip
     args[1:6] = ["faster_rcnn", "--network", "resnet18_v1b", "--data-shape", "160"]
     for flag in ("--batch-size", "--lr"):
         k = args.index(flag)

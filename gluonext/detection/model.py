@@ -219,11 +219,14 @@ def build_faster_rcnn(
     per_device_batch_size: int = 1,
     num_sample: int = 128,
     use_fpn: bool = False,
+    max_pre_nms: int | None = None,
+    max_post_nms: int | None = None,
 ):
     """GluonCV's ``faster_rcnn_<network>_custom`` (ResNet C4, VOC settings: short 600, max
     1000, ``num_sample`` = 128 RoIs per image in training; on a CPU the per-RoI head sets
     most of the cost) for ``classes``, with the RPN's proposal counts capped by the
-    anchors of the smallest image. With ImageNet weights BatchNorm and the stem stay frozen
+    anchors of the smallest image and by ``max_pre_nms`` / ``max_post_nms`` (before and after
+    its NMS, in training and test). With ImageNet weights BatchNorm and the stem stay frozen
     as in GluonCV; from random weights every layer trains and BatchNorm uses batch
     statistics. ``use_fpn``: GluonCV's ``faster_rcnn_fpn_<network>`` layout instead (P2-P6,
     a 2 x 1024 box head, RoIs of 7 x 7). Call ``gluonext.rcnn.model.initialize`` before use."""
@@ -242,8 +245,10 @@ def build_faster_rcnn(
     smallest = min(short) if isinstance(short, (tuple, list)) else short
     # C4: 3 scales x 3 ratios on stride 16; FPN: 3 ratios on each of 5 strides
     budget = anchor_budget(smallest, use_fpn=use_fpn, per_cell=3 if use_fpn else 9)
+    budget = min(budget, max_pre_nms or budget)
+    post_cap = max_post_nms or 2000
     train_pre, test_pre = min(12000, budget), min(6000, budget)
-    train_post, test_post = min(2000, train_pre), min(300, test_pre)
+    train_post, test_post = min(2000, train_pre, post_cap), min(300, test_pre, post_cap)
     base = rcnn_backbone(network, pretrained_base, trainable_norm=pretrained_base is None)
     common = dict(
         classes=list(classes), short=short, max_size=max_size,

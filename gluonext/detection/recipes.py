@@ -269,7 +269,8 @@ class FasterRCNNRecipe:
             net = build_faster_rcnn(
                 self.args.network, classes, self.short, self.max_size, pretrained_base,
                 per_device, getattr(self.args, "rcnn_num_samples", 128),
-                getattr(self.args, "use_fpn", False),
+                getattr(self.args, "use_fpn", False), getattr(self.args, "rpn_pre_nms", None),
+                getattr(self.args, "rpn_post_nms", None),
             )  # fmt: skip
         initialize(net, contexts)
         return net

@@ -16,7 +16,8 @@ DETECTION = {
     "yolo3": ["--model", "yolo3", "--network", "mobilenet0.25", "--data-shape", "128",
               "--batch-size", "4", "--lr", "0.01"],
     "faster_rcnn": ["--model", "faster_rcnn", "--network", "resnet18_v1b", "--data-shape",
-                    "160", "--max-size", "240", "--rcnn-num-samples", "16"],
+                    "160", "--max-size", "240", "--rcnn-num-samples", "16", "--rpn-post-nms",
+                    "40"],
 }  # fmt: skip
 
 
