@@ -139,6 +139,32 @@ def fix_cpu_roi_align(net: nn.HybridBlock) -> nn.HybridBlock:
 ONNX_OPSET = 13  # the newest opset MXNet 1.9.1's converters are written for
 
 
+def _register_weight_converter() -> None:
+    """MXNet's converter writes each weight through a Python list of its values
+    (``make_tensor(vals=array.flatten().tolist())``): a WideResNet-38 took 34 s to convert,
+    most of it there. A converter for its ``null`` op (weights and inputs) at opset 13, which
+    MXNet's lookup prefers to its own opset-12 one, writes weights as raw bytes instead (the
+    same tensor) and leaves inputs to MXNet's. Private: ``MXNetGraph.registry_``."""
+    from mxnet.onnx.mx2onnx._export_onnx import MXNetGraph
+    from onnx import helper, numpy_helper
+
+    table = MXNetGraph.registry_.setdefault(ONNX_OPSET, {})
+    if "null" in table:
+        return
+    original = MXNetGraph.registry_[12]["null"]
+
+    def convert_null(node, **kwargs):
+        if kwargs["is_input"]:
+            return original(node, **kwargs)
+        name = node["name"]
+        array = kwargs["weights"][name]
+        kwargs["initializer"].append(numpy_helper.from_array(array, name))
+        kind = helper.np_dtype_to_tensor_dtype(array.dtype)
+        return [helper.make_tensor_value_info(name, kind, array.shape)], (array.dtype,)
+
+    table["null"] = convert_null
+
+
 def onnx_model_from_symbol(symbol, params: dict, input_shape: tuple, any_size: bool = False):
     """An ONNX ``ModelProto`` of ``symbol`` (input ``data``, float32) at opset 13, batch size
     dynamic (and height and width with ``any_size``).
@@ -153,6 +179,7 @@ def onnx_model_from_symbol(symbol, params: dict, input_shape: tuple, any_size: b
     from mxnet.onnx.mx2onnx._export_onnx import MXNetGraph
     from onnx import TensorProto, checker, helper
 
+    _register_weight_converter()
     dynamic = (None, input_shape[1], *((None, None) if any_size else input_shape[2:]))
     context = checker.DEFAULT_CONTEXT  # the converter checks its graph against this context
     saved = dict(context.opset_imports)

@@ -147,3 +147,23 @@ def test_build_target_generator_makes_the_lazy_rcnn_generator_a_block():
     assert callable(net._target_generator) and not isinstance(net._target_generator, nn.Block)
     compat.build_target_generator(net)
     assert isinstance(net._target_generator, nn.Block)
+
+
+def test_weights_reach_the_onnx_graph_unchanged():
+    """The opset-13 ``null`` converter (weights as raw bytes) gives each initializer the
+    parameter's exact values, and MXNet's own opset-12 one is still there for inputs."""
+    from mxnet.onnx.mx2onnx._export_onnx import MXNetGraph
+    from onnx import numpy_helper
+
+    net = _two_layers()
+    net.hybridize()
+    net(mx.nd.ones((1, 2)))
+    symbol = net(mx.sym.var("data"))
+    params = {p.name: p.data() for p in net.collect_params().values()}
+    model = compat.onnx_model_from_symbol(symbol, params, (1, 2))
+    assert "null" in MXNetGraph.registry_[12] and "null" in MXNetGraph.registry_[13]
+    found = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    assert found.keys() == params.keys()
+    for name, value in params.items():
+        np.testing.assert_array_equal(found[name], value.asnumpy(), err_msg=name)
+    assert [i.name for i in model.graph.input] == ["data"]
