@@ -177,6 +177,9 @@ assert NUM_CATEGORIES == 46 and NUM_ATTRIBUTES == 92
 
 
 CSV_COLUMNS = ("ImageId", "EncodedPixels", "Height", "Width", "ClassId")
+# iMaterialist-Fashion-2020 (FGVC7) moved the attributes out of ClassId into their own column,
+# comma-separated ("115,136,143"), and described 294 of them in its label_descriptions.json
+ATTRIBUTES_COLUMN = "AttributesIds"
 
 
 def label_descriptions() -> dict:
@@ -240,6 +243,14 @@ def parse_class_id(text: str) -> tuple[int, list[int]]:
         raise ValueError(f"ClassId {text!r} is not '<category>' or '<category>_<attr>_...'")
     category, *attributes = (int(part) for part in parts)
     return category, attributes
+
+
+def parse_attribute_ids(text: str) -> list[int]:
+    """An ``AttributesIds`` cell of the 2020 CSV (``"115,136,143"``, or empty) as ids."""
+    parts = [part.strip() for part in text.split(",")] if text.strip() else []
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        raise ValueError(f"AttributesIds {text!r} is not a comma-separated list of attribute ids")
+    return [int(part) for part in parts]
 
 
 def format_class_id(category: int, attributes: list[int] | tuple[int, ...] = ()) -> str:

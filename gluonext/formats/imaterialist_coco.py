@@ -35,8 +35,10 @@ from gluonext.common.images import image_problem
 from gluonext.errors import DatasetError
 from gluonext.formats import rle
 from gluonext.formats.imaterialist import (
+    ATTRIBUTES_COLUMN,
     CSV_COLUMNS,
     load_label_descriptions,
+    parse_attribute_ids,
     parse_class_id,
     select_categories,
 )
@@ -105,8 +107,9 @@ def _init_row_context(known_categories: frozenset, known_attributes: frozenset) 
 
 
 def _check_fields(fields: list[str]) -> tuple[str, int, list[int], int, int]:
-    """Validate a row's cells except the RLE; returns (image_id, category, attrs, h, w)."""
-    image_id, _encoded, height_text, width_text, class_id = fields
+    """Validate a row's cells except the RLE; returns (image_id, category, attrs, h, w). A
+    2020 row has a sixth cell, its AttributesIds."""
+    image_id, _encoded, height_text, width_text, class_id = fields[:5]
     if not image_id.strip():
         raise ValueError("ImageId is empty")
     try:
@@ -118,6 +121,8 @@ def _check_fields(fields: list[str]) -> tuple[str, int, list[int], int, int]:
     if height <= 0 or width <= 0:
         raise ValueError(f"Height/Width must be positive, got {height}/{width}")
     category, attributes = parse_class_id(class_id)
+    if len(fields) > 5:
+        attributes += parse_attribute_ids(fields[5])
     if category not in _ROW_CONTEXT["categories"]:
         raise ValueError(f"unknown category id {category} (not in label_descriptions.json)")
     unknown = sorted(set(attributes) - _ROW_CONTEXT["attributes"])
@@ -180,7 +185,8 @@ def _read_rows(path: Path, bar: tqdm | None, digest) -> Iterator[tuple[int, list
         raise ConversionError(
             f"{path}: missing column(s) {', '.join(missing)}; header is {','.join(header)}"
         )
-    order = [header.index(name) for name in CSV_COLUMNS]
+    columns = CSV_COLUMNS + ((ATTRIBUTES_COLUMN,) if ATTRIBUTES_COLUMN in header else ())
+    order = [header.index(name) for name in columns]
     for row in reader:
         line = reader.line_num
         if not row:
@@ -262,7 +268,8 @@ def convert(options: ConvertOptions) -> ConvertReport:
     splits = _split_to_coco(images, options.seed, options.val_num, report)
     coco_categories = [_coco_category(c) for c in categories if c["id"] in selected]
     info = {
-        "description": "iMaterialist Fashion 2019 converted to COCO instances by gluonext",
+        "description": f"iMaterialist Fashion {csv_edition(csv_path)} converted to COCO "
+        "instances by gluonext",
         "source": str(csv_path),
         "categories": options.categories,
         "seed": options.seed,
@@ -271,6 +278,13 @@ def convert(options: ConvertOptions) -> ConvertReport:
     }
     _write_outputs(out_dir, splits, info, coco_categories, attributes, options, report)
     return report
+
+
+def csv_edition(path: Path) -> str:
+    """"2020" for a CSV with the AttributesIds column (FGVC7), else "2019" (FGVC6)."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    return "2020" if ATTRIBUTES_COLUMN in [name.strip() for name in header] else "2019"
 
 
 def _check_options(options: ConvertOptions) -> tuple[Path, Path]:

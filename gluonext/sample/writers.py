@@ -22,7 +22,12 @@ from tqdm import tqdm
 from gluonext.common.files import atomic_open, write_json
 from gluonext.formats import rle
 from gluonext.formats.fashionai import FASHIONAI_KEYPOINTS
-from gluonext.formats.imaterialist import CSV_COLUMNS, format_class_id, label_descriptions
+from gluonext.formats.imaterialist import (
+    ATTRIBUTES_COLUMN,
+    CSV_COLUMNS,
+    format_class_id,
+    label_descriptions,
+)
 from gluonext.sample import render
 
 FASHIONAI_CATEGORIES = ("blouse", "outwear", "dress", "skirt", "trousers")
@@ -30,6 +35,7 @@ FASHIONAI_CATEGORIES = ("blouse", "outwear", "dress", "skirt", "trousers")
 
 DEFAULT_SIZES = {
     "imaterialist": (240, 320),
+    "imaterialist2020": (240, 320),
     "clothing13": (192, 256),
     "voc": (320, 320),
     "fashionai": (256, 256),
@@ -86,41 +92,76 @@ def _progress(n: int, desc: str, show: bool):
 
 def write_imaterialist(
     out: Path, num_images: int, seed: int, size: tuple[int, int], progress: bool = True,
-    stream: int = 0,
+    stream: int = 0, edition: int = 2019,
 ) -> list[Path]:
-    """``train/*.jpg``, ``train.csv`` and ``label_descriptions.json`` as in the competition.
+    """``train/*.jpg``, ``train.csv`` and ``label_descriptions.json`` as in the competition:
+    2019 (FGVC6: ``ClassId`` = ``<category>_<attr>_...``, ImageIds with ``.jpg``) or 2020
+    (FGVC7: ``ClassId`` the category alone, an ``AttributesIds`` column ``115,136``, ImageIds
+    without the suffix, 294 attributes).
 
     Image sizes vary around ``size`` (the real photos vary); rows are sorted by ImageId.
     """
+    if edition not in (2019, 2020):
+        raise ValueError(f"edition {edition}: 2019 or 2020")
     rows, files = [], []
+    attribute_ids = [a["id"] for a in label_descriptions_2020()["attributes"]]
     for index in _progress(num_images, "imaterialist", progress):
         rng = _rng(seed, index, stream)
         scale = rng.uniform(0.8, 1.2)
         width, height = int(size[0] * scale * rng.uniform(0.85, 1.15)), int(size[1] * scale)
         scene = render.render_scene(rng, (width, height), "imaterialist")
-        image_id = f"{_hex_name(rng)}.jpg"
-        _save_jpeg(out / "train" / image_id, scene.image)
-        files.append(f"train/{image_id}")
+        name = _hex_name(rng)
+        _save_jpeg(out / "train" / f"{name}.jpg", scene.image)
+        files.append(f"train/{name}.jpg")
         for instance in scene.instances:
             if instance.category is None:
                 continue
-            rows.append(
-                (
-                    image_id,
-                    rle.mask_to_kaggle(instance.mask),
-                    height,
-                    width,
-                    format_class_id(instance.category, instance.attributes),
-                )
-            )
+            row = [f"{name}.jpg", rle.mask_to_kaggle(instance.mask), height, width]
+            if edition == 2019:
+                row.append(format_class_id(instance.category, instance.attributes))
+            else:  # the drawn attribute k is the k-th of the 2020 list
+                row[0] = name
+                row += [instance.category, ",".join(str(attribute_ids[k])
+                                                    for k in instance.attributes)]  # fmt: skip
+            rows.append(tuple(row))
     rows.sort(key=lambda row: row[0])
+    columns = CSV_COLUMNS if edition == 2019 else (*CSV_COLUMNS, ATTRIBUTES_COLUMN)
     with atomic_open(out / "train.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(columns)
         writer.writerows(rows)
-    write_json(out / "label_descriptions.json", label_descriptions(), indent=2)
+    descriptions = label_descriptions() if edition == 2019 else label_descriptions_2020()
+    write_json(out / "label_descriptions.json", descriptions, indent=2)
     scenes = _write_scenes(out, files, seed, stream)
     return [out / "train.csv", out / "label_descriptions.json", out / "train", scenes]
+
+
+def write_imaterialist_2020(
+    out: Path, num_images: int, seed: int, size: tuple[int, int], progress: bool = True,
+    stream: int = 0,
+) -> list[Path]:
+    """The iMaterialist-Fashion-2020 layout (see :func:`write_imaterialist`)."""
+    return write_imaterialist(out, num_images, seed, size, progress, stream, edition=2020)
+
+
+def label_descriptions_2020() -> dict:
+    """A ``label_descriptions.json`` in the 2020 layout: the same 46 categories and 294
+    attributes whose ids run from 0 to 340 with gaps, as the competition's do. The attribute
+    names are placeholders (the first 92 take the 2019 names); the converter copies whatever
+    the file it reads says."""
+    import random
+
+    ids = sorted(random.Random(2020).sample(range(341), 294))
+    names = [entry["name"] for entry in label_descriptions()["attributes"]]
+    payload = label_descriptions()
+    about = "iMaterialist-Fashion-2020 (FGVC7) layout, sample data"
+    payload["info"] = {**payload["info"], "year": 2020, "description": about}
+    payload["attributes"] = [
+        {"id": i, "name": names[k] if k < len(names) else f"attribute {i}",
+         "supercategory": "nickname" if k < len(names) else "other", "level": 1}
+        for k, i in enumerate(ids)
+    ]  # fmt: skip
+    return payload
 
 
 def clothing13_mask(scene: render.Scene, ignore_border: bool = True) -> np.ndarray:
@@ -250,6 +291,7 @@ def write_fashionai(
 
 WRITERS: dict[str, Callable[..., list[Path]]] = {
     "imaterialist": write_imaterialist,
+    "imaterialist2020": write_imaterialist_2020,
     "clothing13": write_clothing13,
     "voc": write_voc,
     "fashionai": write_fashionai,

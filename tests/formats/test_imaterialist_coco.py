@@ -271,3 +271,58 @@ def test_a_clean_rerun_removes_the_reject_list_of_an_earlier_one(data):
     report = run(data)
     assert not (data / "annotations" / "rejected_rows.csv").exists()
     assert "rejected" not in report.outputs
+
+
+def test_the_2020_csv_keeps_its_attributes_column(tmp_path):
+    """iMaterialist-Fashion-2020 (FGVC7): ClassId is the category alone, the attributes come
+    in their own AttributesIds column ("115,136"), ImageIds lack their .jpg, and
+    label_descriptions.json lists 294 attributes with ids up to 340."""
+    from gluonext.sample.writers import write_imaterialist_2020
+
+    root = tmp_path / "data2020"
+    write_imaterialist_2020(root, 10, seed=1, size=(96, 128), progress=False)
+    rows = read_csv(root / "train.csv")
+    assert list(rows[0]) == ["ImageId", "EncodedPixels", "Height", "Width", "ClassId",
+                             "AttributesIds"]  # fmt: skip
+    assert not rows[0]["ImageId"].endswith(".jpg") and "_" not in rows[0]["ClassId"]
+    with_attributes = [r for r in rows if r["AttributesIds"]]
+    assert with_attributes and any("," in r["AttributesIds"] for r in with_attributes)
+    descriptions = json.loads((root / "label_descriptions.json").read_text())
+    attribute_ids = [a["id"] for a in descriptions["attributes"]]
+    assert len(descriptions["categories"]) == 46 and len(attribute_ids) == 294
+    assert max(attribute_ids) > 293  # ids with gaps, as the competition's
+    report = run(root, val_num=3, check_images=True)
+    assert not report.rejected and sum(report.images.values()) == 10
+    train, val = load(root, "train"), load(root, "val")
+    assert train["info"]["description"].startswith("iMaterialist Fashion 2020")
+    assert len(train["attributes"]) == 294
+    expected = {}  # (file name, category, RLE) -> attribute ids, from the CSV
+    for r in rows:
+        ids = [int(i) for i in r["AttributesIds"].split(",")] if r["AttributesIds"] else []
+        expected[(r["ImageId"] + ".jpg", int(r["ClassId"]), r["EncodedPixels"])] = ids
+    names = {im["id"]: im["file_name"] for split in (train, val) for im in split["images"]}
+    found = 0
+    for split in (train, val):
+        for ann in split["annotations"]:
+            mask = coco_decode(ann)
+            h, w = mask.shape
+            encoded = " ".join(map(str, rle.mask_to_kaggle(mask.astype(bool)).split()))
+            key = (names[ann["image_id"]], ann["category_id"], encoded)
+            assert ann["attribute_ids"] == expected[key], key
+            found += 1
+    assert found == len(rows)
+
+
+def test_a_bad_2020_attributes_cell_names_its_line(tmp_path):
+    from gluonext.sample.writers import write_imaterialist_2020
+
+    root = tmp_path / "data2020"
+    write_imaterialist_2020(root, 4, seed=4, size=(96, 128), progress=False)
+    lines = (root / "train.csv").read_text().splitlines()
+    cells = lines[2].split(",")
+    lines[2] = ",".join(cells[:5]) + ',"115,x"'
+    (root / "train.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(conv.ConversionError, match=r"line 3 .*AttributesIds '115,x' is not"):
+        run(root, val_num=1)
+    report = run(root, val_num=1, on_error="skip")
+    assert [(r.line, "AttributesIds" in r.reason) for r in report.rejected] == [(3, True)]
