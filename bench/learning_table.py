@@ -39,9 +39,10 @@ class Job:
         self.started = False
 
 
-def jobs_for(seeds, budget: str, output: Path, cache: Path) -> list[Job]:
-    """Pictures, backbones, each task's data and the task runs, in the order they should
-    start (the two runs of a task and seed share its data, made once)."""
+def jobs_for(seeds, budget: str, output: Path, cache: Path,
+             starts=("scratch", "pretrained")) -> list[Job]:
+    """Pictures, backbones, each task's data and the task runs from each of ``starts``, in
+    the order they should start (the runs of a task and seed share its data, made once)."""
     here = str(BENCH / "learning.py")
     prefix = "import learning; from pathlib import Path; "  # run with bench/ on PYTHONPATH
     jobs: list[Job] = []
@@ -62,10 +63,11 @@ def jobs_for(seeds, budget: str, output: Path, cache: Path) -> list[Job]:
                       f"{seed}, Path({str(cache)!r}))"])  # fmt: skip
             for task in TASK_ORDER
         }
-        jobs += [pictures, *backbones.values(), *data.values()]
-        for pretrained in (False, True):
+        pretraining = [pictures, *backbones.values()] if "pretrained" in starts else []
+        jobs += [*pretraining, *data.values()]
+        for start in [s for s in ("scratch", "pretrained") if s in starts]:
+            pretrained = start == "pretrained"
             for task in TASK_ORDER:
-                start = "pretrained" if pretrained else "scratch"
                 folder = output / f"{task}_seed{seed}_{start}"
                 command = [sys.executable, here, "--task", task, "--seed", str(seed),
                            "--budget", budget, "--cache", str(cache), "--output", str(folder),
@@ -142,13 +144,15 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--budget", choices=("full", "suite"), default="full")
+    p.add_argument("--starts", nargs="+", choices=("scratch", "pretrained"),
+                   default=["scratch", "pretrained"], help="from random weights, pretrained")
     p.add_argument("--jobs", type=positive_int, default=2, help="runs at a time (one core each)")
     p.add_argument("--output", default=str(learning.REPO / "bench" / "results" / "learning"))
     p.add_argument("--cache", default=str(learning.CACHE))
     args = p.parse_args(argv)
     output, cache = Path(args.output), Path(args.cache)
     output.mkdir(parents=True, exist_ok=True)
-    run_all(jobs_for(args.seeds, args.budget, output, cache), args.jobs)
+    run_all(jobs_for(args.seeds, args.budget, output, cache, args.starts), args.jobs)
     text = table(output)
     with atomic_open(output / "table.md", "w") as handle:
         handle.write(text)
