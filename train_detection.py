@@ -42,8 +42,9 @@ from gluonext.engine.schedules import schedule_from_args
 from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
 from gluonext.formats.coco import check_split_pair
-from gluonext.formats.labelimg import read_class_list, read_split
+from gluonext.formats.labelimg import read_class_list
 from gluonext.formats.labelimg_tables import format_table, split_table
+from gluonext.formats.voc_layout import voc_parts
 from gluonext.instance.data import InstanceDataset
 
 log = logging.getLogger("train_detection")
@@ -75,6 +76,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-root", "--data_root", dest="data_root", default="datasets/apparel_voc")
     p.add_argument("--train-list", default=None, help="voc: image stems (default train.txt)")
     p.add_argument("--val-list", default=None, help="voc: image stems (default test.txt)")
+    p.add_argument("--image-dir", default=None,
+                   help="voc: the images' folder when the XML are elsewhere (LabelImg's save dir)")
+    p.add_argument("--val-root", default=None,
+                   help="voc: a folder of validation XML (then --data-root is all training)")
+    p.add_argument("--train-splits", default=None,
+                   help="voc: ImageSets/Main split(s), e.g. trainval; in a VOCdevkit YEAR_NAME, "
+                        "e.g. 2007_trainval,2012_trainval (GluonCV's default)")
+    p.add_argument("--val-splits", default=None, help="voc: as --train-splits, e.g. 2007_test")
     p.add_argument("--classes", default=None, help="voc: class names, one per line")
     p.add_argument("--categories", default="all", help="coco: all, main or ids")
     p.add_argument("--model-zoo", default=None, help="e.g. ssd_512_mobilenet1.0_voc")
@@ -135,11 +144,13 @@ def get_datasets(args):
         val = InstanceDataset(args.data_root, "val", args.categories, skip_bad=args.skip_bad)
         check_split_pair(train, val)
         return COCOBoxes(train), COCOBoxes(val)
-    root = Path(args.data_root)
-    classes = read_class_list(args.classes)
-    train_names = read_split(args.train_list or root / "train.txt")
-    val_names = read_split(args.val_list or root / "test.txt")
-    train, val = voc_splits(root, classes, train_names, val_names, args.skip_bad)
+    train_parts, val_parts = voc_parts(
+        args.data_root, args.train_list, args.val_list, args.val_root, args.image_dir,
+        args.train_splits, args.val_splits)  # fmt: skip
+    for part in train_parts + val_parts:
+        log.info("  %s: %s%s", part.name, part.annotations,
+                 f" (images in {part.images})" if part.images else "")  # fmt: skip
+    train, val = voc_splits(train_parts, val_parts, read_class_list(args.classes), args.skip_bad)
     for line in train.report.summary().split(", "):
         log.info("  %s", line)
     table = split_table(train.records + val.records, [r.stem for r in train.records],

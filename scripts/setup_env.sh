@@ -15,7 +15,8 @@ case "$device" in
   gpu) pins=("$repo_root/requirements.txt" "$repo_root/requirements-gpu.txt") ;;
   *) echo "error: DEVICE=$device: choose cpu or gpu" >&2; return 1 ;;
 esac
-want="$(cat "${pins[@]}" "$repo_root/constraints.txt" | sha256sum | cut -d' ' -f1)"
+producers="$repo_root/requirements-producers.txt"  # tests only; their GUI dependencies left out
+want="$(cat "${pins[@]}" "$producers" "$repo_root/constraints.txt" | sha256sum | cut -d' ' -f1)"
 
 pick_python() {
   for candidate in "${PYTHON:-}" python3.11 python3; do
@@ -43,6 +44,7 @@ else
   else
     "$venv/bin/python" -m pip install --quiet -r "$repo_root/requirements.txt" -c "$repo_root/constraints.txt"
   fi
+  "$venv/bin/python" -m pip install --quiet --no-deps -r "$producers"
   "$venv/bin/python" -c 'import mxnet, gluoncv, pycocotools, cv2; print("[setup] mxnet", mxnet.__version__, "gluoncv", gluoncv.__version__)'
   echo "$want" > "$stamp"
 fi

@@ -31,10 +31,13 @@ from gluonext.formats.labelimg_tables import (
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--input", required=True, help="folder of LabelImg .xml files and images")
+    p.add_argument("--input", required=True,
+                   help="folder of Pascal VOC .xml (LabelImg, VOC20xx, Roboflow export)")
     p.add_argument("--output", default=None, help="where the lists go (default: --input)")
     p.add_argument("--ratio", type=float, default=0.8, help="share of images for training")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--image-dir", default=None,
+                   help="the images' folder when the XML are elsewhere (LabelImg's save dir)")
     p.add_argument("--classes", default=None, help="file with one class name per line")
     p.add_argument("--skip-bad", action="store_true", help="leave bad files/boxes out, counted")
     return p.parse_args(argv)
@@ -44,7 +47,9 @@ def main(args) -> int:
     out = Path(args.output or args.input)
     log = setup_logging(out / "split_dataset.log")
     try:
-        records, report = scan_voc_folder(args.input, read_class_list(args.classes), args.skip_bad)
+        records, report = scan_voc_folder(
+            args.input, read_class_list(args.classes), args.skip_bad, image_dir=args.image_dir
+        )
         train, test = split_by_image([r.stem for r in records], args.ratio, args.seed)
     except (DatasetError, ValueError, OSError) as exc:
         log.error("error: %s", exc)

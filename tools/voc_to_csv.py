@@ -22,8 +22,11 @@ from gluonext.formats.labelimg_tables import csv_rows, write_csv
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--input", required=True, help="folder of LabelImg .xml files and images")
+    p.add_argument("--input", required=True,
+                   help="folder of Pascal VOC .xml (LabelImg, VOC20xx, Roboflow export)")
     p.add_argument("--output", required=True, help="the CSV to write")
+    p.add_argument("--image-dir", default=None,
+                   help="the images' folder when the XML are elsewhere (LabelImg's save dir)")
     p.add_argument("--classes", default=None, help="file with one class name per line")
     p.add_argument("--skip-bad", action="store_true", help="leave bad files/boxes out, counted")
     return p.parse_args(argv)
@@ -32,7 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(args) -> int:
     log = setup_logging(Path(args.output).with_suffix(".log"))
     try:
-        records, report = scan_voc_folder(args.input, read_class_list(args.classes), args.skip_bad)
+        records, report = scan_voc_folder(
+            args.input, read_class_list(args.classes), args.skip_bad, image_dir=args.image_dir
+        )
     except (DatasetError, OSError) as exc:
         log.error("error: %s", exc)
         return 2

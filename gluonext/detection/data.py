@@ -14,7 +14,8 @@ from mxnet import gluon
 
 from gluonext.common.images import read_rgb
 from gluonext.errors import DatasetError
-from gluonext.formats.labelimg import class_counts, scan_voc_folder
+from gluonext.formats.labelimg import class_counts
+from gluonext.formats.voc_layout import VOCPart, scan_parts
 
 
 class BoxItems(gluon.data.Dataset):
@@ -41,7 +42,8 @@ class BoxItems(gluon.data.Dataset):
 
 
 class VOCFolderDetection(BoxItems):
-    """Images and boxes of a LabelImg folder (optionally only the stems in ``names``).
+    """Images and boxes of Pascal VOC XML: a folder (optionally only the stems in ``names``)
+    or the ``parts`` of a layout (``gluonext.formats.voc_layout``).
 
     Items: ``(H x W x 3 uint8 image, (N, 6) float32 label)`` or, with ``transform``,
     ``transform(image, label, rng)`` (``rng`` seeded per item by ``(index, seed)`` keys).
@@ -50,22 +52,18 @@ class VOCFolderDetection(BoxItems):
 
     def __init__(
         self,
-        folder,
+        folder=None,
         classes: list[str] | None = None,
         names: list[str] | None = None,
         skip_bad: bool = False,
         skip_empty: bool = True,
         transform=None,
+        parts: list[VOCPart] | None = None,
         scanned: tuple | None = None,
     ):
-        records, self.report = scanned or scan_voc_folder(folder, classes, skip_bad, names)
-        if names is not None:
-            by_stem = {r.stem: r for r in records}
-            skipped = {Path(f).stem for f, _ in self.report.skipped_files}  # --skip-bad
-            missing = [n for n in names if n not in by_stem and n not in skipped]
-            if missing:
-                raise DatasetError(f"{folder}: split names {missing[:3]} have no XML file")
-            records = [by_stem[n] for n in names if n in by_stem]
+        if parts is None:
+            parts = [VOCPart(Path(folder), None, None if names is None else tuple(names))]
+        records, self.report = scanned or scan_parts(parts, classes, skip_bad)
         if skip_empty:
             records = [r for r in records if r.objects]
         self.CLASSES = (
@@ -104,14 +102,17 @@ class VOCFolderDetection(BoxItems):
         return image, self.label(index)
 
 
-def voc_splits(folder, classes, train_names, val_names, skip_bad: bool = False):
-    """(train, val) datasets of one LabelImg folder, its XML read once. Without ``classes``
-    they are discovered from both splits, so a class seen only in validation is known."""
-    scanned = scan_voc_folder(folder, classes, skip_bad, list(train_names) + list(val_names))
+def voc_splits(train_parts, val_parts, classes=None, skip_bad: bool = False):
+    """(train, val) datasets of a VOC layout's parts (``voc_layout.voc_parts``). Without
+    ``classes`` they are discovered from both splits, so a class seen only in validation is
+    known."""
+    train_scan = scan_parts(train_parts, classes, skip_bad)
+    val_scan = scan_parts(val_parts, classes, skip_bad)
     if classes is None:
-        classes = sorted(class_counts(scanned[0]))
-    train = VOCFolderDetection(folder, classes, train_names, skip_bad, scanned=scanned)
-    val = VOCFolderDetection(folder, classes, val_names, skip_bad, False, scanned=scanned)
+        classes = sorted(class_counts(train_scan[0] + val_scan[0]))
+    train = VOCFolderDetection(classes=classes, parts=train_parts, scanned=train_scan)
+    val = VOCFolderDetection(classes=classes, skip_empty=False, parts=val_parts,
+                             scanned=val_scan)  # fmt: skip
     return train, val
 
 

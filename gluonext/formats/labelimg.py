@@ -1,14 +1,20 @@
-"""LabelImg (Pascal VOC) XML: a folder of LabelImg (Pascal VOC) XML files beside their images.
+"""LabelImg (Pascal VOC) XML: a folder of Pascal VOC XML files and their images.
 
-No VOCdevkit layout is needed: every ``*.xml`` under the folder is one image (``filename``
-next to the XML, as LabelImg saves it). Classes come from a list or are discovered from the
-XML. Bad input (unreadable XML, missing fields, boxes outside the image or of zero area,
-unknown classes, missing images) stops with the file named, or with ``skip_bad`` is left out
-and counted.
+Every ``*.xml`` under the folder is one image. The image is looked for, in order, in the image
+folder given (``image_dir``), beside the XML, in the folder the XML's ``<folder>`` names next
+to the XML's own folder (LabelImg's "Change Save Dir": ``annotations/`` beside ``samples/``) and
+in a VOC ``JPEGImages/`` beside it, under ``<filename>`` and the last part of ``<path>`` (which
+LabelImg writes as the annotator's absolute path, often a Windows one), the letter case of the
+name ignored (``IMG_001.JPG`` on disk for ``IMG_001.jpg``); then the XML's own stem with any
+image suffix. Where the splits and folders of a whole dataset are: ``voc_layout``. Classes come
+from a list or are discovered from the XML. Bad input (unreadable XML, missing fields, boxes
+outside the image or of zero area, unknown classes, missing images) stops with the file named,
+or with ``skip_bad`` is left out and counted.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
@@ -55,7 +61,56 @@ def _number(node, tag: str, where: str) -> float:
         raise DatasetError(f"{where}: <{tag}> is {text!r}, not a number") from None
 
 
-def parse_labelimg_xml(path: Path) -> tuple[VOCRecord, list[tuple[int, str]]]:
+class ImageFinder:
+    """Finds the image of a VOC XML file (see the module's docstring for where it looks);
+    each folder is listed once."""
+
+    def __init__(self, image_dir=None):
+        self.image_dir = Path(image_dir) if image_dir is not None else None
+        self._listings: dict[Path, dict[str, list[Path]]] = {}
+
+    def _listing(self, folder: Path) -> dict[str, list[Path]]:
+        if folder not in self._listings:
+            names: dict[str, list[Path]] = {}
+            if folder.is_dir():
+                for entry in sorted(folder.iterdir()):
+                    if entry.is_file():
+                        names.setdefault(entry.name.lower(), []).append(entry)
+            self._listings[folder] = names
+        return self._listings[folder]
+
+    def folders(self, xml: Path, folder_tag: str | None) -> list[Path]:
+        folders = [self.image_dir] if self.image_dir is not None else []
+        folders.append(xml.parent)
+        if folder_tag:
+            folders.append(xml.parent.parent / folder_tag)
+        folders.append(xml.parent.parent / "JPEGImages")
+        return list(dict.fromkeys(folders))
+
+    def find(self, xml: Path, filename: str, folder_tag=None, recorded_path=None) -> Path | None:
+        """The image of ``xml`` or None."""
+        names = [filename]
+        if recorded_path:
+            names.append(re.split(r"[\\/]", recorded_path.strip())[-1])
+        names += [xml.stem + suffix for suffix in sorted(IMAGE_SUFFIXES)]
+        folders = self.folders(xml, folder_tag)
+        for name in dict.fromkeys(n for n in names if n):
+            for folder in folders:
+                found = self._listing(folder).get(name.lower(), [])
+                exact = [f for f in found if f.name == name]
+                if exact or found:
+                    return (exact or found)[0]
+        return None
+
+
+def _optional_text(node, tag: str) -> str | None:
+    child = node.find(tag)
+    return child.text.strip() if child is not None and child.text and child.text.strip() else None
+
+
+def parse_labelimg_xml(
+    path: Path, finder: ImageFinder | None = None
+) -> tuple[VOCRecord, list[tuple[int, str]]]:
     """One LabelImg XML file: the record (all objects as written) and, per object index, what
     is wrong with it (boxes outside the image or of zero area). File-level problems (not XML,
     no filename or size, image missing) raise ``DatasetError`` naming the file."""
@@ -71,13 +126,15 @@ def parse_labelimg_xml(path: Path) -> tuple[VOCRecord, list[tuple[int, str]]]:
     width, height = int(_number(size, "width", where)), int(_number(size, "height", where))
     if width <= 0 or height <= 0:
         raise DatasetError(f"{where}: image size {width}x{height} is not positive")
-    image = path.parent / filename
-    if not image.is_file():
-        candidates = [path.with_suffix(s) for s in sorted(IMAGE_SUFFIXES)]
-        candidates = [c for c in candidates if c.is_file()]
-        if not candidates:
-            raise DatasetError(f"{where}: image {filename} not found beside it")
-        image = candidates[0]
+    finder = finder or ImageFinder()
+    folder_tag = _optional_text(root, "folder")
+    image = finder.find(path, filename, folder_tag, _optional_text(root, "path"))
+    if image is None:
+        looked = ", ".join(str(f) for f in finder.folders(path, folder_tag) if f.is_dir())
+        raise DatasetError(
+            f"{where}: image {filename} not found (looked in {looked}; --image-dir names "
+            "the image folder)"
+        )
     problem = image_problem(image, (height, width))
     if problem:
         raise DatasetError(f"{where}: its image {image.name}: {problem}")
@@ -133,15 +190,17 @@ def _kind(reason: str) -> str:
 
 
 def scan_voc_folder(
-    folder, classes: list[str] | None = None, skip_bad: bool = False, stems=None
+    folder, classes: list[str] | None = None, skip_bad: bool = False, stems=None, image_dir=None
 ) -> tuple[list[VOCRecord], ScanReport]:
-    """Every ``*.xml`` under ``folder`` (sorted; only those named ``stems`` when given); bad
-    objects and files raise, or with ``skip_bad`` are dropped and counted. Objects of classes
-    outside ``classes`` are bad."""
+    """Every ``*.xml`` under ``folder`` (sorted; only those named ``stems`` when given), its
+    image found as the module says (``image_dir`` first); bad objects and files raise, or with
+    ``skip_bad`` are dropped and counted. Objects of classes outside ``classes`` are bad."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: folder not found")
-    report, records = ScanReport(), []
+    if image_dir is not None and not Path(image_dir).is_dir():
+        raise DatasetError(f"--image-dir {image_dir}: folder not found")
+    report, records, finder = ScanReport(), [], ImageFinder(image_dir)
     known = set(classes) if classes is not None else None
     wanted = set(stems) if stems is not None else None
     for path in sorted(folder.rglob("*.xml")):
@@ -149,7 +208,7 @@ def scan_voc_folder(
             continue
         report.files += 1
         try:
-            record, problems = parse_labelimg_xml(path)
+            record, problems = parse_labelimg_xml(path, finder)
         except DatasetError as exc:
             if not skip_bad:
                 raise DatasetError(f"{exc} (--skip-bad leaves such files out)") from None
@@ -195,8 +254,10 @@ def read_class_list(path) -> list[str] | None:
 
 
 def read_split(path) -> list[str]:
-    """Image stems listed one per line (``tools/split_dataset.py``'s train.txt / test.txt)."""
+    """Image stems listed one per line (``tools/split_dataset.py``'s train.txt / test.txt, a
+    VOC ``ImageSets/Main/<split>.txt``); a line's first word is the stem."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: split file not found (make it with tools/split_dataset.py)")
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.split()[0] for line in lines if line.strip()]

@@ -87,7 +87,8 @@ def test_unknown_classes_unreadable_xml_and_missing_images(voc, tmp_path):
     assert "1 files skipped" in report.summary()
     broken.unlink()
     sorted(voc.glob("*.jpg"))[1].unlink()
-    with pytest.raises(DatasetError, match="not found beside it"):
+    missing = r"apparel_00001.jpg not found \(looked in .*--image-dir"
+    with pytest.raises(DatasetError, match=missing):
         scan_voc_folder(voc)
     with pytest.raises(DatasetError, match="listed twice"):
         classes.write_text("Tops\nTops\n")
