@@ -31,6 +31,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ctx", default="cpu", help="cpu or gpu:0")
     p.add_argument("--min-score", type=float, default=0.05, help="lowest score kept in the JSON")
     p.add_argument("--draw-score", type=float, default=0.5, help="lowest score drawn")
+    p.add_argument("--ignore-exif", action="store_true",
+                   help="keep the stored pixel order (the annotations' frame) instead of turning "
+                        "photos upright by their EXIF orientation")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -43,6 +46,7 @@ def main(args) -> int:
         output=Path(args.output),
         draw_score=args.draw_score,
         progress=not args.no_progress,
+        upright=not args.ignore_exif,
     )
     predictor = load_predictor(args.checkpoint, args.ctx, task="detection",
                                min_score=args.min_score)  # fmt: skip

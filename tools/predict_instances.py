@@ -32,6 +32,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--min-score", type=float, default=0.05, help="lowest score kept in the JSON")
     p.add_argument("--draw-score", type=float, default=0.5, help="lowest score drawn")
     p.add_argument("--annotations", default=None, help="COCO JSON giving image ids by file name")
+    p.add_argument("--ignore-exif", action="store_true",
+                   help="keep the stored pixel order (the annotations' frame) instead of turning "
+                        "photos upright by their EXIF orientation")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -45,6 +48,7 @@ def main(args) -> int:
         draw_score=args.draw_score,
         annotations=Path(args.annotations) if args.annotations else None,
         progress=not args.no_progress,
+        upright=not args.ignore_exif,
     )
     predictor = load_predictor(args.checkpoint, args.ctx, task="instances",
                                min_score=args.min_score)  # fmt: skip

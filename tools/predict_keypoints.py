@@ -39,6 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ctx", default="cpu", help="cpu or gpu:0")
     p.add_argument("--flip-test", action="store_true")
     p.add_argument("--scales", type=scale_list, default=(1.0,))
+    p.add_argument("--ignore-exif", action="store_true",
+                   help="keep the stored pixel order (the annotations' frame) instead of turning "
+                        "photos upright by their EXIF orientation")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -53,6 +56,7 @@ def main(args) -> int:
         data_root=Path(args.data_root) if args.data_root else None,
         category=args.category,
         progress=not args.no_progress,
+        upright=not args.ignore_exif,
     )
     predictor = load_predictor(args.checkpoint, args.ctx, task="keypoints",
                                flip_test=args.flip_test, scales=args.scales)  # fmt: skip

@@ -49,6 +49,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         help="only the images this COCO JSON lists, e.g. annotations/instances_val.json",
     )
+    p.add_argument("--ignore-exif", action="store_true",
+                   help="keep the stored pixel order (the annotations' frame) instead of turning "
+                        "photos upright by their EXIF orientation")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -61,6 +64,7 @@ def main(args) -> int:
         output=Path(args.output),
         alpha=args.alpha,
         progress=not args.no_progress,
+        upright=not args.ignore_exif,
         annotations=Path(args.annotations) if args.annotations else None,
     )
     size = (args.size, args.size) if args.size else None

@@ -50,6 +50,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-queue", type=positive_int, default=8,
                    help="requests decoded or predicted at once; more get 503 with "
                    "Retry-After (bounds memory)")  # fmt: skip
+    p.add_argument("--ignore-exif", action="store_true",
+                   help="predict on uploads' stored pixel order instead of turning photos "
+                   "upright by their EXIF orientation")  # fmt: skip
     p.add_argument("--log", default="serve.log", help="log file")
     return p.parse_args(argv)
 
@@ -76,7 +79,8 @@ def main(args) -> int:
     for name, predictor in models.items():
         log.info("model %s: %s, %s, %d classes", name, predictor.task, predictor.runner.name,
                  len(predictor.classes))  # fmt: skip
-    app = create_app(models, int(args.max_upload_mb * 2**20), args.max_megapixels, args.max_queue)
+    app = create_app(models, int(args.max_upload_mb * 2**20), args.max_megapixels, args.max_queue,
+                     not args.ignore_exif)  # fmt: skip
     log.info("serving on http://%s:%d/", args.host, args.port)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

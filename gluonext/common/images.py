@@ -1,7 +1,9 @@
 """Reading images, ImageNet normalisation, and folders of images to predict on.
 
-``read_rgb`` decodes a file as RGB in stored pixel order; ``normalize`` turns it into
-GluonCV's input (C x H x W, ImageNet mean and std); ``list_inputs`` and
+``read_rgb`` decodes a file as RGB in stored pixel order (the frame annotations use), or with
+``upright=True`` turned as its EXIF orientation says (what a person sees: prediction tools and
+uploads); GIF gives its first frame, multi-page TIFF its first page. ``normalize`` turns an
+image into GluonCV's input (C x H x W, ImageNet mean and std); ``list_inputs`` and
 ``readable_images`` list a folder and read it with unreadable files skipped and named.
 """
 
@@ -23,25 +25,73 @@ MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255
 
 
-def read_rgb(path) -> np.ndarray:
+def read_rgb(path, upright: bool = False) -> np.ndarray:
     """Read an image file as H x W x 3 uint8 RGB, in stored pixel order (EXIF not applied, as in
-    the annotations' frame). Raises OSError naming the file when it cannot be decoded or is
-    cut short (OpenCV fills a truncated JPEG's missing part with grey and says nothing)."""
-    return decode_rgb(np.fromfile(str(path), dtype=np.uint8), path)
+    the annotations' frame) or, with ``upright``, turned by its EXIF orientation. Raises
+    OSError naming the file when it cannot be decoded or is cut short (OpenCV fills a truncated
+    JPEG's missing part with grey and says nothing)."""
+    return decode_rgb(np.fromfile(str(path), dtype=np.uint8), path, upright)
 
 
-def decode_rgb(data, name="image") -> np.ndarray:
+def decode_rgb(data, name="image", upright: bool = False) -> np.ndarray:
     """``read_rgb`` for the bytes of an image file (an upload, say); errors name ``name``."""
     data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray)) else data
     if not data.size:
         raise OSError(f"{name}: empty file (0 bytes)")
     image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if image is None:
-        raise OSError(f"{name}: not a readable image")
-    problem = truncation(data[:16].tobytes(), data[-_TAIL_BYTES:].tobytes())
-    if problem:
-        raise OSError(f"{name}: {problem}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if image is None:  # GIF and whatever else OpenCV 4.8 does not decode, but PIL does
+        rgb = _first_frame_rgb(data.tobytes(), name)
+    else:
+        problem = truncation(data[:16].tobytes(), data[-_TAIL_BYTES:].tobytes())
+        if problem:
+            raise OSError(f"{name}: {problem}")
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return turn_upright(rgb, exif_orientation(data.tobytes())) if upright else rgb
+
+
+def _first_frame_rgb(data: bytes, name) -> np.ndarray:
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            picture.seek(0)  # a GIF's first frame, a TIFF's first page
+            return np.asarray(picture.convert("RGB"))
+    except Image.DecompressionBombError as exc:
+        raise OSError(f"{name}: {exc}") from None
+    except (UnidentifiedImageError, OSError, ValueError, EOFError):
+        raise OSError(f"{name}: not a readable image") from None
+
+
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation (1-8) an image file's header states; 1 (as stored) when none."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            value = picture.getexif().get(0x0112, 1)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def turn_upright(image: np.ndarray, orientation: int) -> np.ndarray:
+    """``image`` (H x W x C, stored order) as shown by a viewer honouring EXIF ``orientation``
+    (the same pixels as PIL's ``ImageOps.exif_transpose``)."""
+    turned = {
+        1: lambda a: a,
+        2: lambda a: a[:, ::-1],  # mirrored left-right
+        3: lambda a: a[::-1, ::-1],  # upside down
+        4: lambda a: a[::-1],  # mirrored top-bottom
+        5: lambda a: a.transpose(1, 0, 2),  # mirrored along the main diagonal
+        6: lambda a: np.rot90(a, -1),  # turned 90 degrees clockwise to view
+        7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),  # mirrored along the other diagonal
+        8: lambda a: np.rot90(a, 1),  # turned 90 degrees counter-clockwise to view
+    }[orientation](image)
+    return np.ascontiguousarray(turned)
 
 
 _JPEG, _PNG = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
@@ -167,7 +217,7 @@ def denormalize(chw: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(chw.transpose(1, 2, 0) * STD + MEAN), 0, 255).astype(np.uint8)
 
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 
 
 def list_inputs(path: Path) -> list[Path]:
@@ -197,14 +247,26 @@ def listed_in_coco(files: list[Path], annotations: Path) -> list[Path]:
     return [path for path in files if path.name in names]
 
 
-def readable_images(files: list[Path], skipped: list, desc: str = "predict", progress=True):
-    """(path, H x W x 3 uint8 RGB) of each readable image; other files are appended to
-    ``skipped`` as (path, reason)."""
+def readable_images(
+    files: list[Path], skipped: list, desc: str = "predict", progress=True, upright=True,
+    turned: dict | None = None,
+):  # fmt: skip
+    """(path, H x W x 3 uint8 RGB) of each readable image, turned upright by its EXIF
+    orientation unless ``upright`` is False (``turned`` collects each turned file's name and
+    orientation); other files are appended to ``skipped`` as (path, reason)."""
     for path in tqdm(files, desc=desc, disable=not progress):
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             skipped.append((str(path), "not an image file type"))
             continue
         try:
-            yield path, read_rgb(path)
+            data = np.fromfile(str(path), dtype=np.uint8)
+            image = decode_rgb(data, path)
         except OSError as exc:
             skipped.append((str(path), str(exc)))
+            continue
+        orientation = exif_orientation(data.tobytes()) if upright else 1
+        if orientation != 1:
+            image = turn_upright(image, orientation)
+            if turned is not None:
+                turned[path.name] = orientation
+        yield path, image

@@ -25,7 +25,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from gluonext.common.images import ImageTooLarge, check_pixels, decode_rgb
+from gluonext.common.images import (
+    ImageTooLarge,
+    check_pixels,
+    decode_rgb,
+    exif_orientation,
+    turn_upright,
+)
 from gluonext.errors import GluonextError
 
 PAGE = Path(__file__).with_name("page.html")
@@ -53,13 +59,19 @@ def png_base64(rgb) -> str:
 
 
 def predict_payload(predictor, data: bytes, name: str, overlay: bool, draw_score: float,
-                    category=None) -> dict:  # fmt: skip
+                    category=None, upright: bool = True) -> dict:  # fmt: skip
     """The JSON answer for one uploaded image file (what the API gives, plus the overlay if
-    asked), decoded here, in the worker thread; OSError when it is not a readable image."""
+    asked), decoded here, in the worker thread, and turned upright by its EXIF orientation
+    unless ``upright`` is False (the answer says which: ``exif_orientation``, 1 when not
+    turned); OSError when it is not a readable image."""
     started = time.perf_counter()
     image = decode_rgb(data, name)
+    orientation = exif_orientation(data) if upright else 1
+    if orientation != 1:
+        image = turn_upright(image, orientation)
     result = predictor(image, category) if predictor.task == "keypoints" else predictor(image)
     payload = result.to_json()
+    payload["exif_orientation"] = orientation
     if overlay:
         if predictor.task in ("detection", "instances"):
             picture, legend = result.draw(image, draw_score), result.legend(draw_score)
@@ -76,8 +88,10 @@ def create_app(
     max_upload_bytes: int = 10 * 2**20,
     max_megapixels: float = 40.0,
     max_queue: int = 8,
+    upright: bool = True,
 ) -> Starlette:
-    """The ASGI app for ``models`` (name -> predictor)."""
+    """The ASGI app for ``models`` (name -> predictor); uploads are turned upright by their
+    EXIF orientation unless ``upright`` is False."""
     busy = {"requests": 0}  # decoding or predicting now (the event loop alone changes it)
 
     async def page(request: Request):
@@ -125,7 +139,8 @@ def create_app(
         busy["requests"] += 1
         try:
             payload = await run_in_threadpool(
-                predict_payload, models[name], data, filename, overlay, draw_score, category
+                predict_payload, models[name], data, filename, overlay, draw_score, category,
+                upright,
             )
         except (OSError, GluonextError) as exc:  # not a readable image; a bad category
             return _error(400, str(exc))

@@ -19,6 +19,7 @@ class DetectionPredictOptions:
     output: Path
     draw_score: float = 0.5  # drawn on the overlays
     progress: bool = True
+    upright: bool = True  # photos turned by their EXIF orientation
 
 
 def detections_record(path: Path, image: np.ndarray, found) -> dict:
@@ -36,7 +37,8 @@ def predict_folder(options: DetectionPredictOptions, predictor) -> dict:
     files = list_inputs(options.input)
     options.output.mkdir(parents=True, exist_ok=True)
     images, skipped, count = [], [], 0
-    for path, image in readable_images(files, skipped, "predict", options.progress):
+    reading = readable_images(files, skipped, "predict", options.progress, options.upright)
+    for path, image in reading:
         found = predictor(image)
         images.append(detections_record(path, image, found))
         count += len(found.scores)

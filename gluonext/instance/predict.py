@@ -20,6 +20,7 @@ class InstancePredictOptions:
     draw_score: float = 0.5  # drawn on the overlays
     annotations: Path | None = None  # COCO JSON giving image ids by file name
     progress: bool = True
+    upright: bool = True  # photos turned by their EXIF orientation
 
 
 def image_ids_by_name(annotations: Path | None, files: list[Path]) -> dict[str, int]:
@@ -41,10 +42,14 @@ def predict_folder(options: InstancePredictOptions, predictor) -> dict:
     records, done = [], 0
     known = [p for p in files if p.name in ids]
     skipped = [(str(p), f"not in {options.annotations}") for p in files if p.name not in ids]
-    for path, image in readable_images(known, skipped, "predict", options.progress):
+    turned: dict[str, int] = {}
+    reading = readable_images(known, skipped, "predict", options.progress, options.upright, turned)
+    for path, image in reading:
         found = predictor(image)
         for record in to_coco_results(ids[path.name], found.instances, category_ids):
             record["file_name"] = path.name
+            if path.name in turned:  # masks in the upright frame, not the stored one
+                record["exif_orientation"] = turned[path.name]
             records.append(record)
         picture = found.draw(image, options.draw_score)
         cv2.imwrite(str(options.output / f"{path.stem}_overlay.jpg"), picture[:, :, ::-1])

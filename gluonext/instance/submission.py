@@ -60,6 +60,12 @@ def submission_rows(
         missing = [key for key in ("category_id", "score") if key not in record]
         if missing:
             raise SubmissionError(f"{name} prediction {k}: no {', '.join(missing)}")
+        if record.get("exif_orientation", 1) != 1:
+            raise SubmissionError(
+                f"{name}: predicted turned upright by its EXIF orientation "
+                f"{record['exif_orientation']}, but the competition scores the stored frame "
+                "(run tools/predict_instances.py with --ignore-exif)"
+            )
         if record["score"] < threshold:
             report.below_threshold += 1
             continue

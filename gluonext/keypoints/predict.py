@@ -8,10 +8,16 @@ from pathlib import Path
 
 import cv2
 
+from gluonext.common.files import write_json
 from gluonext.common.images import list_inputs, readable_images
 from gluonext.formats.fashionai import CATEGORIES, FASHIONAI_KEYPOINTS
 from gluonext.keypoints.evaluate import to_24
-from gluonext.keypoints.submission import read_test_list, submission_row, write_submission
+from gluonext.keypoints.submission import (
+    TURNED_FILE,
+    read_test_list,
+    submission_row,
+    write_submission,
+)
 
 
 @dataclass
@@ -23,6 +29,7 @@ class KeypointPredictOptions:
     data_root: Path | None = None  # where test_csv's image_ids live
     category: str | None = None  # for every input image
     progress: bool = True
+    upright: bool = True  # photos turned by their EXIF orientation
 
 
 def _inputs(options: KeypointPredictOptions, model_category: str):
@@ -58,7 +65,10 @@ def predict_folder(options: KeypointPredictOptions, predictor) -> dict:
         else:
             categories[path] = (image_id, category)
     rows = []
-    for path, image in readable_images(list(categories), skipped, "predict", options.progress):
+    files = list(categories)
+    turned: dict[str, int] = {}
+    reading = readable_images(files, skipped, "predict", options.progress, options.upright, turned)
+    for path, image in reading:
         image_id, category = categories[path]
         found = predictor(image, category)
         rows.append(submission_row(image_id, category, to_24(columns, found.points)))
@@ -66,4 +76,6 @@ def predict_folder(options: KeypointPredictOptions, predictor) -> dict:
         out = options.output / f"{Path(image_id).stem}_keypoints.jpg"
         cv2.imwrite(str(out), picture[:, :, ::-1])
     write_submission(options.output / "keypoints.csv", rows)
+    # which rows are in the upright frame (the submission tool refuses them): file -> orientation
+    write_json(options.output / TURNED_FILE, turned, indent=1)
     return {"done": len(rows), "skipped": skipped}

@@ -5,6 +5,7 @@ silently when the files' orders differ)."""
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ HEADER = ["image_id", "image_category", *FASHIONAI_KEYPOINTS]
 
 
 ABSENT = "-1_-1_-1"
+TURNED_FILE = "exif_turned.json"  # beside keypoints.csv: images predicted turned upright
 
 
 def submission_row(image_id: str, category: str, points: np.ndarray) -> list[str]:
@@ -38,12 +40,32 @@ def write_submission(path, rows: list[list[str]]) -> None:
         writer.writerows(rows)
 
 
+def check_stored_frame(path: Path) -> None:
+    """Refuse a result file whose predictions were made on photos turned upright by their EXIF
+    orientation (``TURNED_FILE`` beside it lists them): FashionAI scores the stored frame."""
+    turned_file = path.parent / TURNED_FILE
+    if not turned_file.is_file():
+        return
+    try:
+        turned = json.loads(turned_file.read_text(encoding="utf-8"))
+    except ValueError:
+        raise DatasetError(f"{turned_file}: not JSON") from None
+    if turned:
+        name = sorted(turned)[0]
+        raise DatasetError(
+            f"{path}: {name} (and {len(turned) - 1} more) was predicted turned upright by its "
+            f"EXIF orientation {turned[name]}, but FashionAI scores the stored frame (run "
+            "tools/predict_keypoints.py with --ignore-exif)"
+        )
+
+
 def read_results(path) -> dict[str, list[str]]:
     """image_id -> row of a 26-column result file; a malformed file or a repeated image names
     the file and row."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: result file not found")
+    check_stored_frame(path)
     rows: dict[str, list[str]] = {}
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)

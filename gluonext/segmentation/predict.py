@@ -19,6 +19,7 @@ class PredictOptions:
     output: Path
     alpha: float = 0.5
     progress: bool = True
+    upright: bool = True  # photos turned by their EXIF orientation
     annotations: Path | None = None  # only the images this COCO JSON lists
 
 
@@ -31,7 +32,8 @@ def predict_folder(options: PredictOptions, predictor) -> dict:
     files = list_inputs(options.input)
     if options.annotations is not None:
         files = listed_in_coco(files, options.annotations)
-    for path, image in readable_images(files, skipped, "segment", options.progress):
+    reading = readable_images(files, skipped, "segment", options.progress, options.upright)
+    for path, image in reading:
         result = predictor(image)
         colorize(result.class_map, result.palette).save(options.output / f"{path.stem}_mask.png")
         blended = result.draw(image, options.alpha)

@@ -6,6 +6,7 @@ queue answering 503."""
 import base64
 import contextlib
 import http.client
+import io
 import os
 import socket
 import struct
@@ -23,6 +24,7 @@ import numpy as np
 import pytest
 import requests
 from deploy_families import checkpoints, photos  # noqa: F401 - fixtures
+from PIL import Image
 
 from gluonext import load_predictor
 from gluonext.common.images import read_rgb
@@ -30,6 +32,8 @@ from gluonext.deploy.export import export_model
 from gluonext.deploy.loadtest import EXPECTED_STATUS, run_load
 
 pytestmark = pytest.mark.xdist_group("deploy")
+# what the server adds to the predictor's JSON
+SERVER_KEYS = ("milliseconds", "model", "exif_orientation")
 REPO = Path(__file__).resolve().parents[2]
 LIMIT_MB = 0.05  # the photos are a few kB; the oversized uploads exceed this
 
@@ -101,6 +105,14 @@ def test_endpoints_answer_as_documented(server, photos):
     assert overlay.shape == read_rgb(photos[0]).shape
     assert [e["name"] for e in answer["legend"]][:2] == ["background", "upper body"]
     assert "overlay_png" not in _post(f"{url}/predict/parts", photo).json()
+    assert answer["exif_orientation"] == 1
+    phone = io.BytesIO()  # the photo as a phone stores it: turned, with EXIF orientation 6
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.rot90(read_rgb(photos[0]), 1)).save(phone, "JPEG", exif=exif)
+    upright = _post(f"{url}/predict/parts", phone.getvalue(), overlay=1).json()
+    overlay = cv2.imdecode(np.frombuffer(base64.b64decode(upright["overlay_png"]), np.uint8), 1)
+    assert upright["exif_orientation"] == 6 and overlay.shape == read_rgb(photos[0]).shape
     skirt = requests.post(f"{url}/predict/landmarks", files={"image": ("p.jpg", photo)},
                           data={"category": "skirt"}, timeout=60).json()  # fmt: skip
     assert len(skirt["keypoints"]) == 4 and skirt["category"] == "skirt"
@@ -148,7 +160,7 @@ def test_a_bounded_load_is_answered_like_the_api(server, photos, capsys):
         key = (answer.model, answer.photo)
         if key not in expected:
             expected[key] = direct[answer.model](images[answer.photo]).to_json()
-        got = {k: v for k, v in answer.payload.items() if k not in ("milliseconds", "model")}
+        got = {k: v for k, v in answer.payload.items() if k not in SERVER_KEYS}
         assert got == expected[key], key
     assert sum(a.kind != "good" for a in report.answers) == 60
     assert requests.get(f"{url}/health", timeout=5).json()["status"] == "ok"
@@ -227,7 +239,7 @@ def test_decompression_bombs_are_refused_before_decoding_and_the_rest_is_served(
             assert "900.0 megapixels; the limit is 40 megapixels" in answer.json()["error"]
         else:
             assert answer.status_code == 200, (name, answer.text)
-            got = {k: v for k, v in answer.json().items() if k not in ("milliseconds", "model")}
+            got = {k: v for k, v in answer.json().items() if k not in SERVER_KEYS}
             assert got == expected[int(name[5])], name
     assert peak < 2 * 2**30, f"server peak memory {peak / 2**30:.2f} GiB"
     assert len(health) >= 3 and all(status == 200 for status, _ in health)
@@ -239,7 +251,7 @@ def test_a_full_queue_answers_503_with_retry_after():
     with 503 and Retry-After, /health says so, and the first is still answered."""
     import uvicorn
 
-    from gluonext.deploy.server import create_app
+    from gluonext.deploy.server import create_app, predict_payload
 
     entered, release = threading.Event(), threading.Event()
 
@@ -273,6 +285,13 @@ def test_a_full_queue_answers_503_with_retry_after():
             assert first.result().status_code == 200
             assert first.result().json()["shape"] == [12, 20, 3]
         assert requests.get(f"{url}/health", timeout=1).json()["busy"] == 0
+        # with upright=False (serve.py --ignore-exif) a turned phone photo stays as stored
+        phone, exif = io.BytesIO(), Image.Exif()
+        exif[0x0112] = 8
+        Image.fromarray(np.zeros((12, 20, 3), np.uint8)).save(phone, "JPEG", exif=exif)
+        for upright, shape in ((True, [20, 12, 3]), (False, [12, 20, 3])):
+            answer = predict_payload(Slow(), phone.getvalue(), "p.jpg", False, 0.5, None, upright)
+            assert answer["shape"] == shape and answer["exif_orientation"] == (8 if upright else 1)
     finally:
         release.set()
         server.should_exit = True

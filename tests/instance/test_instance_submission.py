@@ -73,3 +73,14 @@ def test_predictions_without_a_score_or_category_are_named():
     record = {"file_name": "y.jpg", "category_id": 3, "segmentation": {}}
     with pytest.raises(SubmissionError, match="y.jpg prediction 0: no score"):
         submission_rows([record])
+
+
+def test_masks_predicted_on_a_turned_photo_are_refused():
+    """predict_instances marks the predictions of a photo it turned upright by EXIF; the
+    competition's masks are in the stored frame, so they are refused with the fix named."""
+    turned = record("b.jpg", 1, 0.9, box(20, 10, 0, 5, 0, 5))
+    assert len(submission_rows([turned])[0]) == 1
+    turned["exif_orientation"] = 8
+    with pytest.raises(SubmissionError, match=r"b.jpg: predicted turned upright by its EXIF "
+                       r"orientation 8.*--ignore-exif"):  # fmt: skip
+        submission_rows([record("a.jpg", 1, 0.9, box(20, 10, 0, 5, 0, 5)), turned])

@@ -7,6 +7,7 @@ from gluonext.errors import DatasetError
 from gluonext.formats.fashionai import FASHIONAI_CATEGORY_KEYPOINTS, FASHIONAI_KEYPOINTS
 from gluonext.keypoints.submission import (
     HEADER,
+    TURNED_FILE,
     merge_results,
     read_test_list,
     submission_row,
@@ -69,3 +70,17 @@ def test_conflicts_gaps_and_strangers_are_named(tmp_path):
     (tmp_path / "bad.csv").write_text(",".join(HEADER) + "\nImages/a.jpg,dress,1_2_1\n")
     with pytest.raises(DatasetError, match="bad.csv row 2: 3 columns"):
         merge_results([tmp_path / "bad.csv"])
+
+
+def test_results_predicted_on_turned_photos_are_refused(tmp_path):
+    """predict_keypoints lists the photos it turned upright by EXIF beside keypoints.csv;
+    FashionAI scores the stored frame, so such a file is refused, naming one photo."""
+    points = np.zeros((24, 2), np.float32)
+    rows = [submission_row(f"Images/dress/{n}.jpg", "dress", points) for n in ("a", "b")]
+    results = write(tmp_path / "keypoints.csv", rows)
+    (tmp_path / TURNED_FILE).write_text("{}")
+    assert len(merge_results([results])[0]) == 2
+    (tmp_path / TURNED_FILE).write_text('{"b.jpg": 6}')
+    with pytest.raises(DatasetError, match=r"keypoints.csv: b.jpg \(and 0 more\) was predicted "
+                       r"turned upright by its EXIF orientation 6.*--ignore-exif"):  # fmt: skip
+        merge_results([results])

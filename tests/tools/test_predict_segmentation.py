@@ -110,3 +110,30 @@ def test_annotations_keep_only_the_validation_images(checkpoint, tmp_path):
     broken.write_text("{}")
     args = cli.parse_args([*argv, "--annotations", str(broken), "--no-progress"])
     assert run_tool(cli.main, args) == 2
+
+
+def test_photos_are_turned_upright_by_exif_and_gif_reads_its_first_frame(checkpoint, tmp_path):
+    """A phone photo stored landscape with EXIF orientation 6 (shown portrait) is segmented as
+    shown, unless --ignore-exif; a GIF gives its first frame."""
+    ckpt, root = checkpoint
+    source = sorted((root / "train").glob("*.jpg"))[0]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    with Image.open(source) as picture:
+        stored = picture.convert("RGB").transpose(Image.Transpose.ROTATE_90)  # stored turned
+        exif = Image.Exif()
+        exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
+        stored.save(photos / "phone.jpg", exif=exif, quality=95)
+        picture.convert("RGB").save(photos / "clip.gif", save_all=True,
+                                    append_images=[stored.resize(picture.size)])  # fmt: skip
+        shown = picture.size
+    for flags, size in (([], shown), (["--ignore-exif"], stored.size)):
+        out = tmp_path / f"out{len(flags)}"
+        argv = ["--checkpoint", str(ckpt), "--input", str(photos), "--output", str(out),
+                "--no-progress", *flags]  # fmt: skip
+        assert cli.main(cli.parse_args(argv)) == 0
+        with Image.open(out / "phone_mask.png") as mask:
+            assert mask.size == size
+        with Image.open(out / "clip_mask.png") as mask:
+            assert mask.size == shown
+        assert json.loads((out / "class_fractions.json").read_text())["skipped"] == []
