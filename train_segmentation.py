@@ -128,9 +128,34 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="with --model-zoo: GluonCV's pretrained weights (what --model-zoo loads)",
     )
+    data = p.add_argument_group("--dataset coco (any COCO JSON) and folder (images + mask PNGs)")
+    data.add_argument("--train-json", default=None, help="coco: default annotations/"
+                      "instances_<train-split>.json under --data-root")  # fmt: skip
+    data.add_argument("--val-json", default=None,
+                      help="coco: default annotations/instances_val.json")
+    data.add_argument("--image-dir", default=None,
+                      help="coco: the images' folder; folder: default images/ (JPEGImages/)")
+    data.add_argument("--overlap", choices=("area", "order"), default="area",
+                      help="coco: overlapping masks, smaller on top or later categories on top")
+    data.add_argument("--mask-dir", default=None,
+                      help="folder: default masks/ (SegmentationClass/)")
+    data.add_argument("--classes", default=None, help="folder: class names (and colours) in "
+                      "index order; default classes.txt under --data-root")  # fmt: skip
+    data.add_argument("--ignore-value", type=int, default=255, help="folder: mask value ignored")
     add_schedule_flags(p, "poly")
     add_run_flags(p, seed=0, save_dir="runs/segmentation/<run name>")
     args = p.parse_args(argv)
+    for flag, value, datasets in (
+        ("--train-json", args.train_json, ("coco",)),
+        ("--val-json", args.val_json, ("coco",)),
+        ("--overlap", args.overlap != "area", ("coco",)),
+        ("--image-dir", args.image_dir, ("coco", "folder")),
+        ("--mask-dir", args.mask_dir, ("folder",)),
+        ("--classes", args.classes, ("folder",)),
+        ("--ignore-value", args.ignore_value != 255, ("folder",)),
+    ):
+        if value and args.dataset not in datasets:
+            p.error(f"{flag} applies to --dataset {' and '.join(datasets)}, not {args.dataset}")
     args.gluoncv_notes = notes
     return args
 
@@ -243,7 +268,7 @@ def main(args) -> int:
              iters_per_epoch)  # fmt: skip
 
     monitor = Monitor(args, save_dir, parallel.is_main)
-    palette = palette_for(train_set.NUM_CLASS, getattr(train_set, "label_mode", None))
+    palette = dataset_palette(train_set)
 
     def preview(epoch):
         return preview_overlays(net, val_set, contexts[0], palette)
@@ -285,7 +310,9 @@ def get_datasets(args):
     if len(args.scale_range) != 2 or args.scale_range[0] > args.scale_range[1]:
         raise DatasetError(f"--scale-range {args.scale_range}: expected LOW,HIGH with LOW <= HIGH")
     kwargs = {"base_size": args.base_size, "crop_size": args.crop_size, "seed": args.seed,
-              "skip_bad": args.skip_bad}  # fmt: skip
+              "skip_bad": args.skip_bad, "image_dir": args.image_dir, "mask_dir": args.mask_dir,
+              "classes": args.classes, "ignore_value": args.ignore_value,
+              "overlap": args.overlap}  # fmt: skip
     if canonical_model(args.model) in FIXED_SIZE_MODELS and args.val_mode == "whole":
         log.info("%s takes %d x %d inputs only: validation on centre crops (--val-mode crop)",
                  args.model, args.crop_size, args.crop_size)  # fmt: skip
@@ -296,10 +323,12 @@ def get_datasets(args):
         args.train_split,
         "train",
         scale_range=args.scale_range,
+        annotation_file=args.train_json,
         **kwargs,
     )
     val_mode = "val" if args.val_mode == "crop" else "testval"
-    val_set = get_segmentation_dataset(args.dataset, args.data_root, "val", val_mode, **kwargs)
+    val_set = get_segmentation_dataset(args.dataset, args.data_root, "val", val_mode,
+                                       annotation_file=args.val_json, **kwargs)  # fmt: skip
     check_split_pair(train_set, val_set)
     for name, dataset in (("train", train_set), ("val", val_set)):
         for why, count in sorted({**dataset.skipped, **dataset.invalid}.items()):
@@ -328,7 +357,14 @@ def checkpoint_meta(args, train_set) -> dict:
         "nclass": train_set.NUM_CLASS,
         "aux": args.aux,
         "label_mode": getattr(train_set, "label_mode", None),
+        "palette": [list(c) for c in dataset_palette(train_set)],
     }
+
+
+def dataset_palette(dataset) -> list:
+    """The colours classes are drawn in: the classes file's, else the label mode's."""
+    palette = getattr(dataset, "palette", None)
+    return palette or palette_for(dataset.NUM_CLASS, getattr(dataset, "label_mode", None))
 
 
 def describe_epoch(record: dict) -> str:

@@ -130,3 +130,18 @@ def test_mobilenet_mask_rcnn_trains_and_predicts(three, tmp_path):
     assert found.masks.shape[:2] == read_rgb(photo).shape[:2]
     no_fpn = [a for a in args if a != "--use-fpn"]
     assert tm.run([*no_fpn, "--save-dir", str(tmp_path / "c4")]) == 2
+
+
+def test_labelme_folders_train_mask_rcnn(tmp_path):
+    """--train-json / --val-json naming LabelMe folders: labels.txt's classes, one epoch."""
+    from helpers.parsing_layouts import clothing13_pairs, labelme_folders
+
+    pairs = clothing13_pairs(tmp_path / "c13", 6, size=(96, 120))
+    labelme = labelme_folders(tmp_path / "project", pairs, val=2)
+    run = tmp_path / "run"
+    args = mask_args(tmp_path / "project", run, "--train-json", str(labelme / "train"),
+                     "--val-json", str(labelme / "val"), "--epochs", "1")  # fmt: skip
+    args[args.index("--categories") + 1] = "all"
+    assert tm.main(tm.parse_args(args)) == 0
+    meta = read_checkpoint(run / "checkpoint_last.ckpt")["meta"]
+    assert list(meta["classes"]) == ["skin", "hair", "shoes"]

@@ -144,3 +144,47 @@ def test_fixed_size_families_train_predict_and_export(tiny_converted, tmp_path, 
     assert predictor(image).class_map.shape == image.shape[:2]
     report = export_model(ckpt, tmp_path / "export", images=[str(photo)])
     assert report.written == ["symbol", "onnx"], report.refused
+
+
+def test_a_voc_segmentation_folder_trains_with_its_own_classes_and_colours(tmp_path):
+    """--dataset folder on VOC's SegmentationClass layout (palette PNGs, 255 borders ignored,
+    ImageSets/Segmentation lists, a classes file with colours): one epoch; the class names and
+    colours reach the checkpoint, the exported model.json and the predictor's legend."""
+    from helpers.parsing_layouts import clothing13_pairs, voc_segmentation
+
+    from gluonext import load_predictor
+    from gluonext.deploy.export import export_model
+    from gluonext.formats.clothing13 import CLASSES
+
+    root = voc_segmentation(tmp_path / "VOC", clothing13_pairs(tmp_path / "c13", 8), val=2)
+    run = tmp_path / "run"
+    args = segmentation_args(root, run, "--dataset", "folder", "--epochs", "1")
+    assert ts.main(ts.parse_args(args)) == 0
+    meta = read_checkpoint(run / "checkpoint_last.ckpt")["meta"]
+    assert list(meta["classes"]) == list(CLASSES) and meta["nclass"] == 13
+    colours = [[int(line.split("#")[1][k : k + 2], 16) for k in (0, 2, 4)]
+               for line in (root / "classes.txt").read_text().splitlines()]  # fmt: skip
+    assert meta["palette"] == colours
+    export_model(run / "checkpoint_last.ckpt", tmp_path / "export", formats=("symbol",))
+    spec = json.loads((tmp_path / "export" / "model.json").read_text())
+    assert spec["classes"] == list(CLASSES) and spec["palette"] == colours
+    predictor = load_predictor(tmp_path / "export")
+    legend = predictor(np.zeros((64, 80, 3), np.uint8)).legend()
+    assert {tuple(e["color"]) for e in legend} <= {tuple(c) for c in colours}
+    with pytest.raises(SystemExit):  # --classes belongs to --dataset folder
+        ts.parse_args(segmentation_args(root, tmp_path / "r2", "--classes", "x.txt"))
+
+
+def test_labelme_folders_train_a_parser_through_any_coco_reading(tmp_path):
+    """--dataset coco with --train-json / --val-json naming LabelMe folders: the folder's
+    labels.txt classes after background, one epoch, no file renamed."""
+    from helpers.parsing_layouts import clothing13_pairs, labelme_folders
+
+    labelme = labelme_folders(tmp_path / "project", clothing13_pairs(tmp_path / "c13", 8), val=2)
+    run = tmp_path / "run"
+    args = segmentation_args(tmp_path / "project", run, "--dataset", "coco", "--train-json",
+                             str(labelme / "train"), "--val-json", str(labelme / "val"),
+                             "--epochs", "1")  # fmt: skip
+    assert ts.main(ts.parse_args(args)) == 0
+    meta = read_checkpoint(run / "checkpoint_last.ckpt")["meta"]
+    assert list(meta["classes"]) == ["background", "skin", "hair", "shoes"]

@@ -28,7 +28,13 @@ log = logging.getLogger(__name__)
 
 
 def read_instances(path: Path, data_root: Path | None = None) -> dict:
-    """The JSON of a COCO instances file, with ``images``, ``annotations``, ``categories``."""
+    """The JSON of a COCO instances file, with ``images``, ``annotations``, ``categories``; a
+    folder of LabelMe JSON files is read as one (``gluonext.formats.labelme``)."""
+    path = Path(path)
+    if path.is_dir():
+        from gluonext.formats.labelme import labelme_payload
+
+        return labelme_payload(path)
     if path.parent.is_dir() and finish_publish(path.parent, clean=False):
         log.info("%s: completed the publish an interrupted conversion left", path.parent)
     if not path.is_file():

@@ -1,4 +1,6 @@
-"""Semantic segmentation datasets: iMaterialist (from the converter's COCO JSON) and clothing13.
+"""Semantic segmentation datasets: iMaterialist (from the converter's COCO JSON), any COCO
+JSON with its own categories, clothing13, and a folder of images and mask PNGs with a classes
+file (LIP, CIHP, VOC ``SegmentationClass``, in-house labels).
 
 Both follow GluonCV's ``SegmentationDataset`` contract: ``NUM_CLASS``, ``CLASSES``,
 ``pred_offset``; items are (C x H x W float32 normalised image, H x W int32 mask) with -1 as
@@ -18,6 +20,7 @@ import numpy as np
 import pycocotools.mask as mask_util
 from mxnet import gluon
 
+from gluonext.common.drawing import palette_for
 from gluonext.common.images import normalize, read_rgb, screen_images
 from gluonext.errors import DatasetError
 from gluonext.formats import clothing13
@@ -35,10 +38,11 @@ from gluonext.segmentation.presets import IGNORE_LABEL, seg_train_transform, seg
 CLOTHING13_CLASSES = clothing13.CLASSES
 
 
-LABEL_MODES = ("main", "parts", "binary")
+LABEL_MODES = ("main", "parts", "binary", "all")  # all: every category of the file, a class
 
 
-DATASETS = ("imaterialist", "imaterialist_parts", "imaterialist_binary", "clothing13")
+DATASETS = ("imaterialist", "imaterialist_parts", "imaterialist_binary", "clothing13", "coco",
+            "folder")  # fmt: skip
 
 
 class SegmentationBase(gluon.data.Dataset):
@@ -111,9 +115,12 @@ class IMaterialistSegmentation(SegmentationBase):
     ``label_mode``: ``main`` (background + the 13 main apparel, 14 classes, as the iMaterialist
     DeepLabV3 project), ``parts`` (background + upper / lower / whole body by official
     supercategory, the body-parts parsing project's merge), ``binary`` (garment /
-    background). Only the 13 main apparel categories are painted; garment parts and
-    accessories stay background. Overlaps: instances are painted from the largest area to the
-    smallest, so a small garment lying on a large one stays visible.
+    background); only the 13 main apparel categories are painted there, garment parts and
+    accessories stay background. ``all`` (``--dataset coco``: any COCO JSON, CVAT's, Roboflow's,
+    ModaNet's or DeepFashion2's converted) makes every category of the file a class, after
+    background, in the file's order. Overlaps: instances are painted from the largest area to
+    the smallest, so a small garment lying on a large one stays visible, or with ``overlap``
+    ``order`` in the categories' order (later ones on top).
     """
 
     SIZE_HINT = "; convert with --check-images"
@@ -129,8 +136,12 @@ class IMaterialistSegmentation(SegmentationBase):
         annotation_file: str | None = None,
         scale_range: tuple[float, float] = (0.5, 2.0),
         skip_bad: bool = False,
+        image_dir=None,
+        overlap: str = "area",
     ):
         super().__init__(mode or split, base_size, crop_size, scale_range)
+        if overlap not in ("area", "order"):
+            raise DatasetError(f"--overlap {overlap!r}: choose area or order")
         if label_mode not in LABEL_MODES:
             raise ValueError(f"label_mode must be one of {LABEL_MODES}, got {label_mode!r}")
         self.root = Path(root)
@@ -138,7 +149,7 @@ class IMaterialistSegmentation(SegmentationBase):
         self.annotation_file = path
         payload = read_instances(path, self.root)
         self.conversion_id = conversion_id(payload)
-        self.image_dir = image_dir_of(payload, self.root)
+        self.image_dir = Path(image_dir) if image_dir else image_dir_of(payload, self.root)
         self.label_mode = label_mode
         self.class_of, self.CLASSES = _label_map(label_mode, payload["categories"])
         # images left out by reason (--skip-bad)
@@ -148,13 +159,15 @@ class IMaterialistSegmentation(SegmentationBase):
         by_image, self.invalid = annotations_by_image(payload, images, self.class_of)
         self.images = sorted(images, key=lambda image: image["id"])
         # painted from the largest area to the smallest: small garments on large ones stay
+        # (or, with overlap "order", in the categories' order: later categories on top)
+        order = (lambda a: -a[0]) if overlap == "area" else (lambda a: a[1])
         self.annotations = [
             sorted(
                 (
                     (a["area"], self.class_of[a["category_id"]], a["segmentation"])
                     for a in by_image[image["id"]]
                 ),
-                key=lambda a: -a[0],
+                key=order,
             )  # fmt: skip
             for image in self.images
         ]
@@ -190,6 +203,9 @@ def _label_map(label_mode: str, categories: list) -> tuple[dict, tuple]:
     """Category id -> class index, and the class names, of ``label_mode``."""
     supercategory = {c["id"]: c.get("supercategory", "") for c in categories}
     names = {c["id"]: c["name"] for c in categories}
+    if label_mode == "all":  # any COCO file: its categories in the file's order after background
+        ids = [c["id"] for c in categories]
+        return {c: k + 1 for k, c in enumerate(ids)}, ("background", *(names[c] for c in ids))
     if label_mode == "main":
         class_of = {c: i + 1 for i, c in enumerate(MAIN_CATEGORY_IDS)}
         return class_of, ("background", *(names.get(c, str(c)) for c in MAIN_CATEGORY_IDS))
@@ -271,7 +287,22 @@ class Clothing13Segmentation(SegmentationBase):
 def get_segmentation_dataset(
     name: str, root, split: str, mode: str | None = None, **kwargs
 ) -> SegmentationBase:
-    """``--dataset`` name to a dataset: imaterialist[_parts|_binary] or clothing13."""
+    """``--dataset`` name to a dataset: imaterialist[_parts|_binary], clothing13, coco (any
+    COCO JSON; ``annotation_file``, ``image_dir``, ``overlap``) or folder (``image_dir``,
+    ``mask_dir``, ``classes``, ``ignore_value``)."""
+    folder_only = ("mask_dir", "classes", "ignore_value")
+    coco_only = ("annotation_file", "overlap")
+    if name != "folder":
+        kwargs = {k: v for k, v in kwargs.items() if k not in folder_only}
+    if name != "coco":
+        kwargs = {k: v for k, v in kwargs.items() if k not in coco_only}
+    if name == "folder":
+        return FolderSegmentation(root, split, mode, **kwargs)
+    if name == "coco":
+        kwargs.pop("val_fraction", None)
+        kwargs.pop("seed", None)
+        return IMaterialistSegmentation(root, split, mode, label_mode="all", **kwargs)
+    kwargs.pop("image_dir", None)
     if name == "clothing13":
         return Clothing13Segmentation(root, split, mode, **kwargs)
     if name.startswith("imaterialist"):
@@ -285,3 +316,96 @@ def get_segmentation_dataset(
             kwargs.pop("seed", None)
             return IMaterialistSegmentation(root, split, mode, label_mode=label_mode, **kwargs)
     raise DatasetError(f"--dataset {name!r}: choose from {', '.join(DATASETS)}")
+
+
+class FolderSegmentation(SegmentationBase):
+    """A parsing dataset of one's own: images and mask PNGs matched by stem, with a classes
+    file (``gluonext.formats.parsing_masks``).
+
+    Layouts: VOC's (``JPEGImages/``, ``SegmentationClass/``, ``ImageSets/Segmentation/
+    <split>.txt``); ``<image_dir>/{train,val}`` with ``<mask_dir>/{train,val}``; or flat
+    ``<image_dir>`` and ``<mask_dir>`` (default ``images/`` and ``masks/`` under the root) split
+    by a seeded ``val_fraction``. Any image suffix, in any letter case. Classes: ``classes``
+    (default ``<root>/classes.txt``); colours there become the drawing palette.
+    """
+
+    def __init__(
+        self,
+        root,
+        split: str = "train",
+        mode: str | None = None,
+        base_size: int = 520,
+        crop_size: int = 480,
+        image_dir=None,
+        mask_dir=None,
+        classes=None,
+        ignore_value: int = 255,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        scale_range: tuple[float, float] = (0.5, 2.0),
+        skip_bad: bool = False,
+    ):
+        from gluonext.common.images import IMAGE_SUFFIXES
+        from gluonext.formats.parsing_masks import read_classes_file
+
+        super().__init__(mode or split, base_size, crop_size, scale_range)
+        root = Path(root)
+        if not root.is_dir():
+            raise DatasetError(f"--data-root {root}: folder not found")
+        self.CLASSES, colours = read_classes_file(classes or root / "classes.txt")
+        self.palette = colours or palette_for(len(self.CLASSES))
+        self.colours, self.ignore_value = colours, ignore_value
+        voc = (root / "SegmentationClass").is_dir()
+        images = root / (image_dir or ("JPEGImages" if voc else "images"))
+        masks = root / (mask_dir or ("SegmentationClass" if voc else "masks"))
+        wanted, presplit = None, False
+        if voc:
+            from gluonext.formats.labelimg import read_split
+
+            wanted = read_split(root / "ImageSets" / "Segmentation" / f"{split}.txt")
+        elif (images / split).is_dir() and (masks / split).is_dir():
+            images, masks, presplit = images / split, masks / split, True
+        for folder, flag in ((images, "--image-dir"), (masks, "--mask-dir")):
+            if not folder.is_dir():
+                raise DatasetError(f"{flag} {folder}: folder not found")
+        found = {p.stem: p for p in sorted(images.iterdir())
+                 if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}  # fmt: skip
+        mask_of = {p.stem: p for p in sorted(masks.iterdir()) if p.suffix.lower() == ".png"}
+        self.skipped, self.invalid = Counter(), Counter()
+        pairs = []
+        for stem in wanted if wanted is not None else sorted(found):
+            if stem not in found:
+                problem, message = "no image", f"{images}: no image {stem}.* (listed in {split})"
+            elif stem not in mask_of:
+                problem, message = "no mask", f"{found[stem]}: no mask {stem}.png in {masks}"
+            else:
+                pairs.append((found[stem], mask_of[stem]))
+                continue
+            if not skip_bad:
+                raise DatasetError(f"{message} (--skip-bad leaves it out)")
+            self.skipped[problem] += 1
+        if wanted is None and not presplit:  # one flat folder: a seeded split
+            order = np.random.RandomState(seed).permutation(len(pairs))
+            n_val = max(1, int(round(len(pairs) * val_fraction)))
+            chosen = order[:n_val] if split == "val" else order[n_val:]
+            pairs = [pairs[i] for i in sorted(chosen)]
+        entries = [(path, None) for pair in pairs for path in pair]
+        kept, screened = screen_images(entries, skip_bad, progress=len(entries) > 4000)
+        self.skipped.update(screened)
+        usable = set(kept)
+        self.pairs = [pair for k, pair in enumerate(pairs) if {2 * k, 2 * k + 1} <= usable]
+        if not self.pairs:
+            raise DatasetError(f"{images}: no image with a mask in {masks} for {split}")
+        self.image_files = [image.resolve() for image, _ in self.pairs]
+        self.annotation_file, self.conversion_id = masks, None
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def image_path(self, index: int) -> Path:
+        return self.pairs[index][0]
+
+    def label(self, index: int) -> np.ndarray:
+        from gluonext.formats.parsing_masks import read_mask
+
+        return read_mask(self.pairs[index][1], len(self.CLASSES), self.ignore_value, self.colours)

@@ -120,7 +120,7 @@ class SegmentationPredictor(Predictor):
             side = args.get("crop_size", 480)
         size = tuple(input_size or (side, side))
         spec = base_spec("segmentation", meta["classes"], size, meta)
-        spec["palette"] = [
+        spec["palette"] = meta.get("palette") or [
             list(c) for c in palette_for(len(meta["classes"]), meta.get("label_mode"))
         ]
         spec["resize"] = (
