@@ -27,7 +27,6 @@ from gluonext.common.cli import (
 )
 from gluonext.common.gluoncv_cli import KEYPOINT_ALIASES, translate
 from gluonext.common.model_zoo import ZOO, imagenet_file
-from gluonext.common.splits import split_by_image
 from gluonext.engine.checkpoint import batches_to_skip, continue_or_start, load_for_eval
 from gluonext.engine.devices import create_trainer, epoch_loader, split_batch
 from gluonext.engine.loop import fit
@@ -37,9 +36,9 @@ from gluonext.engine.schedules import schedule_from_args
 from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError
-from gluonext.formats.fashionai import CATEGORIES, read_keypoint_csv
+from gluonext.formats.fashionai import CATEGORIES
 from gluonext.keypoints.baseline import evaluate_baseline
-from gluonext.keypoints.data import FashionAIKeypoints
+from gluonext.keypoints.data import fashionai_splits
 from gluonext.keypoints.evaluate import evaluate_keypoints, preview_landmarks
 from gluonext.keypoints.model import (
     FAMILIES,
@@ -124,34 +123,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def get_datasets(args):
     """(train, val) FashionAI datasets: the train CSV split by image, or a separate val CSV."""
-    root = Path(args.data_root)
-    wanted = CATEGORIES if args.category == "all" else (args.category,)
-    rows, skipped = read_keypoint_csv(
-        args.train_csv or root / "Annotations" / "train.csv", root, wanted, args.skip_bad
-    )
-    if args.val_csv:
-        val_rows, val_skipped = read_keypoint_csv(args.val_csv, root, wanted, args.skip_bad)
-        skipped.update(val_skipped)
-    else:
-        ids = [r.image_id for r in rows]
-        train_ids, _ = split_by_image(ids, 1.0 - args.val_ratio, args.seed)
-        keep = set(train_ids)
-        rows, val_rows = (
-            [r for r in rows if r.image_id in keep],
-            [r for r in rows if r.image_id not in keep],
-        )
-    shared = sorted({r.image_id for r in rows} & {r.image_id for r in val_rows})
-    if shared:
-        raise DatasetError(
-            f"{args.val_csv}: {len(shared)} validation image(s) are also in the training CSV "
-            f"(first: {shared[0]}); use a disjoint split"
-        )
+    train, val, skipped = fashionai_splits(
+        args.data_root, args.category, args.train_csv, args.val_csv, args.val_ratio, args.seed,
+        args.skip_bad)  # fmt: skip
     if skipped:
         log.info("skipped rows: %s", ", ".join(f"{n} {k}" for k, n in sorted(skipped.items())))
-    train = FashionAIKeypoints(root, rows, args.category)
-    val = FashionAIKeypoints(root, val_rows, args.category)
-    if not len(train):
-        raise DatasetError(f"no {args.category} rows to train on in {args.data_root}")
     return train, val
 
 

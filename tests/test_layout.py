@@ -4,8 +4,9 @@
 - the shared layers (errors, common, formats, engine, rcnn) import no task package;
 - production code never imports the sample-data renderer (only tools/make_sample_data.py,
   tests and benchmarks do);
-- deploy (export, inference API, server) is the one layer above the tasks: nothing in
-  gluonext imports it but the package's lazy ``load_predictor``;
+- deploy (export, inference API, server) and inspection (tools/inspect_dataset.py) are the
+  layers above the tasks: nothing in gluonext imports them but the package's lazy
+  ``load_predictor`` (deploy);
 - gluonext has no import cycles;
 - no file edits the module search path: gluonext is an installed package.
 """
@@ -57,7 +58,7 @@ def production_files() -> list[Path]:
 
 
 def test_the_layout_has_the_expected_packages():
-    for name in (*TASKS, *SHARED, "sample", "deploy"):
+    for name in (*TASKS, *SHARED, "sample", "deploy", "inspection"):
         target = PACKAGE / name
         assert target.with_suffix(".py").is_file() or (target / "__init__.py").is_file(), name
     top_level = sorted(p.name for p in PACKAGE.glob("*.py"))
@@ -96,6 +97,17 @@ def test_only_the_package_entry_point_imports_deploy():
         if layer(module) not in ("deploy", "")
         for target in imported_modules(path)
         if layer(target) == "deploy"
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_nothing_in_the_package_imports_the_inspector():
+    problems = [
+        f"{module} imports {target}"
+        for module, path in MODULES.items()
+        if layer(module) != "inspection"
+        for target in imported_modules(path)
+        if layer(target) == "inspection"
     ]
     assert not problems, "\n".join(problems)
 

@@ -68,7 +68,8 @@ def draw_instances(
     """RGB image with each instance's mask tinted, its box drawn and ``name score`` written.
 
     ``masks`` is H x W x N (0/1) or None for boxes only; colours follow the class (VOC palette,
-    class k drawn in colour k + 1 so no class is black).
+    class k drawn in colour k + 1 so no class is black). ``scores`` None (annotations, not
+    predictions) writes the names alone.
     """
     import cv2
 
@@ -81,11 +82,12 @@ def draw_instances(
     out = np.clip(out, 0, 255).astype(np.uint8)
     thickness = max(1, round(max(image.shape[:2]) / 400))
     scale = max(0.35, max(image.shape[:2]) / 1200)
-    for k in np.argsort(scores):  # best drawn last, on top
+    order = range(len(boxes)) if scores is None else np.argsort(scores)  # best drawn last
+    for k in order:
         colour = tuple(int(c) for c in palette[class_ids[k] + 1])
         x1, y1, x2, y2 = (int(round(v)) for v in boxes[k])
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
-        text = f"{names[class_ids[k]]} {scores[k]:.2f}"
+        text = names[class_ids[k]] if scores is None else f"{names[class_ids[k]]} {scores[k]:.2f}"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         top = max(0, y1 - th - base)
         cv2.rectangle(out, (x1, top), (x1 + tw, top + th + base), colour, -1)

@@ -17,13 +17,16 @@ import numpy as np
 from mxnet import gluon
 
 from gluonext.common.images import read_rgb
+from gluonext.common.splits import split_by_image
 from gluonext.errors import DatasetError
 from gluonext.formats.fashionai import (
+    CATEGORIES,
     FASHIONAI_CATEGORY_KEYPOINTS,
     FASHIONAI_KEYPOINTS,
     KeypointRow,
     flip_pairs,
     joint_names,
+    read_keypoint_csv,
 )
 
 
@@ -75,3 +78,37 @@ class FashionAIKeypoints(gluon.data.Dataset):
         if self.transform_fn is None:
             return image, joints, weight
         return self.transform_fn(image, joints, weight, np.random.RandomState(seed))
+
+
+def fashionai_splits(
+    root, category: str = "all", train_csv=None, val_csv=None, val_ratio: float = 0.1,
+    seed: int = 0, skip_bad: bool = False,
+) -> tuple[FashionAIKeypoints, FashionAIKeypoints, dict]:  # fmt: skip
+    """(train, val, skipped row counts by reason): ``train_csv`` (default
+    ``<root>/Annotations/train.csv``) split by image with ``val_ratio`` held out (seeded), or
+    ``val_csv`` as the validation rows; the two must not share an image."""
+    root = Path(root)
+    wanted = CATEGORIES if category == "all" else (category,)
+    rows, skipped = read_keypoint_csv(
+        train_csv or root / "Annotations" / "train.csv", root, wanted, skip_bad
+    )
+    if val_csv:
+        val_rows, val_skipped = read_keypoint_csv(val_csv, root, wanted, skip_bad)
+        skipped.update(val_skipped)
+    else:
+        keep = set(split_by_image([r.image_id for r in rows], 1.0 - val_ratio, seed)[0])
+        rows, val_rows = (
+            [r for r in rows if r.image_id in keep],
+            [r for r in rows if r.image_id not in keep],
+        )
+    shared = sorted({r.image_id for r in rows} & {r.image_id for r in val_rows})
+    if shared:
+        raise DatasetError(
+            f"{val_csv}: {len(shared)} validation image(s) are also in the training CSV "
+            f"(first: {shared[0]}); use a disjoint split"
+        )
+    train = FashionAIKeypoints(root, rows, category)
+    val = FashionAIKeypoints(root, val_rows, category)
+    if not len(train):
+        raise DatasetError(f"no {category} rows to train on in {root}")
+    return train, val, skipped

@@ -1,0 +1,1 @@
+"""What a dataset holds, drawn and counted before training: tools/inspect_dataset.py."""
