@@ -10,8 +10,10 @@ from collections import Counter
 
 import inspect_dataset
 import numpy as np
+from helpers.parsing_layouts import clothing13_pairs, voc_segmentation
 from PIL import Image
 
+from gluonext.formats.clothing13 import CLASSES
 from gluonext.formats.labelimg_tables import write_lines
 from gluonext.sample.writers import write_clothing13, write_fashionai, write_voc
 
@@ -88,13 +90,8 @@ def test_a_missing_folder_is_a_one_line_error(tmp_path):
 
 
 def test_a_parsing_folder_counts_images_per_class_from_its_masks(tmp_path):
-    from helpers.parsing_layouts import clothing13_pairs, voc_segmentation
-
-    pairs = clothing13_pairs(tmp_path / "c13", 6)
-    root = voc_segmentation(tmp_path / "VOC", pairs, val=2)
-    counts, problems = run(tmp_path, "folder", root)
-    from gluonext.formats.clothing13 import CLASSES
-
+    root = voc_segmentation(tmp_path / "VOC", clothing13_pairs(tmp_path / "c13", 6), val=2)
+    counts, _ = run(tmp_path, "folder", root)
     expected = Counter()  # from the masks as written (VOC's 255 borders swallow thin parts)
     for png in (root / "SegmentationClass").glob("*.png"):
         values = set(np.asarray(Image.open(png)).ravel()) - {0, 255}
