@@ -221,11 +221,14 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".g
 
 
 def list_inputs(path: Path) -> list[Path]:
-    """The files to predict on: ``path`` itself, or every file in the folder (sorted)."""
+    """The files to predict on: ``path`` itself, or every file in the folder (sorted); a VOC
+    year folder (``VOC2007/``) means its ``JPEGImages/``."""
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"--input {path}: no such file or folder")
+    if (path / "JPEGImages").is_dir() and (path / "ImageSets").is_dir():
+        path = path / "JPEGImages"
     return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
 
 

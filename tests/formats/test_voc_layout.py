@@ -2,12 +2,15 @@
 writer: LabelImg with a separate save folder (Windows paths, upper-case suffixes on disk), a
 VOC year folder and a VOCdevkit (Pascal VOC, CVAT's and Roboflow's "Pascal VOC" exports) and
 Roboflow's train / valid / test folders. Each is read, flattened by ``voc_to_csv``, split by
-``split_dataset`` where it has no splits, and trains one epoch without renaming a file."""
+``split_dataset`` where it has no splits, trains one epoch, predicts and is inspected without
+renaming a file."""
 
 import csv
 import json
 import shutil
 
+import inspect_dataset
+import predict_detection
 import pytest
 import split_dataset
 import voc_to_csv
@@ -29,8 +32,9 @@ def photos(tmp_path_factory):
     return [(r.image, [(o.name, o.box, o.difficult) for o in r.objects]) for r in records]
 
 
-def train_one_epoch(tmp_path, *data_flags):
-    """One SSD epoch on a layout; the run's checkpoint metadata."""
+def train_predict_inspect(tmp_path, photos, images, *data_flags):
+    """One SSD epoch on a layout, the trained model's predictions on ``photos`` (a folder, as
+    the layout has it: all 8 photos are predicted) and the inspector with the same flags."""
     save_dir = tmp_path / "run"
     argv = ["--model", "ssd", "--network", "mobilenet0.25", "--data-shape", "300",
             "--dataset", "voc", *data_flags, "--batch-size", "4", "--epochs", "1",
@@ -39,6 +43,18 @@ def train_one_epoch(tmp_path, *data_flags):
     assert td.main(td.parse_args(argv)) == 0
     records = [json.loads(x) for x in (save_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1] and "voc07_mAP" in records[0]
+    out = tmp_path / "predicted"
+    argv = ["--checkpoint", str(save_dir / "checkpoint_last.ckpt"), "--input", str(photos),
+            "--output", str(out), "--no-progress"]  # fmt: skip
+    assert predict_detection.main(predict_detection.parse_args(argv)) == 0
+    predicted = json.loads((out / "detections.json").read_text())["images"]
+    assert len(predicted) == images
+    inspected = tmp_path / "inspected"
+    argv = ["--dataset", "voc", *data_flags, "--output", str(inspected)]
+    assert inspect_dataset.main(inspect_dataset.parse_args(argv)) == 0
+    problems = json.loads((inspected / "problems.json").read_text())
+    unread = [p for p in problems if p["kind"] in ("image", "left out by the dataset reader")]
+    assert unread == [] and (inspected / "contact_sheet.jpg").is_file()
 
 
 def csv_images(path):
@@ -79,7 +95,8 @@ def test_labelimg_with_a_save_folder_is_read_flattened_split_and_trained(
     args = split_dataset.parse_args(["--input", str(annotations), "--ratio", "0.75"])
     assert split_dataset.main(args) == 0
     assert len(read_split(annotations / "train.txt")) == 6
-    train_one_epoch(tmp_path, "--data-root", str(annotations))
+    train_predict_inspect(tmp_path, labelimg_save_dir / "samples", 8, "--data-root",
+                          str(annotations))  # fmt: skip
 
 
 def test_images_moved_away_are_named_by_image_dir(labelimg_save_dir, tmp_path, caplog):
@@ -134,7 +151,7 @@ def test_a_voc_year_folder_and_a_vocdevkit_are_read_with_their_splits(vocdevkit,
     argv = ["--input", str(vocdevkit.parent), "--output", str(out)]
     assert voc_to_csv.main(voc_to_csv.parse_args(argv)) == 0
     assert len(csv_images(out)) == 8
-    train_one_epoch(tmp_path, "--data-root", str(vocdevkit.parent))
+    train_predict_inspect(tmp_path, vocdevkit, 8, "--data-root", str(vocdevkit.parent))
 
 
 def test_roboflow_folder_splits_train_with_their_validation_folder(photos, tmp_path):
@@ -152,4 +169,4 @@ def test_roboflow_folder_splits_train_with_their_validation_folder(photos, tmp_p
     assert [len(scan_parts(p)[0]) for p in (train, val)] == [5, 2]
     train, val = voc_parts(export / "train", val_root=export / "test")
     assert [len(scan_parts(p)[0]) for p in (train, val)] == [5, 1]
-    train_one_epoch(tmp_path, "--data-root", str(export))
+    train_predict_inspect(tmp_path, export / "valid", 2, "--data-root", str(export))

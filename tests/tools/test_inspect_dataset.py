@@ -10,7 +10,7 @@ from collections import Counter
 
 import inspect_dataset
 import numpy as np
-from helpers.parsing_layouts import clothing13_pairs, voc_segmentation
+from helpers.parsing_layouts import clothing13_pairs, labelme_folders, voc_segmentation
 from PIL import Image
 
 from gluonext.formats.clothing13 import CLASSES
@@ -97,3 +97,16 @@ def test_a_parsing_folder_counts_images_per_class_from_its_masks(tmp_path):
         values = set(np.asarray(Image.open(png)).ravel()) - {0, 255}
         expected.update(CLASSES[v] for v in values)
     assert counts == dict(expected)
+
+
+def test_labelme_folders_are_inspected_as_coco(tmp_path):
+    labelme = labelme_folders(tmp_path / "project", clothing13_pairs(tmp_path / "c13", 5), val=2)
+    counts, _ = run(tmp_path, "coco", tmp_path / "project", "--train-json", str(labelme / "train"),
+                    "--val-json", str(labelme / "val"))  # fmt: skip
+    shapes = Counter()
+    for path in labelme.glob("*/*.json"):
+        record = json.loads(path.read_text())
+        regions = {(s["label"], s["group_id"] if s["group_id"] is not None else id(s))
+                   for s in record["shapes"] if s["shape_type"] == "polygon"}  # fmt: skip
+        shapes.update(label for label, _ in regions)
+    assert counts == dict(shapes)
