@@ -6,7 +6,10 @@ Reads ``predictions.json`` from tools/predict_instances.py and writes
 masks of one image made non-overlapping (higher scores keep their pixels).
 
     python tools/imaterialist_submission.py --predictions predictions/predictions.json \
-        --output submission.csv --threshold 0.5
+        --output submission.csv --threshold 0.5 [--ground-truth held_out.csv]
+
+With ``--ground-truth`` (the competition's train.csv layout, rows of the predicted images) it
+also prints the score the competition would give (``gluonext.instance.competition``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 from gluonext.common.cli import run_tool
 from gluonext.common.images import IMAGE_SUFFIXES
 from gluonext.common.logs import setup_logging
+from gluonext.errors import DatasetError
+from gluonext.instance.competition import competition_score
 from gluonext.instance.submission import SubmissionError, submission_rows, write_submission
 
 
@@ -31,6 +36,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--images", default=None, help="folder of the test images: report those with no row"
     )
+    p.add_argument("--ground-truth", default=None,
+                   help="CSV in train.csv's layout for the predicted images: print the "
+                   "competition's score")  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -61,6 +69,15 @@ def main(args) -> int:
         names = {p.name for p in Path(args.images).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
         missing = sorted(names - {row[0] for row in rows})
         log.info("%d of %d images in %s have no row", len(missing), len(names), args.images)
+    if args.ground_truth:
+        try:
+            result = competition_score(args.ground_truth, args.output)
+        except DatasetError as exc:
+            log.error("error: %s", exc)
+            return 2
+        log.info("competition score %.4f over %d (image, class) pairs; per class: %s",
+                 result.score, result.pairs, ", ".join(
+                     f"{c}: {v:.3f}" for c, v in result.per_class.items()))  # fmt: skip
     return 0
 
 

@@ -1,0 +1,84 @@
+"""The competition's score on cases computed by hand (4 x 5 images, column-major RLE)."""
+
+import numpy as np
+import pytest
+
+from gluonext.errors import DatasetError
+from gluonext.instance.competition import THRESHOLDS, competition_score, pair_score
+
+
+def flat(*runs, size=20):
+    """A flat mask from (start, length) runs, 1-based as Kaggle's RLE."""
+    mask = np.zeros(size, bool)
+    for start, length in runs:
+        mask[start - 1 : start - 1 + length] = True
+    return mask
+
+
+def test_pair_scores_by_hand():
+    a = flat((1, 10))
+    assert list(THRESHOLDS) == [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
+    assert pair_score([a], [a]) == 1.0
+    # IoU 6 / 10 = 0.6: a match above 0.50 and 0.55 only (strictly above), 2 of 10 thresholds
+    assert pair_score([a], [flat((1, 6))]) == pytest.approx(0.2)
+    # a perfect match and a stray prediction: TP 1, FP 1, FN 0 at every threshold
+    assert pair_score([a], [a, flat((15, 3))]) == pytest.approx(0.5)
+    # two true masks, one found: TP 1, FN 1
+    assert pair_score([a, flat((15, 3))], [a]) == pytest.approx(0.5)
+    assert pair_score([a], []) == 0.0 and pair_score([], [a]) == 0.0
+
+
+def test_a_submission_scores_per_image_and_class(tmp_path):
+    truth = tmp_path / "train.csv"
+    truth.write_text(
+        "ImageId,EncodedPixels,Height,Width,ClassId\n"
+        "a.jpg,1 10,4,5,6_28_77\n"  # image a, class 6
+        "a.jpg,15 3,4,5,10\n"  # image a, class 10
+        "b.jpg,1 20,4,5,6\n"  # image b, class 6
+    )
+    submission = tmp_path / "submission.csv"
+    submission.write_text(
+        "ImageId,EncodedPixels,ClassId\n"
+        "a.jpg,1 10,6\n"  # perfect: 1.0
+        "a.jpg,1 6,10\n"  # class 10 missed and a false positive: 0.0
+        "b.jpg,1 12,6\n"  # IoU 12 / 20 = 0.6: 0.2
+        "b.jpg,13 2,23\n"  # a class only predicted: 0.0
+        "c.jpg,1 3,6\n"  # an image the truth does not have: 0.0
+    )
+    result = competition_score(truth, submission)
+    assert result.pairs == 5
+    assert result.score == pytest.approx((1.0 + 0.0 + 0.2 + 0.0 + 0.0) / 5)
+    assert result.per_class == pytest.approx({6: (1.0 + 0.2 + 0.0) / 3, 10: 0.0, 23: 0.0})
+    submission.write_text("ImageId,EncodedPixels,ClassId\na.jpg,0 10,6\n")
+    with pytest.raises(DatasetError, match="submission.csv line 2: RLE start 0"):
+        competition_score(truth, submission)
+    submission.write_text("ImageId,Pixels,ClassId\n")
+    with pytest.raises(DatasetError, match="no column EncodedPixels"):
+        competition_score(truth, submission)
+
+
+def test_the_submission_tool_prints_the_score_against_ground_truth(tmp_path, caplog):
+    """predictions.json of two masks, one right: the tool's submission scores (1 + 0) / 2."""
+    import json
+
+    import imaterialist_submission
+    import pycocotools.mask as mask_util
+
+    def record(mask, category, score):
+        rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
+        return {"file_name": "a.jpg", "image_id": 1, "category_id": category, "score": score,
+                "segmentation": {"size": [4, 5], "counts": rle["counts"].decode()}}  # fmt: skip
+
+    shirt = np.zeros((4, 5), bool)
+    shirt[:, :2] = True  # column-major pixels 1-8
+    shoe = np.zeros((4, 5), bool)
+    shoe[:, 4] = True  # pixels 17-20
+    predictions = tmp_path / "predictions.json"
+    predictions.write_text(json.dumps([record(shirt, 1, 0.9), record(shoe, 5, 0.8)]))
+    truth = tmp_path / "truth.csv"
+    truth.write_text("ImageId,EncodedPixels,Height,Width,ClassId\na.jpg,1 8,4,5,1\n"
+                     "a.jpg,9 4,4,5,5\n")  # fmt: skip
+    argv = ["--predictions", str(predictions), "--output", str(tmp_path / "submission.csv"),
+            "--ground-truth", str(truth)]  # fmt: skip
+    assert imaterialist_submission.main(imaterialist_submission.parse_args(argv)) == 0
+    assert "competition score 0.5000 over 2 (image, class) pairs" in caplog.text
