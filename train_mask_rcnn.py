@@ -40,6 +40,7 @@ from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError, DeviceError
 from gluonext.formats.coco import check_split_pair
 from gluonext.instance.baseline import evaluate_baseline
+from gluonext.instance.competition import score_results
 from gluonext.instance.data import InstanceDataset
 from gluonext.instance.evaluate import predict_instances, preview_instances, to_coco_results
 from gluonext.instance.loss import MaskRCNNLoss
@@ -201,8 +202,11 @@ def main(args) -> int:
 
     if args.eval:
         meta = load_for_eval(args, net)
-        scores, _ = evaluate(net, val_set, contexts[0], short_val, args.max_size, show)
+        scores, results = evaluate(net, val_set, contexts[0], short_val, args.max_size, show)
         log_scores(f"evaluated {args.resume} (epoch {meta.get('epoch')})", scores, val_set, blind)
+        kaggle = score_results(val_set, results)
+        log.info("iMaterialist competition score %.4f over %d (image, class) pairs (scores >= "
+                 "0.5, masks made disjoint as the submission)", kaggle.score, kaggle.pairs)
         return 0
 
     local_batch, iters_per_epoch = split_batch(args.batch_size, len(train_set), parallel)

@@ -111,13 +111,42 @@ def competition_score(ground_truth, submission) -> CompetitionScore:
         size = sizes.get(row["ImageId"])
         # an image the truth does not know: its predictions are false positives either way
         guesses[key].append(decode_flat(row["EncodedPixels"], *size, where) if size else None)
+    if not truth and not guesses:
+        raise DatasetError(f"{ground_truth} and {submission}: no masks to score")
+    return score_pairs(truth, guesses)
+
+
+def score_pairs(truth: dict, guesses: dict) -> CompetitionScore:
+    """The score of (image, class) -> flat true masks against (image, class) -> flat predicted
+    masks (None for an image the truth does not have)."""
     scores, by_class = [], defaultdict(list)
-    for key in sorted(set(truth) | set(guesses)):
+    for key in sorted(set(truth) | set(guesses), key=str):
         predicted = [m for m in guesses.get(key, []) if m is not None]
         value = pair_score(truth.get(key, []), predicted) if key in truth else 0.0
         scores.append(value)
         by_class[key[1]].append(value)
-    if not scores:
-        raise DatasetError(f"{ground_truth} and {submission}: no masks to score")
     per_class = {c: float(np.mean(v)) for c, v in sorted(by_class.items())}
-    return CompetitionScore(float(np.mean(scores)), len(scores), per_class)
+    return CompetitionScore(float(np.mean(scores)) if scores else 0.0, len(scores), per_class)
+
+
+def score_results(dataset, results: list[dict], threshold: float = 0.5) -> CompetitionScore:
+    """The competition's score of COCO result records (``train_mask_rcnn.py --eval``'s) on
+    ``dataset`` (an ``InstanceDataset``), after what the submission does to them: scores below
+    ``threshold`` dropped, the masks of one image made disjoint, best first."""
+    from gluonext.formats.coco import decode_masks
+    from gluonext.instance.submission import submission_rows
+
+    names = {image["id"]: image["file_name"] for image in dataset.images}
+    sizes = {image["file_name"]: (image["height"], image["width"]) for image in dataset.images}
+    truth: dict = defaultdict(list)
+    for index, image in enumerate(dataset.images):
+        masks = decode_masks(dataset.segmentations(index), image["height"], image["width"])
+        for k, annotation in enumerate(dataset.annotations[index]):
+            key = (image["file_name"], annotation["category_id"])
+            truth[key].append(masks[:, :, k].flatten(order="F").astype(bool))
+    named = [{**r, "file_name": names[r["image_id"]]} for r in results if r["image_id"] in names]
+    rows, _ = submission_rows(named, threshold)
+    guesses: dict = defaultdict(list)
+    for name, encoded, class_id in rows:
+        guesses[(name, int(class_id))].append(decode_flat(encoded, *sizes[name], name))
+    return score_pairs(truth, guesses)

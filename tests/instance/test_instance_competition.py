@@ -82,3 +82,40 @@ def test_the_submission_tool_prints_the_score_against_ground_truth(tmp_path, cap
             "--ground-truth", str(truth)]  # fmt: skip
     assert imaterialist_submission.main(imaterialist_submission.parse_args(argv)) == 0
     assert "competition score 0.5000 over 2 (image, class) pairs" in caplog.text
+
+
+def test_evaluation_results_score_as_their_submission_would(tmp_path):
+    """score_results (train_mask_rcnn.py --eval): the ground truth itself scores 1; dropping
+    one image's shirt leaves that pair at 0 and the others at 1; low scores are dropped."""
+    import json
+
+    import pycocotools.mask as mask_util
+    from PIL import Image
+
+    from gluonext.instance.competition import score_results
+    from gluonext.instance.data import InstanceDataset
+
+    (tmp_path / "train").mkdir()
+    images, annotations = [], []
+    for image_id in (1, 2):
+        Image.new("RGB", (20, 16)).save(tmp_path / "train" / f"{image_id}.jpg")
+        images.append({"id": image_id, "file_name": f"{image_id}.jpg", "height": 16, "width": 20})
+        for k, (category, x) in enumerate(((1, 0), (5, 10))):
+            mask = np.zeros((16, 20), np.uint8)
+            mask[2:12, x : x + 8] = 1
+            rle = mask_util.encode(np.asfortranarray(mask))
+            annotations.append({"id": 10 * image_id + k, "image_id": image_id,
+                                "category_id": category, "iscrowd": 0, "area": 80.0,
+                                "bbox": [x, 2, 8, 10],
+                                "segmentation": {"size": [16, 20],
+                                                 "counts": rle["counts"].decode()}})  # fmt: skip
+    payload = {"images": images, "annotations": annotations,
+               "categories": [{"id": 1, "name": "shirt"}, {"id": 5, "name": "shoe"}]}  # fmt: skip
+    (tmp_path / "val.json").write_text(json.dumps(payload))
+    dataset = InstanceDataset(tmp_path, "val", annotation_file=str(tmp_path / "val.json"))
+    perfect = [{"image_id": a["image_id"], "category_id": a["category_id"], "score": 0.9,
+                "segmentation": a["segmentation"]} for a in annotations]  # fmt: skip
+    assert score_results(dataset, perfect).score == 1.0
+    assert score_results(dataset, perfect[1:]).score == pytest.approx(3 / 4)
+    faint = [{**r, "score": 0.2} if r["image_id"] == 2 else r for r in perfect]
+    assert score_results(dataset, faint).score == pytest.approx(2 / 4)
