@@ -8,7 +8,8 @@
   and CVAT's and Roboflow's "Pascal VOC" exports. Training reads ``trainval`` (else ``train``,
   else ``default``, CVAT's name for an unsplit task), validation ``test`` (else ``val``).
 - **A VOCdevkit folder** holding years: splits named as GluonCV's ``VOCDetection`` names them,
-  ``2007_trainval,2012_trainval`` for training (the years present) and ``2007_test``.
+  ``2007_trainval,2012_trainval`` for training (the years present) and ``2007_test`` (a year
+  without ``test.txt``, as VOC2012 is downloaded, offers its ``val``).
 - **Folder splits**: ``train/`` and ``valid/`` (or ``val/``, ``test/``) with the XML beside the
   images, as Roboflow exports them; or any two folders (``val_root``).
 """
@@ -92,7 +93,11 @@ def voc_parts(
         default_train = ",".join(f"{y}_trainval" for y in sorted(present & {"2007", "2012"}))
         train = _devkit_parts(root, train_splits or default_train or f"{min(present)}_trainval",
                               image_dir)  # fmt: skip
-        return train, _devkit_parts(root, val_splits or f"{min(present)}_test", image_dir)
+        if val_splits is None:  # GluonCV's 2007_test; a year without test.txt offers its val
+            val_splits = next((f"{y}_{s}" for y in sorted(present) for s in VAL_SPLITS
+                               if _split_file(root / f"VOC{y}", s).is_file()),
+                              f"{min(present)}_test")  # fmt: skip
+        return train, _devkit_parts(root, val_splits, image_dir)
     if (root / "Annotations").is_dir():  # a VOC year folder
         train = [_year_part(root, s, image_dir) for s in (train_splits or _first_split(
             root, TRAIN_SPLITS, "--train-splits")).split(",")]  # fmt: skip

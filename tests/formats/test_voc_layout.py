@@ -170,3 +170,12 @@ def test_roboflow_folder_splits_train_with_their_validation_folder(photos, tmp_p
     train, val = voc_parts(export / "train", val_root=export / "test")
     assert [len(scan_parts(p)[0]) for p in (train, val)] == [5, 1]
     train_predict_inspect(tmp_path, export / "valid", 2, "--data-root", str(export))
+
+
+def test_a_vocdevkit_of_2012_alone_validates_on_its_val_split(vocdevkit):
+    """VOC2012 comes without test.txt: its val list is the validation split."""
+    year = vocdevkit.rename(vocdevkit.parent / "VOC2012")
+    lists = year / "ImageSets" / "Main"
+    (lists / "test.txt").rename(lists / "val.txt")
+    train, val = voc_parts(year.parent)
+    assert [p.name for p in train + val] == ["VOC2012 trainval", "VOC2012 val"]
