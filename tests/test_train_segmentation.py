@@ -188,3 +188,16 @@ def test_labelme_folders_train_a_parser_through_any_coco_reading(tmp_path):
     assert ts.main(ts.parse_args(args)) == 0
     meta = read_checkpoint(run / "checkpoint_last.ckpt")["meta"]
     assert list(meta["classes"]) == ["background", "skin", "hair", "shoes"]
+
+
+def test_a_coco_json_trains_a_parser_with_its_own_categories(tiny, tmp_path):
+    """--dataset coco on a COCO file (here the converter's): every category of the file a
+    class after background, in the file's order."""
+    run = tmp_path / "run"
+    train_json = tiny / "annotations" / "instances_train.json"
+    args = segmentation_args(tiny, run, "--dataset", "coco", "--train-json", str(train_json),
+                             "--epochs", "1", "--overlap", "order")  # fmt: skip
+    assert ts.main(ts.parse_args(args)) == 0
+    categories = json.loads(train_json.read_text())["categories"]
+    meta = read_checkpoint(run / "checkpoint_last.ckpt")["meta"]
+    assert list(meta["classes"]) == ["background", *(c["name"] for c in categories)]

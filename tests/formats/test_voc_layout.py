@@ -169,6 +169,10 @@ def test_roboflow_folder_splits_train_with_their_validation_folder(photos, tmp_p
     assert [len(scan_parts(p)[0]) for p in (train, val)] == [5, 2]
     train, val = voc_parts(export / "train", val_root=export / "test")
     assert [len(scan_parts(p)[0]) for p in (train, val)] == [5, 1]
+    out = tmp_path / "labels.csv"
+    assert voc_to_csv.main(voc_to_csv.parse_args(["--input", str(export), "--output",
+                                                   str(out)])) == 0  # fmt: skip
+    assert len(csv_images(out)) == 8
     train_predict_inspect(tmp_path, export / "valid", 2, "--data-root", str(export))
 
 
