@@ -368,9 +368,10 @@ class FolderSegmentation(SegmentationBase):
         for folder, flag in ((images, "--image-dir"), (masks, "--mask-dir")):
             if not folder.is_dir():
                 raise DatasetError(f"{flag} {folder}: folder not found")
-        found = {p.stem: p for p in sorted(images.iterdir())
-                 if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}  # fmt: skip
         mask_of = {p.stem: p for p in sorted(masks.iterdir()) if p.suffix.lower() == ".png"}
+        masks_here = set(mask_of.values()) if images.resolve() == masks.resolve() else set()
+        found = {p.stem: p for p in sorted(images.iterdir())  # photos beside their masks too
+                 if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and p not in masks_here}
         self.skipped, self.invalid = Counter(), Counter()
         pairs = []
         for stem in wanted if wanted is not None else sorted(found):

@@ -133,3 +133,23 @@ def test_image_size_disagreeing_with_annotation_is_reported(converted, tmp_path)
     Image.new("RGB", (7, 9)).save(ds.image_path(0), format="JPEG")
     with pytest.raises(seg.DatasetError, match="annotation says"):
         ds[0]
+
+
+def test_a_parsing_folder_with_photos_beside_their_masks_splits_by_seed(tmp_path):
+    """--dataset folder --image-dir . --mask-dir .: photo.jpg and photo.png in one folder; the
+    masks are not taken for photos, and the seeded split is disjoint and complete."""
+    from helpers.parsing_layouts import clothing13_pairs
+
+    from gluonext.formats.clothing13 import CLASSES
+    from gluonext.segmentation.data import FolderSegmentation
+
+    pairs = clothing13_pairs(tmp_path, 10)
+    (tmp_path / "classes.txt").write_text("\n".join(CLASSES) + "\n")
+    splits = {s: FolderSegmentation(tmp_path, s, "testval", image_dir=".", mask_dir=".")
+              for s in ("train", "val")}  # fmt: skip
+    names = {s: [d.image_path(i).name for i in range(len(d))] for s, d in splits.items()}
+    assert sorted(names["train"] + names["val"]) == sorted(p.name for p, _ in pairs)
+    assert len(names["val"]) == 1 and not set(names["train"]) & set(names["val"])
+    label = splits["train"].label(0)
+    expected = pairs[[p.name for p, _ in pairs].index(names["train"][0])][1].astype(int)
+    assert np.array_equal(label, np.where(expected == 255, -1, expected))
