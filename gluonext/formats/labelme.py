@@ -61,7 +61,7 @@ def shape_rle(shape: dict, height: int, width: int, where: str) -> dict:
                 part = np.asarray(png.convert("L")) > 0
         except (KeyError, ValueError, OSError):
             raise DatasetError(f"{where}: a mask shape without a readable PNG") from None
-        (x1, y1) = np.asarray(shape["points"][0], dtype=float).round().astype(int)
+        x1, y1 = (max(0, int(round(v))) for v in shape["points"][0])
         full = np.zeros((height, width), np.uint8)
         h, w = min(part.shape[0], height - y1), min(part.shape[1], width - x1)
         full[y1 : y1 + h, x1 : x1 + w] = part[:h, :w]

@@ -55,3 +55,23 @@ def test_rectangles_circles_and_bad_labels(tmp_path):
     (tmp_path / "labels.txt").write_text("shoe\n")
     with pytest.raises(DatasetError, match=r"a.json shape 0: label 'bag' is not in the classes"):
         labelme_payload(tmp_path)
+
+
+def test_a_mask_shape_is_its_png_placed_at_its_first_point(tmp_path):
+    """labelme's ``mask`` shapes: a base64 PNG over the shape's box, placed at points[0]."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    part = np.zeros((4, 5), np.uint8)
+    part[1:3, 1:4] = 255  # 6 pixels
+    buffer = io.BytesIO()
+    Image.fromarray(part).save(buffer, "PNG")
+    record = {"shapes": [{"label": "belt", "points": [[2, 3], [7, 7]], "shape_type": "mask",
+                          "mask": base64.b64encode(buffer.getvalue()).decode()}],
+              "imagePath": "a.jpg", "imageHeight": 10, "imageWidth": 12}  # fmt: skip
+    (tmp_path / "a.json").write_text(json.dumps(record))
+    (annotation,) = labelme_payload(tmp_path)["annotations"]
+    drawn = mask_util.decode(annotation["segmentation"])
+    assert annotation["area"] == 6 and drawn[4:6, 3:6].all() and drawn.sum() == 6
