@@ -219,6 +219,24 @@ def _label_map(label_mode: str, categories: list) -> tuple[dict, tuple]:
     return {c: 1 for c in MAIN_CATEGORY_IDS}, ("background", "garment")
 
 
+def seeded_share(items: list, split: str, val_fraction: float, seed: int) -> list:
+    """``split``'s share of ``items`` (one flat folder): a seeded ``val_fraction`` (at least
+    one) for val, the rest for train, each in the items' order."""
+    order = np.random.RandomState(seed).permutation(len(items))
+    n_val = max(1, int(round(len(items) * val_fraction)))
+    chosen = order[:n_val] if split == "val" else order[n_val:]
+    return [items[i] for i in sorted(chosen)]
+
+
+def usable_pairs(pairs: list, skip_bad: bool) -> tuple[list, Counter]:
+    """The (image, mask) pairs whose two files pass ``screen_images``, and the files left out
+    by reason (an error instead, unless ``skip_bad``)."""
+    entries = [(path, None) for pair in pairs for path in pair]
+    kept, skipped = screen_images(entries, skip_bad, progress=len(entries) > 4000)
+    usable = set(kept)
+    return [pair for k, pair in enumerate(pairs) if {2 * k, 2 * k + 1} <= usable], skipped
+
+
 class Clothing13Segmentation(SegmentationBase):
     """clothing13: ``<id>.jpg`` photos with ``<id>.png`` index masks (255 = ignore).
 
@@ -249,14 +267,10 @@ class Clothing13Segmentation(SegmentationBase):
         if not stems:
             raise DatasetError(f"{folder}: no <id>.jpg / <id>.png pairs")
         if folder == root:
-            order = np.random.RandomState(seed).permutation(len(stems))
-            n_val = max(1, int(round(len(stems) * val_fraction)))
-            chosen = order[:n_val] if split == "val" else order[n_val:]
-            stems = [stems[i] for i in sorted(chosen)]
-        entries = [(folder / f"{s}{suffix}", None) for s in stems for suffix in (".jpg", ".png")]
-        kept, self.skipped = screen_images(entries, skip_bad, progress=len(entries) > 4000)
-        usable = set(kept)
-        stems = [s for k, s in enumerate(stems) if {2 * k, 2 * k + 1} <= usable]
+            stems = seeded_share(stems, split, val_fraction, seed)
+        pairs = [(folder / f"{s}.jpg", folder / f"{s}.png") for s in stems]
+        pairs, self.skipped = usable_pairs(pairs, skip_bad)
+        stems = [image.stem for image, _ in pairs]
         self.folder, self.stems, self.invalid = folder, stems, Counter()
         self.image_files = [(folder / f"{s}.jpg").resolve() for s in stems]
         self.annotation_file, self.conversion_id = folder, None
@@ -386,15 +400,9 @@ class FolderSegmentation(SegmentationBase):
                 raise DatasetError(f"{message} (--skip-bad leaves it out)")
             self.skipped[problem] += 1
         if wanted is None and not presplit:  # one flat folder: a seeded split
-            order = np.random.RandomState(seed).permutation(len(pairs))
-            n_val = max(1, int(round(len(pairs) * val_fraction)))
-            chosen = order[:n_val] if split == "val" else order[n_val:]
-            pairs = [pairs[i] for i in sorted(chosen)]
-        entries = [(path, None) for pair in pairs for path in pair]
-        kept, screened = screen_images(entries, skip_bad, progress=len(entries) > 4000)
+            pairs = seeded_share(pairs, split, val_fraction, seed)
+        self.pairs, screened = usable_pairs(pairs, skip_bad)
         self.skipped.update(screened)
-        usable = set(kept)
-        self.pairs = [pair for k, pair in enumerate(pairs) if {2 * k, 2 * k + 1} <= usable]
         if not self.pairs:
             raise DatasetError(f"{images}: no image with a mask in {masks} for {split}")
         self.image_files = [image.resolve() for image, _ in self.pairs]
