@@ -30,7 +30,7 @@ from gluonext.common.cli import (
 )
 from gluonext.common.gluoncv_cli import DETECTION_ALIASES, translate
 from gluonext.detection.baseline import evaluate_baseline
-from gluonext.detection.data import COCOBoxes, voc_splits
+from gluonext.detection.data import run_datasets
 from gluonext.detection.evaluate import evaluate_detection, preview_boxes
 from gluonext.detection.recipes import RECIPES
 from gluonext.engine.checkpoint import batches_to_skip, continue_or_start, load_for_eval
@@ -41,10 +41,7 @@ from gluonext.engine.precision import backward, start_amp
 from gluonext.engine.schedules import schedule_from_args
 from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
-from gluonext.formats.coco import check_split_pair
-from gluonext.formats.labelimg import read_class_list
 from gluonext.formats.labelimg_tables import format_table, split_table
-from gluonext.formats.voc_layout import voc_parts
 from gluonext.instance.data import InstanceDataset
 
 log = logging.getLogger("train_detection")
@@ -139,18 +136,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def get_datasets(args):
     """(train, val) box datasets: a LabelImg folder split by lists, or COCO JSON."""
+    train, val, parts = run_datasets(args, InstanceDataset)
     if args.dataset == "coco":
-        train = InstanceDataset(args.data_root, "train", args.categories, skip_bad=args.skip_bad)
-        val = InstanceDataset(args.data_root, "val", args.categories, skip_bad=args.skip_bad)
-        check_split_pair(train, val)
-        return COCOBoxes(train), COCOBoxes(val)
-    train_parts, val_parts = voc_parts(
-        args.data_root, args.train_list, args.val_list, args.val_root, args.image_dir,
-        args.train_splits, args.val_splits)  # fmt: skip
-    for part in train_parts + val_parts:
+        return train, val
+    for part in parts:
         log.info("  %s: %s%s", part.name, part.annotations,
                  f" (images in {part.images})" if part.images else "")  # fmt: skip
-    train, val = voc_splits(train_parts, val_parts, read_class_list(args.classes), args.skip_bad)
     for line in train.report.summary().split(", "):
         log.info("  %s", line)
     table = split_table(train.records + val.records, [r.stem for r in train.records],

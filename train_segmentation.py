@@ -36,10 +36,9 @@ from gluonext.engine.precision import backward, start_amp
 from gluonext.engine.schedules import schedule_from_args
 from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
-from gluonext.errors import DatasetError, ModelError
-from gluonext.formats.coco import check_split_pair
+from gluonext.errors import ModelError
 from gluonext.segmentation.baseline import evaluate_baseline
-from gluonext.segmentation.data import DATASETS, get_segmentation_dataset
+from gluonext.segmentation.data import DATASETS, run_datasets
 from gluonext.segmentation.evaluate import predict_logits, preview_overlays
 from gluonext.segmentation.metrics import ConfusionMatrix
 from gluonext.segmentation.model import (
@@ -307,29 +306,11 @@ def report_baseline(train_set, val_set):
 def get_datasets(args):
     """The training set (GluonCV's augmentation) and the validation set (whole images at their
     own resolution, or GluonCV's centre crops with ``--val-mode crop``)."""
-    if len(args.scale_range) != 2 or args.scale_range[0] > args.scale_range[1]:
-        raise DatasetError(f"--scale-range {args.scale_range}: expected LOW,HIGH with LOW <= HIGH")
-    kwargs = {"base_size": args.base_size, "crop_size": args.crop_size, "seed": args.seed,
-              "skip_bad": args.skip_bad, "image_dir": args.image_dir, "mask_dir": args.mask_dir,
-              "classes": args.classes, "ignore_value": args.ignore_value,
-              "overlap": args.overlap}  # fmt: skip
     if canonical_model(args.model) in FIXED_SIZE_MODELS and args.val_mode == "whole":
         log.info("%s takes %d x %d inputs only: validation on centre crops (--val-mode crop)",
                  args.model, args.crop_size, args.crop_size)  # fmt: skip
         args.val_mode = "crop"
-    train_set = get_segmentation_dataset(
-        args.dataset,
-        args.data_root,
-        args.train_split,
-        "train",
-        scale_range=args.scale_range,
-        annotation_file=args.train_json,
-        **kwargs,
-    )
-    val_mode = "val" if args.val_mode == "crop" else "testval"
-    val_set = get_segmentation_dataset(args.dataset, args.data_root, "val", val_mode,
-                                       annotation_file=args.val_json, **kwargs)  # fmt: skip
-    check_split_pair(train_set, val_set)
+    train_set, val_set = run_datasets(args, "val" if args.val_mode == "crop" else "testval")
     for name, dataset in (("train", train_set), ("val", val_set)):
         for why, count in sorted({**dataset.skipped, **dataset.invalid}.items()):
             log.info("%s: %d left out (%s)", name, count, why)

@@ -41,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--ctx", default="cpu", help="cpu or gpu:0, for .ckpt and symbol models")
-    p.add_argument("--backend", choices=("gluon", "symbol", "onnx"), default=None,
+    p.add_argument("--backend", choices=("gluon", "symbol", "onnx", "onnx-int8"), default=None,
                    help="how to run export folders (default: onnx where present)")  # fmt: skip
     p.add_argument("--max-upload-mb", type=positive_float, default=10.0)
     p.add_argument("--max-megapixels", type=positive_float, default=40.0,

@@ -1,13 +1,17 @@
 """``export_model``: a checkpoint to a folder that runs without gluonext's training code.
 
 The folder holds ``model-symbol.json`` + ``model-0000.params`` (``gluon.SymbolBlock.imports``),
-``model.onnx`` where the family converts, and ``model.json``: the task, classes, input size,
+``model.onnx`` where the family converts, ``model-int8.onnx`` when asked (``onnx-int8``: see
+``gluonext.deploy.quantize``), and ``model.json``: the task, classes, input size,
 normalisation, post-processing settings, the checkpoint's epoch and metrics, and the parity
-figures measured here. Before anything is published, each exported form runs on the parity
-images next to the checkpoint's Gluon network: raw outputs must agree within ``tolerance``
-(relative to the output's magnitude) and the final results (class maps, boxes and labels,
-keypoints) must be the same; a form that fails is not written, with the reason. All files
-are published together: a kill leaves the old export or the new one.
+figures measured here. The INT8 model cannot match fp32 output for output; it is scored
+instead with the task's metric on the run's held-out images beside the fp32 model, and
+refused when it loses more than ``max_drop`` points. Before anything is published, each
+other exported form runs on the parity images next to the checkpoint's Gluon network: raw
+outputs must agree within ``tolerance`` (relative to the output's magnitude) and the final
+results (class maps, boxes and labels, keypoints) must be the same; a form that fails is
+not written, with the reason. All files are published together: a kill leaves the old
+export or the new one.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from gluonext.common.images import IMAGE_SUFFIXES, read_rgb
 from gluonext.deploy.predictor import PREDICTORS, SPEC, load_predictor
 from gluonext.engine.checkpoint import read_meta
 from gluonext.engine.export import (
+    INT8,
     ONNX,
     PARAMS,
     SYMBOL,
@@ -35,7 +40,20 @@ from gluonext.engine.export import (
 from gluonext.engine.runners import OnnxRunner, SymbolRunner
 from gluonext.errors import DatasetError, ModelError
 
-FORMATS = ("symbol", "onnx")
+FORMATS = ("symbol", "onnx", "onnx-int8")
+DEFAULT_FORMATS = ("symbol", "onnx")
+
+
+@dataclass
+class Int8Options:
+    """How ``onnx-int8`` is made and checked: ``calib_images`` training images of the
+    checkpoint's run to calibrate on, ``held_out_images`` of its held-out split to score
+    on, ``max_drop`` metric points it may lose, ``data_root`` where the run's data is now."""
+
+    calib_images: int = 64
+    held_out_images: int = 200
+    max_drop: float = 1.0
+    data_root: str | None = None
 
 
 @dataclass
@@ -47,6 +65,7 @@ class ExportReport:
         default_factory=dict
     )  # format -> {"max_abs_diff": [...], "same_results": bool}
     refused: dict = field(default_factory=dict)  # format -> one-line reason
+    quantized: dict = field(default_factory=dict)  # "int8" -> metric figures
 
 
 def parity_images(paths, data_root=None, count: int = 4) -> list[np.ndarray]:
@@ -202,17 +221,24 @@ def passed(found: dict) -> bool:
 def export_model(
     checkpoint,
     output,
-    formats=FORMATS,
+    formats=DEFAULT_FORMATS,
     input_size=None,
     images=None,
     tolerance: float = 1e-4,
+    int8: Int8Options | None = None,
 ) -> ExportReport:
     """Export ``checkpoint`` into ``output`` (see the module's description)."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ModelError(f"--format {','.join(formats)}: choose from {','.join(FORMATS)}")
     reference = load_predictor(checkpoint, input_size=input_size)
-    data_root = read_meta(checkpoint).get("args", {}).get("data_root")
+    int8 = int8 or Int8Options()
+    run = None
+    if "onnx-int8" in formats:  # the run's data is read first: a missing folder stops early
+        from gluonext.deploy.held_out import run_data
+
+        run = run_data(checkpoint, int8.data_root)
+    data_root = int8.data_root or read_meta(checkpoint).get("args", {}).get("data_root")
     pictures = parity_images(images, data_root)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -221,14 +247,20 @@ def export_model(
     staging = staging_folder(output)
     try:
         _write_forms(reference, staging, formats, pictures, tolerance, report)
+        if run is not None:
+            _write_int8(reference, staging, run, int8, report)
         spec = dict(reference.spec)
+        files = {"onnx": ONNX, "onnx-int8": INT8}
         spec["files"] = {"symbol": SYMBOL, "params": PARAMS,
-                         **({"onnx": ONNX} if "onnx" in report.written else {})}  # fmt: skip
+                         **{k: v for k, v in files.items() if k in report.written}}  # fmt: skip
         spec["parity"] = report.parity
-        if "onnx" in report.refused:
-            spec["onnx"] = {"reason": report.refused["onnx"]}
+        for form in ("onnx", "onnx-int8"):
+            if form in report.refused:
+                spec[form] = {"reason": report.refused[form]}
+        if "int8" in report.quantized:
+            spec["onnx-int8"] = {**report.quantized["int8"], **spec.get("onnx-int8", {})}
         write_json(staging / SPEC, spec, indent=2)
-        stale = [ONNX] if "onnx" not in report.written else []
+        stale = [name for form, name in files.items() if form not in report.written]
         publish_together(output, staging, deletes=stale)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -247,7 +279,7 @@ def _write_forms(reference, staging: Path, formats, pictures, tolerance, report)
             f"the exported symbol does not reproduce the checkpoint: {report.parity['symbol']}"
         )
     report.written += ["symbol"]
-    if "onnx" not in formats:
+    if "onnx" not in formats and "onnx-int8" not in formats:
         return
     try:
         export_onnx(staging, reference.input_shape, staging / ONNX,
@@ -268,6 +300,44 @@ def _write_forms(reference, staging: Path, formats, pictures, tolerance, report)
     except OnnxUnsupported as exc:
         (staging / ONNX).unlink(missing_ok=True)
         report.refused["onnx"] = str(exc)
+
+
+def _write_int8(reference, staging: Path, run, options: Int8Options, report) -> None:
+    """Quantize the fp32 ONNX model on the run's training images, score both on its held-out
+    images with the task's metric, and keep the INT8 model when it loses at most
+    ``options.max_drop`` points."""
+    from gluonext.deploy.quantize import quantize_onnx
+
+    if "onnx" not in report.written:
+        report.refused["onnx-int8"] = (
+            f"needs the fp32 ONNX model first ({report.refused.get('onnx', 'not exported')})"
+        )
+        return
+    fp32 = PREDICTORS[reference.task](OnnxRunner(staging / ONNX), reference.spec,
+                                      **_options(reference))  # fmt: skip
+    batches = [fp32.prepare(image)[0] for image in run.calibration_images(options.calib_images)]
+    quantize_onnx(staging / ONNX, staging / INT8, batches)
+    int8 = PREDICTORS[reference.task](OnnxRunner(staging / INT8), reference.spec,
+                                      **_options(reference))  # fmt: skip
+    count = min(options.held_out_images, len(run.held_out))
+    before = run.score(fp32, count)
+    after = run.score(int8, count)
+    drop = run.metric.drop(before, after)
+    report.quantized["int8"] = {
+        "metric": run.metric.name, "fp32": round(before, 3), "int8": round(after, 3),
+        "drop": round(drop, 3), "max_drop": options.max_drop, "held_out_images": count,
+        "calibration_images": len(batches), "calibration": "MinMax, training images",
+        "weights": "INT8 per channel", "activations": "UINT8 per tensor",
+        "batchnorm": "folded into the convolutions",
+    }  # fmt: skip
+    if drop > options.max_drop:
+        (staging / INT8).unlink(missing_ok=True)
+        report.refused["onnx-int8"] = (
+            f"loses {drop:.2f} {run.metric.name} on {count} held-out images ({before:.2f} fp32, "
+            f"{after:.2f} INT8), more than --max-drop {options.max_drop:g}"
+        )
+        return
+    report.written.append("onnx-int8")
 
 
 def _options(predictor) -> dict:
@@ -296,6 +366,13 @@ def describe(report: ExportReport) -> list[str]:
             f"{json.dumps(found['max_abs_diff'])} "
             f"(outputs up to {json.dumps(found['output_magnitude'])}), "
             f"results {_verdict(found)}"
+        )
+    if "int8" in report.quantized:
+        found = report.quantized["int8"]
+        lines.append(
+            f"  onnx-int8 on {found['held_out_images']} held-out image(s): {found['metric']} "
+            f"{found['fp32']} fp32, {found['int8']} INT8 (drop {found['drop']}, allowed "
+            f"{found['max_drop']:g}; calibrated on {found['calibration_images']} training images)"
         )
     for form, reason in report.refused.items():
         lines.append(f"  {form} not written: {reason}")

@@ -9,7 +9,7 @@ from gluonext.common.files import finish_publish
 from gluonext.detection.inference import DetectionPredictor
 from gluonext.engine.checkpoint import read_meta
 from gluonext.engine.devices import parse_contexts
-from gluonext.engine.export import ONNX, SYMBOL
+from gluonext.engine.export import INT8, ONNX, SYMBOL
 from gluonext.engine.runners import OnnxRunner, SymbolRunner
 from gluonext.errors import CheckpointError, ModelError
 from gluonext.instance.inference import InstancePredictor
@@ -23,7 +23,7 @@ PREDICTORS = {
     "keypoints": KeypointPredictor,
 }
 SPEC = "model.json"
-BACKENDS = ("gluon", "symbol", "onnx")
+BACKENDS = ("gluon", "symbol", "onnx", "onnx-int8")
 
 
 def task_of_checkpoint(meta: dict, path) -> str:
@@ -62,10 +62,10 @@ def load_predictor(path, ctx: str = "cpu", backend: str | None = None, input_siz
                    task: str | None = None, **options):  # fmt: skip
     """A predictor for ``path``: a ``.ckpt`` of any training script (run as Gluon) or a folder
     written by ``tools/export_model.py`` (ONNX Runtime when it holds ``model.onnx``, else the
-    MXNet symbol; ``backend`` picks one). ``predictor(image_rgb)`` returns the task's result,
-    with ``draw(image)`` and ``to_json()``. ``options`` go to the task's predictor
-    (``min_score``, ``flip``, ``scales``, ``flip_test``); ``task`` refuses a model of
-    another task."""
+    MXNet symbol; ``backend`` picks one, ``onnx-int8`` the quantized model).
+    ``predictor(image_rgb)`` returns the task's result, with ``draw(image)`` and
+    ``to_json()``. ``options`` go to the task's predictor (``min_score``, ``flip``,
+    ``scales``, ``flip_test``); ``task`` refuses a model of another task."""
     path = Path(path)
     if backend is not None and backend not in BACKENDS:
         raise ModelError(f"backend {backend!r}: choose from {', '.join(BACKENDS)}")
@@ -94,9 +94,17 @@ def load_predictor(path, ctx: str = "cpu", backend: str | None = None, input_siz
         raise ModelError(
             f"{path}: has no {ONNX} ({spec.get('onnx', {}).get('reason', 'not exported')})"
         )
+    if chosen == "onnx-int8" and not (path / INT8).is_file():
+        raise ModelError(
+            f"{path}: has no {INT8} "
+            f"({spec.get('onnx-int8', {}).get('reason', 'export with --format onnx-int8')})"
+        )
     if chosen == "gluon":
         raise ModelError(f"{path}: an export folder runs as symbol or onnx, not gluon")
     if chosen == "symbol" and not (path / SYMBOL).is_file():
         raise ModelError(f"{path}: has no {SYMBOL}")
-    runner = OnnxRunner(path / ONNX) if chosen == "onnx" else SymbolRunner(path, context)
+    if chosen == "symbol":
+        runner = SymbolRunner(path, context)
+    else:
+        runner = OnnxRunner(path / (INT8 if chosen == "onnx-int8" else ONNX))
     return PREDICTORS[spec["task"]](runner, spec, **options)

@@ -179,3 +179,26 @@ class MixupBoxes(BoxItems):
         if self.transform_fn is None:
             return image, label
         return self.transform_fn(image, label, rng, *shape)
+
+
+def run_datasets(args, coco_reader, classes=None):
+    """(train, val, VOC parts) of a train_detection.py run, from its flags or a checkpoint's
+    ``meta["args"]``: a VOC layout (``voc_layout.voc_parts``) or, with ``--dataset coco``, the
+    COCO JSON read by ``coco_reader(root, split, categories, skip_bad=...)`` (the instance
+    task's ``InstanceDataset``) as boxes. ``classes`` overrides ``--classes`` (a model's own
+    order)."""
+    if args.dataset == "coco":
+        from gluonext.formats.coco import check_split_pair
+
+        train = coco_reader(args.data_root, "train", args.categories, skip_bad=args.skip_bad)
+        val = coco_reader(args.data_root, "val", args.categories, skip_bad=args.skip_bad)
+        check_split_pair(train, val)
+        return COCOBoxes(train), COCOBoxes(val), []
+    from gluonext.formats.labelimg import read_class_list
+    from gluonext.formats.voc_layout import voc_parts
+
+    train_parts, val_parts = voc_parts(
+        args.data_root, args.train_list, args.val_list, args.val_root, args.image_dir,
+        args.train_splits, args.val_splits)  # fmt: skip
+    classes = classes or read_class_list(args.classes)
+    return (*voc_splits(train_parts, val_parts, classes, args.skip_bad), train_parts + val_parts)

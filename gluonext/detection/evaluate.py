@@ -71,3 +71,15 @@ def preview_boxes(net, dataset, recipe, ctx, count: int = 3, min_score: float = 
             (f"image{index}", draw_instances(image, boxes, ids, scores, dataset.CLASSES))
         )
     return pictures
+
+
+def score_predictor(predictor, dataset, indices=None) -> float:
+    """VOC07 mAP@0.5 of ``predictor`` (any backend of ``load_predictor``) over ``dataset``."""
+    metric = VOC07MAP(dataset.CLASSES)
+    for index in range(len(dataset)) if indices is None else indices:
+        image, label = dataset.load(index)
+        found = predictor(image)
+        difficult = label[:, 5] if label.shape[1] > 5 else None
+        metric.update(found.boxes, found.class_ids, found.scores, label[:, :4], label[:, 4],
+                      difficult)  # fmt: skip
+    return metric.get()[1]

@@ -170,7 +170,7 @@ def onnx_model_from_symbol(symbol, params: dict, input_shape: tuple, any_size: b
     dynamic (and height and width with ``any_size``).
 
     ``mx.onnx.export_model`` stamps the model with the installed onnx package's newest opset
-    (19 for onnx 1.14) although MXNet's converters emit opset-13 nodes (``Split`` without
+    (22 for onnx 1.17) although MXNet's converters emit opset-13 nodes (``Split`` without
     ``num_outputs``), which ONNX Runtime then rejects; it also lists every weight as a graph
     input, which keeps ONNX Runtime from folding constants. Here the converter is called at
     opset 13 (its graph check too: onnx's ``checker.DEFAULT_CONTEXT`` is set to opset 13 for

@@ -24,6 +24,7 @@ from gluonext.errors import ModelError
 
 PREFIX = "model"
 SYMBOL, PARAMS, ONNX = f"{PREFIX}-symbol.json", f"{PREFIX}-0000.params", f"{PREFIX}.onnx"
+INT8 = f"{PREFIX}-int8.onnx"  # the quantized twin of ONNX
 
 
 class OnnxUnsupported(ModelError):

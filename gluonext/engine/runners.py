@@ -11,7 +11,7 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
-from gluonext.engine.export import ONNX, PARAMS, SYMBOL
+from gluonext.engine.export import INT8, ONNX, PARAMS, SYMBOL
 
 
 class Runner:
@@ -88,6 +88,8 @@ class OnnxRunner(Runner):
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises its own Fail type
             raise RuntimeError(f"{path}: ONNX Runtime cannot load it: {exc}") from None
         self.input = self.session.get_inputs()[0].name
+        if path.name == INT8:
+            self.name = "onnx-int8"
 
     def _run(self, batch):
         return self.session.run(None, {self.input: batch})

@@ -46,3 +46,16 @@ def preview_landmarks(net, dataset, input_size, ctx, count: int = 3) -> list:
         pictures.append((f"image{index}", draw_keypoints(image, coords[own], shown,
                                                          flip_pairs(shown))))  # fmt: skip
     return pictures
+
+
+def score_predictor(predictor, dataset, indices=None) -> float:
+    """NE in percent of ``predictor`` (any backend of ``load_predictor``) over ``dataset``,
+    each image read for its row's category."""
+    metric = NormalizedError()
+    columns = [FASHIONAI_KEYPOINTS.index(n) for n in predictor.names]
+    for index in range(len(dataset)) if indices is None else indices:
+        image, _, _ = dataset.load(index)
+        row = dataset.rows[index]
+        found = predictor(image, category=row.category)
+        metric.update(row.category, to_24(columns, found.points), row.points)
+    return metric.overall

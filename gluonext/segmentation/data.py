@@ -26,6 +26,7 @@ from gluonext.errors import DatasetError
 from gluonext.formats import clothing13
 from gluonext.formats.coco import (
     annotations_by_image,
+    check_split_pair,
     conversion_id,
     image_dir_of,
     read_instances,
@@ -418,3 +419,23 @@ class FolderSegmentation(SegmentationBase):
         from gluonext.formats.parsing_masks import read_mask
 
         return read_mask(self.pairs[index][1], len(self.CLASSES), self.ignore_value, self.colours)
+
+
+def run_datasets(args, val_mode: str = "testval") -> tuple[SegmentationBase, SegmentationBase]:
+    """(train, val) of a run of train_segmentation.py, from its flags or from a checkpoint's
+    ``meta["args"]``: the training set as it augments, the validation set in ``val_mode``
+    (``testval`` whole images, ``val`` centre crops)."""
+    if len(args.scale_range) != 2 or args.scale_range[0] > args.scale_range[1]:
+        raise DatasetError(f"--scale-range {args.scale_range}: expected LOW,HIGH with LOW <= HIGH")
+    kwargs = {"base_size": args.base_size, "crop_size": args.crop_size, "seed": args.seed,
+              "skip_bad": args.skip_bad, "image_dir": args.image_dir, "mask_dir": args.mask_dir,
+              "classes": args.classes, "ignore_value": args.ignore_value,
+              "overlap": args.overlap}  # fmt: skip
+    train_set = get_segmentation_dataset(
+        args.dataset, args.data_root, args.train_split, "train",
+        scale_range=tuple(args.scale_range), annotation_file=args.train_json, **kwargs,
+    )  # fmt: skip
+    val_set = get_segmentation_dataset(args.dataset, args.data_root, "val", val_mode,
+                                       annotation_file=args.val_json, **kwargs)  # fmt: skip
+    check_split_pair(train_set, val_set)
+    return train_set, val_set

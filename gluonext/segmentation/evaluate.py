@@ -5,6 +5,7 @@ from __future__ import annotations
 import mxnet as mx
 import numpy as np
 
+from gluonext.segmentation.metrics import ConfusionMatrix
 from gluonext.segmentation.model import SegmentationNet
 
 
@@ -48,3 +49,14 @@ def preview_overlays(net, dataset, ctx, palette, count: int = 3) -> list:
         mask = logits[0].argmax(axis=0).asnumpy().astype("uint8")
         pictures.append((f"image{index}", overlay(denormalize(np.asarray(chw)), mask, palette)))
     return pictures
+
+
+def score_predictor(predictor, dataset, indices=None) -> ConfusionMatrix:
+    """The confusion matrix of ``predictor`` (any backend of ``load_predictor``) over
+    ``dataset``'s whole images (or its ``indices``) and labels, as a user of the exported
+    model gets them."""
+    matrix = ConfusionMatrix(dataset.NUM_CLASS, list(dataset.CLASSES))
+    for index in range(len(dataset)) if indices is None else indices:
+        image, label = dataset.load(index)
+        matrix.update(label[None], predictor(image).class_map[None])
+    return matrix
