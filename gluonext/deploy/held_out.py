@@ -1,6 +1,7 @@
 """A checkpoint's own data, read again from the flags its training run was given: training
 images to calibrate a quantized model on, and the held-out split with its labels to score
-a model of any backend with the task's own metric (mIoU, VOC07 mAP, NE)."""
+a model of any backend with the task's own metric (mIoU, VOC07 mAP, NE) or to tune the
+instance task's post-processing on."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ METRICS = {
 ADDED_FLAGS = {
     "segmentation": {"train_json": None, "val_json": None, "image_dir": None, "overlap": "area",
                      "mask_dir": None, "classes": None, "ignore_value": 255},
+    "instances": {"train_json": None, "val_json": None, "image_dir": None},
     "detection": {"val_root": None, "image_dir": None, "train_splits": None,
                   "val_splits": None, "classes": None},
 }  # fmt: skip
@@ -47,7 +49,7 @@ class RunData:
     task: str
     train: object  # a dataset: ``load(index)`` gives the image first
     held_out: object
-    metric: Metric
+    metric: Metric | None  # None for instances (scored by gluonext.instance's own tools)
 
     def calibration_images(self, count: int, seed: int = 0) -> list[np.ndarray]:
         """``count`` training images (fewer if the split is smaller), a seeded draw."""
@@ -80,8 +82,6 @@ def run_data(checkpoint, data_root=None) -> RunData:
     if "args" not in meta:
         raise ModelError(f"{checkpoint}: the checkpoint does not record its run's flags")
     task = task_of_checkpoint(meta, checkpoint)
-    if task not in METRICS:
-        raise ModelError(f"{checkpoint}: no quantized export for {task} models")
     args = SimpleNamespace(**{**ADDED_FLAGS.get(task, {}), **meta["args"]})
     if data_root is not None:
         if not Path(data_root).is_dir():
@@ -94,7 +94,7 @@ def run_data(checkpoint, data_root=None) -> RunData:
     train, held_out = _splits(task, args, meta)
     if not len(held_out):
         raise DatasetError(f"{args.data_root}: the run's held-out split is empty")
-    return RunData(task, train, held_out, METRICS[task])
+    return RunData(task, train, held_out, METRICS.get(task))
 
 
 def _splits(task: str, args, meta: dict):
@@ -102,6 +102,15 @@ def _splits(task: str, args, meta: dict):
         from gluonext.segmentation.data import run_datasets
 
         return run_datasets(args, "testval")
+    if task == "instances":
+        from gluonext.instance.data import InstanceDataset
+
+        sources = {"image_dir": args.image_dir, "categories": args.categories,
+                   "skip_bad": args.skip_bad}  # fmt: skip
+        return (InstanceDataset(args.data_root, "train", annotation_file=args.train_json,
+                                **sources),
+                InstanceDataset(args.data_root, "val", annotation_file=args.val_json,
+                                **sources))  # fmt: skip
     if task == "keypoints":
         from gluonext.keypoints.data import fashionai_splits
 
