@@ -128,6 +128,38 @@ def test_instances_beat_the_image_blind_baseline_then_predict_and_submit(cache, 
         seen = covered.setdefault(image_id, np.zeros(height * width, bool))
         assert not (seen & mask).any(), f"{image_id}: overlapping masks"
         seen |= mask
+    check_tuning(tmp_path / "out" / "run" / "checkpoint_last.ckpt", out / "predictions.json",
+                 tmp_path)  # fmt: skip
+
+
+def check_tuning(ckpt, predictions, tmp_path):
+    """Thresholds tuned on the held-out split beat the defaults there, and the predictor, the
+    export and the submission tool take them up."""
+    import imaterialist_submission
+    import tune_thresholds
+
+    from gluonext import load_predictor
+    from gluonext.deploy.export import export_model
+    from gluonext.instance.postprocess import PostProcess
+    from gluonext.instance.submission import submission_rows
+
+    argv = ["--checkpoint", str(ckpt), "--rounds", "1", "--no-progress"]
+    assert tune_thresholds.main(tune_thresholds.parse_args(argv)) == 0
+    found = json.loads((ckpt.parent / "thresholds.json").read_text())
+    assert found["validation_score"]["tuned"] > found["validation_score"]["default"], found
+    assert (ckpt.parent / "tune_thresholds.png").stat().st_size > 0
+    tuned = PostProcess(**found["settings"])
+    assert load_predictor(ckpt).settings == tuned
+    export_model(ckpt, tmp_path / "export", formats=("symbol",))
+    spec = json.loads((tmp_path / "export" / "model.json").read_text())
+    assert spec["postprocess"] == found["settings"]
+    assert load_predictor(tmp_path / "export").settings == tuned
+    csv_path = tmp_path / "tuned.csv"
+    argv = ["--predictions", str(predictions), "--output", str(csv_path), "--thresholds",
+            str(ckpt.parent / "thresholds.json")]  # fmt: skip
+    assert imaterialist_submission.main(imaterialist_submission.parse_args(argv)) == 0
+    rows, _ = submission_rows(json.loads(predictions.read_text()), tuned.score, tuned.min_area)
+    assert len(csv_path.read_text().splitlines()) == len(rows) + 1
 
 
 def test_boxes_beat_the_image_blind_baseline_and_export_unchanged(cache, tmp_path):

@@ -7,6 +7,12 @@ masks of one image made non-overlapping (higher scores keep their pixels).
 
     python tools/imaterialist_submission.py --predictions predictions/predictions.json \
         --output submission.csv --threshold 0.5 [--ground-truth held_out.csv]
+    python tools/imaterialist_submission.py --predictions predictions/predictions.json \
+        --output submission.csv --thresholds runs/mask_rcnn/.../thresholds.json
+
+``--thresholds`` takes the score threshold and smallest mask that tools/tune_thresholds.py
+chose (predict with the same checkpoint: its mask threshold and suppression are applied
+there).
 
 With ``--ground-truth`` (the competition's train.csv layout, rows of the predicted images) it
 also prints the score the competition would give (``gluonext.instance.competition``).
@@ -24,6 +30,7 @@ from gluonext.common.images import IMAGE_SUFFIXES
 from gluonext.common.logs import setup_logging
 from gluonext.errors import DatasetError
 from gluonext.instance.competition import competition_score
+from gluonext.instance.postprocess import DEFAULTS, read_settings
 from gluonext.instance.submission import SubmissionError, submission_rows, write_submission
 
 
@@ -31,8 +38,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--predictions", required=True, help="predictions.json of predict_instances")
     p.add_argument("--output", required=True, help="the submission CSV to write")
-    p.add_argument("--threshold", type=float, default=0.5, help="lowest score submitted")
-    p.add_argument("--min-area", type=int, default=1, help="pixels a mask must keep")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="lowest score submitted (default 0.5, or the --thresholds file's)")
+    p.add_argument("--min-area", type=int, default=None,
+                   help="pixels a mask must keep (default 1, or the --thresholds file's)")
+    p.add_argument("--thresholds", default=None,
+                   help="thresholds.json of tools/tune_thresholds.py")
     p.add_argument(
         "--images", default=None, help="folder of the test images: report those with no row"
     )
@@ -48,11 +59,20 @@ def main(args) -> int:
         log.error("error: --images %s: no such folder", args.images)
         return 2
     try:
+        tuned = DEFAULTS
+        if args.thresholds:
+            tuned = read_settings(args.thresholds)
+            if tuned is None:
+                raise SubmissionError(f"--thresholds {args.thresholds}: no such file")
+        if args.threshold is None:
+            args.threshold = tuned.score
+        if args.min_area is None:
+            args.min_area = tuned.min_area
         records = json.loads(Path(args.predictions).read_text(encoding="utf-8"))
         if not isinstance(records, list):
             raise SubmissionError(f"{args.predictions}: expected a list of COCO results")
         rows, report = submission_rows(records, args.threshold, args.min_area)
-    except (OSError, json.JSONDecodeError, SubmissionError) as exc:
+    except (OSError, json.JSONDecodeError, DatasetError) as exc:
         log.error("error: %s", exc)
         return 2
     write_submission(args.output, rows)

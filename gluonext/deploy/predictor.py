@@ -83,6 +83,12 @@ def load_predictor(path, ctx: str = "cpu", backend: str | None = None, input_siz
         )
     spec = read_spec(path)
     _check_task(path, spec["task"], task)
+    if spec["task"] == "instances":  # thresholds tuned on the export itself
+        from gluonext.instance.postprocess import settings_beside
+
+        tuned = settings_beside(path)
+        if tuned is not None:
+            spec["postprocess"] = tuned.as_dict()
     if input_size and tuple(input_size) != (spec["input"]["height"], spec["input"]["width"]):
         raise ModelError(
             f"{path}: exported for {spec['input']['height']}x{spec['input']['width']} input; "

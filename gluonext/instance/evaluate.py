@@ -26,11 +26,12 @@ class Instances:
     masks: np.ndarray  # (H, W, N) uint8 0/1, Fortran order (pycocotools' layout)
 
 
-def paste_masks(masks: np.ndarray, boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+def paste_masks(masks: np.ndarray, boxes: np.ndarray, width: int, height: int,
+                threshold: float = 0.5) -> np.ndarray:  # fmt: skip
     """Box-relative M x M mask probabilities to full H x W x N binary masks.
 
     Each mask is padded by one pixel and its box grown to match (as in GluonCV and Detectron),
-    resized bilinearly to the box and thresholded at 0.5.
+    resized bilinearly to the box and thresholded (above ``threshold``, 0.5 as GluonCV).
     """
     count = len(masks)
     full = np.zeros((height, width, count), dtype=np.uint8, order="F")
@@ -45,7 +46,7 @@ def paste_masks(masks: np.ndarray, boxes: np.ndarray, width: int, height: int) -
     y1, y2 = np.round(cy - half_h).astype(int), np.round(cy + half_h).astype(int)
     for i in range(count):
         w, h = max(1, x2[i] - x1[i] + 1), max(1, y2[i] - y1[i] + 1)
-        piece = cv2.resize(padded[i], (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
+        piece = cv2.resize(padded[i], (w, h), interpolation=cv2.INTER_LINEAR) > threshold
         left, top = max(0, x1[i]), max(0, y1[i])
         right, bottom = min(width, x1[i] + w), min(height, y1[i] + h)
         if right > left and bottom > top:
@@ -67,14 +68,15 @@ def predict_instances(
                               float(info.asnumpy()[2]), image.shape[:2])  # fmt: skip
 
 
-def instances_in_image(ids, scores, boxes, masks, kept, scale: float, size) -> Instances:
+def instances_in_image(ids, scores, boxes, masks, kept, scale: float, size,
+                       mask_threshold: float = 0.5) -> Instances:  # fmt: skip
     """The candidates ``kept`` (in that order) in the image's frame: boxes divided by the
     input's ``scale`` and clipped to the image's (height, width), masks pasted full size."""
     height, width = size
     found = boxes[kept] / scale
     found[:, (0, 2)] = found[:, (0, 2)].clip(0, width)
     found[:, (1, 3)] = found[:, (1, 3)].clip(0, height)
-    full = paste_masks(masks[kept], found, width, height)
+    full = paste_masks(masks[kept], found, width, height, mask_threshold)
     return Instances(ids[kept].astype(int), scores[kept], found, full)
 
 

@@ -17,6 +17,12 @@ from gluonext.engine.predictor import Predictor, base_spec, checkpoint_meta
 from gluonext.engine.runners import GluonRunner
 from gluonext.instance.evaluate import Instances, encode_masks, instances_in_image
 from gluonext.instance.model import build_from_meta
+from gluonext.instance.postprocess import (
+    DEFAULTS,
+    PostProcess,
+    settings_beside,
+    suppress_same_class,
+)
 from gluonext.rcnn.model import initialize
 from gluonext.rcnn.presets import MaskRCNNValTransform
 
@@ -73,7 +79,9 @@ class InstanceResult:
 
 
 class InstancePredictor(Predictor):
-    """Instances with scores of at least ``min_score`` (0.05 by default)."""
+    """Instances with scores of at least ``min_score`` (0.05 by default), masks and same-class
+    suppression as ``spec["postprocess"]`` says (tuned settings, else GluonCV's 0.5 mask
+    threshold and no suppression)."""
 
     task = "instances"
     any_input_size = True
@@ -81,6 +89,7 @@ class InstancePredictor(Predictor):
     def __init__(self, runner, spec, min_score: float = 0.05):
         super().__init__(runner, spec)
         self.min_score = min_score
+        self.settings = PostProcess(**spec.get("postprocess", DEFAULTS.as_dict()))
         self.transform = MaskRCNNValTransform(spec["resize_short"], spec["resize_max"])
 
     @classmethod
@@ -101,6 +110,7 @@ class InstancePredictor(Predictor):
         spec["outputs"] = ["ids N x K x 1", "scores N x K x 1", "boxes N x K x 4",
                            "masks N x K x M x M (box-relative probabilities)"]  # fmt: skip
         spec["model"] = {"network": meta.get("network"), "use_fpn": meta.get("use_fpn")}
+        spec["postprocess"] = (settings_beside(path) or DEFAULTS).as_dict()
         predictor = cls(GluonRunner(net, ctx), spec, **options)
         predictor.export_block = net
         return predictor
@@ -114,5 +124,10 @@ class InstancePredictor(Predictor):
         ids, scores = ids[:, 0], scores[:, 0]
         keep = np.flatnonzero((ids >= 0) & (scores >= self.min_score))
         keep = keep[np.argsort(-scores[keep], kind="stable")]
-        found = instances_in_image(ids, scores, boxes, masks, keep, info, image.shape[:2])
+        found = instances_in_image(ids, scores, boxes, masks, keep, info, image.shape[:2],
+                                   self.settings.mask)  # fmt: skip
+        kept = suppress_same_class(found.masks, found.class_ids, self.settings.nms)
+        if len(kept) < len(found.scores):
+            found = Instances(found.class_ids[kept], found.scores[kept], found.boxes[kept],
+                              np.asfortranarray(found.masks[:, :, kept]))  # fmt: skip
         return InstanceResult(found, self.classes)

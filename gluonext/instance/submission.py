@@ -19,6 +19,7 @@ import pycocotools.mask as mask_util
 from gluonext.common.files import atomic_open
 from gluonext.errors import DatasetError
 from gluonext.formats.rle import mask_to_kaggle
+from gluonext.instance.postprocess import disjoint_masks
 
 HEADER = ("ImageId", "EncodedPixels", "ClassId")
 
@@ -73,18 +74,14 @@ def submission_rows(
     rows = []
     for name in sorted(by_image):
         ranked = sorted(by_image[name], key=lambda r: -r["score"])
-        taken = None
-        for k, record in enumerate(ranked):
-            mask = _decode(record, f"{name} prediction {k}")
-            taken = np.zeros_like(mask) if taken is None else taken
-            if mask.shape != taken.shape:
-                raise SubmissionError(f"{name}: predictions disagree on the image size")
-            mask = mask & (1 - taken)
-            if int(mask.sum()) < min_area:
-                report.swallowed += 1
-                continue
-            taken |= mask
-            category = int(record["category_id"])
+        masks = [_decode(record, f"{name} prediction {k}") for k, record in enumerate(ranked)]
+        try:
+            kept = disjoint_masks(masks, min_area)
+        except DatasetError as exc:
+            raise SubmissionError(f"{name}: {exc}") from None
+        report.swallowed += len(masks) - len(kept)
+        for k, mask in kept:
+            category = int(ranked[k]["category_id"])
             rows.append((name, mask_to_kaggle(mask), category))
             report.per_class[category] = report.per_class.get(category, 0) + 1
     report.images, report.rows = len({r[0] for r in rows}), len(rows)
