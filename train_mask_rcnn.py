@@ -25,6 +25,7 @@ from gluonext.common.cli import (
     positive_float,
     positive_int,
     run_tool,
+    scale_list,
     short_side,
 )
 from gluonext.common.coco_eval import category_table, coco_evaluate
@@ -72,6 +73,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pretrained-base", default=None, metavar="FILE", help="ImageNet .params")
     p.add_argument("--short", type=short_side, default=(800, 800), help="short side or LOW,HIGH")
     p.add_argument("--max-size", type=positive_int, default=1333, help="longest side")
+    p.add_argument("--flip-test", action="store_true",
+                   help="evaluate with mirrored passes too, merged by box and mask voting")
+    p.add_argument("--scales", type=scale_list, default=(1.0,),
+                   help="evaluation scales of the short side, e.g. 0.8,1,1.2")
     p.add_argument(
         "--rcnn-num-samples", type=positive_int, default=None, help="RoIs per image (GluonCV's)"
     )
@@ -174,15 +179,17 @@ def _shards(x):
     return x if isinstance(x, (list, tuple)) else [x]
 
 
-def evaluate(net, dataset, ctx, short, max_size, show=True, hybridize=True) -> tuple[dict, list]:
-    """COCO box and mask AP on every validation image at its original resolution."""
+def evaluate(net, dataset, ctx, short, max_size, show=True, hybridize=True, flip=False,
+             scales=(1.0,)) -> tuple[dict, list]:  # fmt: skip
+    """COCO box and mask AP on every validation image at its original resolution (with
+    test-time passes: ``flip``, ``scales``)."""
     if hybridize:
         net.hybridize(static_alloc=True)
     transform = MaskRCNNValTransform(short, max_size)
     results = []
     for index in tqdm(range(len(dataset)), desc="val", disable=not show, leave=False):
         image, _label, _segs = dataset.load(index)
-        found = predict_instances(net, image, transform, ctx)
+        found = predict_instances(net, image, transform, ctx, flip=flip, scales=scales)
         results.extend(to_coco_results(dataset.images[index]["id"], found, dataset.category_ids))
     scores = coco_evaluate(dataset.coco(), results, dataset.image_ids, dataset.category_ids)
     return scores, results
@@ -202,7 +209,8 @@ def main(args) -> int:
 
     if args.eval:
         meta = load_for_eval(args, net)
-        scores, results = evaluate(net, val_set, contexts[0], short_val, args.max_size, show)
+        scores, results = evaluate(net, val_set, contexts[0], short_val, args.max_size, show,
+                                   flip=args.flip_test, scales=args.scales)  # fmt: skip
         log_scores(f"evaluated {args.resume} (epoch {meta.get('epoch')})", scores, val_set, blind)
         kaggle = score_results(val_set, results)
         log.info("iMaterialist competition score %.4f over %d (image, class) pairs (scores >= "
@@ -247,9 +255,8 @@ def main(args) -> int:
         return train_one_epoch(net, loader, loss_fn, trainer, contexts, epoch, args, show, monitor)
 
     def validate(epoch):
-        scores, _ = evaluate(
-            net, val_set, contexts[0], short_val, args.max_size, show, args.hybridize
-        )
+        scores, _ = evaluate(net, val_set, contexts[0], short_val, args.max_size, show,
+                             args.hybridize, args.flip_test, args.scales)  # fmt: skip
         log_scores(f"epoch {epoch} validation", scores, val_set, blind)
         entries = {f"bbox_{k}": v for k, v in scores["bbox"].items()}
         entries.update({f"mask_{k}": v for k, v in scores["segm"].items()})

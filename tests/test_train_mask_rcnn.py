@@ -80,6 +80,9 @@ def test_two_cpu_contexts_validation_outputs_and_eval_only(small, tmp_path, capl
     assert tm.main(tm.parse_args(evaluate)) == 0
     assert "mask: AP" in caplog.text and "shirt, blouse" in caplog.text and "AP50" in caplog.text
     assert "iMaterialist competition score" in caplog.text
+    caplog.clear()
+    assert tm.main(tm.parse_args([*evaluate, "--flip-test", "--scales", "0.8,1"])) == 0
+    assert "mask: AP" in caplog.text and "iMaterialist competition score" in caplog.text
 
 
 @pytest.mark.parametrize(

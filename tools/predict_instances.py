@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gluonext.common.cli import run_tool
+from gluonext.common.cli import run_tool, scale_list
 from gluonext.common.logs import setup_logging
 from gluonext.deploy.predictor import load_predictor
 from gluonext.instance.predict import InstancePredictOptions, predict_folder
@@ -32,6 +32,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--min-score", type=float, default=0.05, help="lowest score kept in the JSON")
     p.add_argument("--draw-score", type=float, default=0.5, help="lowest score drawn")
     p.add_argument("--annotations", default=None, help="COCO JSON giving image ids by file name")
+    p.add_argument("--flip-test", action="store_true",
+                   help="mirrored passes too, merged by box and mask voting")
+    p.add_argument("--scales", type=scale_list, default=(1.0,),
+                   help="test scales of the short side, e.g. 0.8,1,1.2")
     p.add_argument("--ignore-exif", action="store_true",
                    help="keep the stored pixel order (the annotations' frame) instead of turning "
                         "photos upright by their EXIF orientation")
@@ -51,7 +55,8 @@ def main(args) -> int:
         upright=not args.ignore_exif,
     )
     predictor = load_predictor(args.checkpoint, args.ctx, task="instances",
-                               min_score=args.min_score)  # fmt: skip
+                               min_score=args.min_score, flip_test=args.flip_test,
+                               scales=args.scales)  # fmt: skip
     report = predict_folder(options, predictor)
     for path, reason in report["skipped"]:
         log.info("  skipped %s: %s", path, reason)

@@ -33,10 +33,17 @@ def paste_masks(masks: np.ndarray, boxes: np.ndarray, width: int, height: int,
     Each mask is padded by one pixel and its box grown to match (as in GluonCV and Detectron),
     resized bilinearly to the box and thresholded (above ``threshold``, 0.5 as GluonCV).
     """
-    count = len(masks)
-    full = np.zeros((height, width, count), dtype=np.uint8, order="F")
-    if count == 0:
-        return full
+    full = np.zeros((height, width, len(masks)), dtype=np.uint8, order="F")
+    for i, (rows, cols, piece) in enumerate(pasted_pieces(masks, boxes, width, height)):
+        full[rows, cols, i] = piece > threshold
+    return full
+
+
+def pasted_pieces(masks: np.ndarray, boxes: np.ndarray, width: int, height: int):
+    """For each box-relative mask: (row slice, column slice, probabilities) of its part inside
+    the H x W image (``paste_masks`` before the threshold)."""
+    if not len(masks):
+        return
     m_h, m_w = masks.shape[1:]
     padded = np.pad(masks.astype(np.float32), ((0, 0), (1, 1), (1, 1)))
     cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
@@ -44,22 +51,34 @@ def paste_masks(masks: np.ndarray, boxes: np.ndarray, width: int, height: int,
     half_h = (boxes[:, 3] - boxes[:, 1]) / 2 * (m_h + 2) / m_h
     x1, x2 = np.round(cx - half_w).astype(int), np.round(cx + half_w).astype(int)
     y1, y2 = np.round(cy - half_h).astype(int), np.round(cy + half_h).astype(int)
-    for i in range(count):
+    for i in range(len(masks)):
         w, h = max(1, x2[i] - x1[i] + 1), max(1, y2[i] - y1[i] + 1)
-        piece = cv2.resize(padded[i], (w, h), interpolation=cv2.INTER_LINEAR) > threshold
+        piece = cv2.resize(padded[i], (w, h), interpolation=cv2.INTER_LINEAR)
         left, top = max(0, x1[i]), max(0, y1[i])
         right, bottom = min(width, x1[i] + w), min(height, y1[i] + h)
         if right > left and bottom > top:
-            full[top:bottom, left:right, i] = piece[
-                top - y1[i] : bottom - y1[i], left - x1[i] : right - x1[i]
-            ]
-    return full
+            part = piece[top - y1[i] : bottom - y1[i], left - x1[i] : right - x1[i]]
+        else:
+            top = bottom = left = right = 0
+            part = np.zeros((0, 0), np.float32)
+        yield slice(top, bottom), slice(left, right), part
 
 
 def predict_instances(
-    net, image: np.ndarray, transform, ctx: mx.Context, score_threshold: float = 0.001
-) -> Instances:
-    """Run ``net`` on one H x W x 3 uint8 image (``transform``: MaskRCNNValTransform)."""
+    net, image: np.ndarray, transform, ctx: mx.Context, score_threshold: float = 0.001,
+    flip: bool = False, scales=(1.0,),
+) -> Instances:  # fmt: skip
+    """Run ``net`` on one H x W x 3 uint8 image (``transform``: MaskRCNNValTransform); with
+    ``flip`` or other ``scales``, the passes merged (``gluonext.instance.tta``)."""
+    if flip or tuple(scales) != (1.0,):
+        from gluonext.instance.tta import merge_passes, run_passes
+
+        def run(batch):
+            return [a.asnumpy() for a in net(mx.nd.array(batch, ctx=ctx))]
+
+        passes = run_passes(run, image, transform.short, transform.max_size, scales, flip,
+                            score_threshold)  # fmt: skip
+        return merge_passes(passes, image.shape[:2], min_score=score_threshold)
     tensor, info = transform(image)
     x = tensor.expand_dims(0).as_in_context(ctx)
     ids, scores, boxes, masks = (a[0].asnumpy() for a in net(x))

@@ -13,7 +13,7 @@ import numpy as np
 
 from gluonext.common.drawing import class_legend, draw_instances
 from gluonext.engine.checkpoint import load_checkpoint
-from gluonext.engine.predictor import Predictor, base_spec, checkpoint_meta
+from gluonext.engine.predictor import Predictor, base_spec, check_image, checkpoint_meta
 from gluonext.engine.runners import GluonRunner
 from gluonext.instance.evaluate import Instances, encode_masks, instances_in_image
 from gluonext.instance.model import build_from_meta
@@ -23,6 +23,7 @@ from gluonext.instance.postprocess import (
     settings_beside,
     suppress_same_class,
 )
+from gluonext.instance.tta import merge_passes, run_passes
 from gluonext.rcnn.model import initialize
 from gluonext.rcnn.presets import MaskRCNNValTransform
 
@@ -81,14 +82,17 @@ class InstanceResult:
 class InstancePredictor(Predictor):
     """Instances with scores of at least ``min_score`` (0.05 by default), masks and same-class
     suppression as ``spec["postprocess"]`` says (tuned settings, else GluonCV's 0.5 mask
-    threshold and no suppression)."""
+    threshold and no suppression); ``flip_test`` and ``scales`` add test-time passes, merged
+    by box and mask voting (``gluonext.instance.tta``)."""
 
     task = "instances"
     any_input_size = True
 
-    def __init__(self, runner, spec, min_score: float = 0.05):
+    def __init__(self, runner, spec, min_score: float = 0.05, flip_test: bool = False,
+                 scales=(1.0,)):  # fmt: skip
         super().__init__(runner, spec)
         self.min_score = min_score
+        self.flip_test, self.scales = flip_test, tuple(scales)
         self.settings = PostProcess(**spec.get("postprocess", DEFAULTS.as_dict()))
         self.transform = MaskRCNNValTransform(spec["resize_short"], spec["resize_max"])
 
@@ -115,6 +119,23 @@ class InstancePredictor(Predictor):
         predictor.export_block = net
         return predictor
 
+    def __call__(self, image) -> InstanceResult:
+        if not self.flip_test and self.scales == (1.0,):
+            return super().__call__(image)
+        image = check_image(image)
+        passes = run_passes(self.runner, image, self.spec["resize_short"],
+                            self.spec["resize_max"], self.scales, self.flip_test,
+                            self.min_score)  # fmt: skip
+        found = merge_passes(passes, image.shape[:2], self.settings.mask, self.min_score)
+        return InstanceResult(self._suppressed(found), self.classes)
+
+    def _suppressed(self, found: Instances) -> Instances:
+        kept = suppress_same_class(found.masks, found.class_ids, self.settings.nms)
+        if len(kept) == len(found.scores):
+            return found
+        return Instances(found.class_ids[kept], found.scores[kept], found.boxes[kept],
+                         np.asfortranarray(found.masks[:, :, kept]))  # fmt: skip
+
     def prepare(self, image):
         tensor, info = self.transform(image)
         return tensor.asnumpy()[None], float(info.asnumpy()[2])
@@ -126,8 +147,4 @@ class InstancePredictor(Predictor):
         keep = keep[np.argsort(-scores[keep], kind="stable")]
         found = instances_in_image(ids, scores, boxes, masks, keep, info, image.shape[:2],
                                    self.settings.mask)  # fmt: skip
-        kept = suppress_same_class(found.masks, found.class_ids, self.settings.nms)
-        if len(kept) < len(found.scores):
-            found = Instances(found.class_ids[kept], found.scores[kept], found.boxes[kept],
-                              np.asfortranarray(found.masks[:, :, kept]))  # fmt: skip
-        return InstanceResult(found, self.classes)
+        return InstanceResult(self._suppressed(found), self.classes)

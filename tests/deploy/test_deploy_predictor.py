@@ -69,6 +69,35 @@ def test_flip_averages_with_the_mirrored_image(checkpoints, photos):
     assert not np.allclose(a, 2 * plain.scores(image), atol=1e-4)
 
 
+def test_instance_test_time_passes_are_symmetric_and_run_exported(checkpoints, photos,
+                                                                   tmp_path):  # fmt: skip
+    """Mask R-CNN with --flip-test: an image and its mirror give mirrored instances (the two
+    passes are the same pair); other scales run; the exported symbol takes the same options."""
+    from gluonext.deploy.export import export_model
+
+    ckpt = checkpoints("mask_rcnn")
+    image = read_rgb(photos[0])
+    mirrored = np.ascontiguousarray(image[:, ::-1])
+    tta = load_predictor(ckpt, flip_test=True, min_score=0.01)
+    a, b = tta(image), tta(mirrored)
+    assert len(a.scores) == len(b.scores) > 0
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+    assert a.class_ids.tolist() == b.class_ids.tolist()
+    width = image.shape[1]
+    np.testing.assert_allclose(a.boxes[:, (0, 2)], width - b.boxes[:, (2, 0)], atol=1e-3)
+    np.testing.assert_allclose(a.boxes[:, (1, 3)], b.boxes[:, (1, 3)], atol=1e-3)
+    same = (a.masks == b.masks[:, ::-1]).mean()
+    assert same > 0.995, same  # pasting rounds box edges; a pixel column may differ
+    plain = load_predictor(ckpt, min_score=0.01)(image)
+    assert not np.array_equal(plain.scores, a.scores)
+    export_model(ckpt, tmp_path / "e", formats=("symbol",), images=[str(photos[0])])
+    exported = load_predictor(tmp_path / "e", flip_test=True, scales=(0.8, 1.0), min_score=0.01)
+    ours = load_predictor(ckpt, flip_test=True, scales=(0.8, 1.0), min_score=0.01)
+    x, y = exported(image), ours(image)
+    np.testing.assert_allclose(x.scores, y.scores, atol=1e-4)
+    np.testing.assert_allclose(x.boxes, y.boxes, atol=1e-2)
+
+
 def test_errors_name_the_problem(checkpoints, photos, tmp_path):
     with pytest.raises(CheckpointError, match="neither a .ckpt file nor an export folder"):
         load_predictor(tmp_path)
