@@ -7,10 +7,9 @@ run's held-out images (mIoU and VOC07 mAP in points, NE in %) from its export.
 
 Each model is made by its training script (one epoch on a few generated images, so the
 weights are real checkpoints but the figures are about speed only) and exported with
-tools/export_model.py; R-CNN families run as Gluon and symbol only (their ONNX export is
-refused with the reason) and take one image at a time. ``--checkpoint TASK=PATH`` measures a
-trained checkpoint instead (its run's data must be where it trained), which makes the INT8
-metric change meaningful.
+tools/export_model.py; R-CNN families take one image at a time (Mask R-CNN gets no INT8
+model yet). ``--checkpoint TASK=PATH`` measures a trained checkpoint instead (its run's data
+must be where it trained), which makes the INT8 metric change meaningful.
 
     python bench/inference.py [--tasks segmentation,detection,keypoints,instances] [--seconds 4]
     python bench/inference.py --tasks segmentation,detection,keypoints \

@@ -179,7 +179,10 @@ def onnx_model_from_symbol(symbol, params: dict, input_shape: tuple, any_size: b
     from mxnet.onnx.mx2onnx._export_onnx import MXNetGraph
     from onnx import TensorProto, checker, helper
 
+    from gluonext.engine.onnx_ops import register_conversions
+
     _register_weight_converter()
+    register_conversions()
     dynamic = (None, input_shape[1], *((None, None) if any_size else input_shape[2:]))
     context = checker.DEFAULT_CONTEXT  # the converter checks its graph against this context
     saved = dict(context.opset_imports)
@@ -206,9 +209,13 @@ def onnx_model_from_symbol(symbol, params: dict, input_shape: tuple, any_size: b
 
 
 def onnx_supported_ops() -> set[str]:
-    """MXNet operator names the installed ONNX converter can translate at opset 13."""
+    """MXNet operator names the installed ONNX converter can translate at opset 13, with
+    ``gluonext.engine.onnx_ops``'s."""
     from mxnet.onnx import get_operator_support
 
+    from gluonext.engine.onnx_ops import register_conversions
+
+    register_conversions()
     return set(get_operator_support(ONNX_OPSET))
 
 

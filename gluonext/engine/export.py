@@ -87,6 +87,26 @@ def fixed_size_resizes(symbol, input_shape: tuple):
     return mx.sym.load_json(json.dumps(graph)) if shapes is not None else symbol
 
 
+def explicit_split_reshapes(symbol, input_shape: tuple):
+    """``symbol`` with each ``Reshape`` that splits an axis (``-4`` in its shape, which
+    MXNet's converter refuses) given its output shape written out, where that shape is the
+    same for ``input_shape`` and a larger image (R-CNN heads: a fixed count of regions of
+    fixed size); reshapes whose output follows the image are left as they are."""
+    graph = json.loads(symbol.tojson())
+    wanted = [n for n in graph["nodes"] if n["op"] == "Reshape"
+              and "-4" in n.get("attrs", {}).get("shape", "")]  # fmt: skip
+    if not wanted:
+        return symbol
+    batch, channels, height, width = input_shape
+    first = _output_shapes(symbol, input_shape)
+    second = _output_shapes(symbol, (batch, channels, height + 64, width + 32))
+    for node in wanted:
+        key = _output_name(node, 0, first)
+        if first[key] == second[key]:
+            node["attrs"]["shape"] = str(tuple(int(v) for v in first[key]))
+    return mx.sym.load_json(json.dumps(graph))
+
+
 def _pool_size(text: str) -> tuple[int, int]:
     values = [int(v) for v in text.strip("()[] ").replace(" ", "").split(",") if v]
     return (values[0], values[0]) if len(values) == 1 else (values[0], values[1])
@@ -156,6 +176,7 @@ def export_onnx(folder: Path, input_shape: tuple, path: Path | None = None,
     folder = Path(folder)
     symbol, params = load_symbol(folder)
     symbol = sliced_adaptive_pools(fixed_size_resizes(symbol, input_shape), input_shape)
+    symbol = explicit_split_reshapes(symbol, input_shape)
     missing = sorted(operators(symbol) - onnx_supported_ops())
     if missing:
         raise OnnxUnsupported(
