@@ -340,18 +340,18 @@ def _write_int8(reference, staging: Path, run, options: Int8Options, report) -> 
             f"needs the fp32 ONNX model first ({report.refused.get('onnx', 'not exported')})"
         )
         return
-    if run.metric is None:
-        report.refused["onnx-int8"] = (
-            f"no INT8 for {reference.task} models yet: their held-out check (mask AP through "
-            "the predictor) is not built"
-        )
-        return
     fp32 = PREDICTORS[reference.task](OnnxRunner(staging / ONNX), reference.spec,
                                       **_options(reference))  # fmt: skip
     batches = [fp32.prepare(image)[0] for image in run.calibration_images(options.calib_images)]
-    quantize_onnx(staging / ONNX, staging / INT8, batches)
-    int8 = PREDICTORS[reference.task](OnnxRunner(staging / INT8), reference.spec,
-                                      **_options(reference))  # fmt: skip
+    try:
+        quantize_onnx(staging / ONNX, staging / INT8, batches)
+        int8 = PREDICTORS[reference.task](OnnxRunner(staging / INT8), reference.spec,
+                                          **_options(reference))  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - ONNX Runtime's quantizer raises anything
+        (staging / INT8).unlink(missing_ok=True)
+        reason = " ".join(str(exc).split())[:300]
+        report.refused["onnx-int8"] = f"ONNX Runtime's quantizer stopped: {reason}"
+        return
     count = min(options.held_out_images, len(run.held_out))
     before = run.score(fp32, count)
     after = run.score(int8, count)

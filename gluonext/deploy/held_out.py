@@ -1,7 +1,7 @@
 """A checkpoint's own data, read again from the flags its training run was given: training
 images to calibrate a quantized model on, and the held-out split with its labels to score
-a model of any backend with the task's own metric (mIoU, VOC07 mAP, NE) or to tune the
-instance task's post-processing on."""
+a model of any backend with the task's own metric (mIoU, VOC07 mAP, NE, mask AP) or to tune
+the instance task's post-processing on."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ METRICS = {
     "segmentation": Metric("mIoU (points)", True),
     "detection": Metric("VOC07 mAP (points)", True),
     "keypoints": Metric("NE (%)", False),
+    "instances": Metric("mask AP (points)", True),
 }
 
 
@@ -49,7 +50,7 @@ class RunData:
     task: str
     train: object  # a dataset: ``load(index)`` gives the image first
     held_out: object
-    metric: Metric | None  # None for instances (scored by gluonext.instance's own tools)
+    metric: Metric
 
     def calibration_images(self, count: int, seed: int = 0) -> list[np.ndarray]:
         """``count`` training images (fewer if the split is smaller), a seeded draw."""
@@ -66,8 +67,11 @@ class RunData:
             from gluonext.segmentation.evaluate import score_predictor
 
             return 100.0 * score_predictor(predictor, self.held_out, indices).mean_iou
-        if self.task == "detection":
-            from gluonext.detection.evaluate import score_predictor
+        if self.task in ("detection", "instances"):
+            if self.task == "detection":
+                from gluonext.detection.evaluate import score_predictor
+            else:
+                from gluonext.instance.evaluate import score_predictor
 
             return 100.0 * score_predictor(predictor, self.held_out, indices)
         from gluonext.keypoints.evaluate import score_predictor
@@ -94,7 +98,7 @@ def run_data(checkpoint, data_root=None) -> RunData:
     train, held_out = _splits(task, args, meta)
     if not len(held_out):
         raise DatasetError(f"{args.data_root}: the run's held-out split is empty")
-    return RunData(task, train, held_out, METRICS.get(task))
+    return RunData(task, train, held_out, METRICS[task])
 
 
 def _splits(task: str, args, meta: dict):

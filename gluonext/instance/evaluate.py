@@ -138,3 +138,19 @@ def preview_instances(net, dataset, transform, ctx, count: int = 3, min_score: f
                                  list(dataset.CLASSES), found.masks)  # fmt: skip
         pictures.append((f"image{index}", picture))
     return pictures
+
+
+def score_predictor(predictor, dataset, indices=None) -> float:
+    """COCO mask AP of ``predictor`` (any backend of ``load_predictor``) over ``dataset`` (an
+    ``InstanceDataset``), or its ``indices``."""
+    from gluonext.common.coco_eval import coco_evaluate
+
+    results, seen = [], []
+    for index in range(len(dataset)) if indices is None else indices:
+        image, _, _ = dataset.load(index)
+        image_id = dataset.images[index]["id"]
+        results.extend(to_coco_results(image_id, predictor(image).instances,
+                                       dataset.category_ids))  # fmt: skip
+        seen.append(image_id)
+    scores = coco_evaluate(dataset.coco(), results, seen, dataset.category_ids, kinds=("segm",))
+    return scores["segm"]["AP"]

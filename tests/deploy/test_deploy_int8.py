@@ -86,11 +86,17 @@ def test_int8_that_loses_more_than_max_drop_is_refused_with_the_figures(
         load_predictor(out, backend="onnx-int8")
 
 
-def test_int8_of_an_instance_model_says_why(checkpoints, photos, tmp_path):
-    report = export_model(checkpoints("mask_rcnn"), tmp_path / "e", FORMATS,
-                          images=[str(photos[0])], int8=Int8Options(calib_images=2))  # fmt: skip
-    assert report.written == ["symbol", "onnx"]
-    assert report.refused["onnx-int8"].startswith("no INT8 for instances models yet")
+def test_int8_of_a_mask_rcnn_is_scored_by_mask_ap(checkpoints, photos, tmp_path):
+    ckpt = checkpoints("mask_rcnn")
+    report = export_model(ckpt, tmp_path / "e", FORMATS, images=[str(photos[0])],
+                          int8=Int8Options(calib_images=2, max_drop=50.0))  # fmt: skip
+    assert report.written == list(FORMATS), report.refused
+    found = report.quantized["int8"]
+    assert found["metric"] == "mask AP (points)"
+    int8 = load_predictor(tmp_path / "e", backend="onnx-int8")
+    assert run_data(ckpt).score(int8) == pytest.approx(found["int8"], abs=1e-3)
+    image = read_rgb(photos[-1])  # another size than the calibration's
+    assert int8(image).masks.shape[:2] == image.shape[:2]
 
 
 def test_int8_bad_requests_are_one_line(checkpoints, photos, tmp_path, capsys):
