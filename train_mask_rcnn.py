@@ -46,6 +46,7 @@ from gluonext.instance.data import InstanceDataset
 from gluonext.instance.evaluate import predict_instances, preview_instances, to_coco_results
 from gluonext.instance.loss import MaskRCNNLoss
 from gluonext.instance.model import build_mask_rcnn
+from gluonext.instance.tta import predict_with_passes
 from gluonext.rcnn.model import NETWORKS, initialize, load_model_zoo_rcnn
 from gluonext.rcnn.presets import MaskRCNNTrainTransform, MaskRCNNValTransform
 
@@ -189,7 +190,10 @@ def evaluate(net, dataset, ctx, short, max_size, show=True, hybridize=True, flip
     results = []
     for index in tqdm(range(len(dataset)), desc="val", disable=not show, leave=False):
         image, _label, _segs = dataset.load(index)
-        found = predict_instances(net, image, transform, ctx, flip=flip, scales=scales)
+        if flip or tuple(scales) != (1.0,):
+            found = predict_with_passes(net, image, transform, ctx, flip=flip, scales=scales)
+        else:
+            found = predict_instances(net, image, transform, ctx)
         results.extend(to_coco_results(dataset.images[index]["id"], found, dataset.category_ids))
     scores = coco_evaluate(dataset.coco(), results, dataset.image_ids, dataset.category_ids)
     return scores, results

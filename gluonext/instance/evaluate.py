@@ -65,20 +65,9 @@ def pasted_pieces(masks: np.ndarray, boxes: np.ndarray, width: int, height: int)
 
 
 def predict_instances(
-    net, image: np.ndarray, transform, ctx: mx.Context, score_threshold: float = 0.001,
-    flip: bool = False, scales=(1.0,),
-) -> Instances:  # fmt: skip
-    """Run ``net`` on one H x W x 3 uint8 image (``transform``: MaskRCNNValTransform); with
-    ``flip`` or other ``scales``, the passes merged (``gluonext.instance.tta``)."""
-    if flip or tuple(scales) != (1.0,):
-        from gluonext.instance.tta import merge_passes, run_passes
-
-        def run(batch):
-            return [a.asnumpy() for a in net(mx.nd.array(batch, ctx=ctx))]
-
-        passes = run_passes(run, image, transform.short, transform.max_size, scales, flip,
-                            score_threshold)  # fmt: skip
-        return merge_passes(passes, image.shape[:2], min_score=score_threshold)
+    net, image: np.ndarray, transform, ctx: mx.Context, score_threshold: float = 0.001
+) -> Instances:
+    """Run ``net`` on one H x W x 3 uint8 image (``transform``: MaskRCNNValTransform)."""
     tensor, info = transform(image)
     x = tensor.expand_dims(0).as_in_context(ctx)
     ids, scores, boxes, masks = (a[0].asnumpy() for a in net(x))

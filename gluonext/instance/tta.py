@@ -117,3 +117,17 @@ def merge_passes(passes: list[Pass], size, mask_threshold: float = 0.5,
         np.array([m[1] for m in merged], int), np.array([m[0] for m in merged], np.float32),
         np.array([m[2] for m in merged], np.float32).reshape(-1, 4), masks,
     )  # fmt: skip
+
+
+def predict_with_passes(net, image: np.ndarray, transform, ctx, score_threshold: float = 0.001,
+                        flip: bool = False, scales=(1.0,)) -> Instances:  # fmt: skip
+    """``evaluate.predict_instances`` with test-time passes: a Gluon ``net`` on ``ctx``, the
+    short side and size cap of ``transform`` (MaskRCNNValTransform)."""
+    import mxnet as mx
+
+    def run(batch):
+        return [a.asnumpy() for a in net(mx.nd.array(batch, ctx=ctx))]
+
+    passes = run_passes(run, image, transform.short, transform.max_size, scales, flip,
+                        score_threshold)  # fmt: skip
+    return merge_passes(passes, image.shape[:2], min_score=score_threshold)

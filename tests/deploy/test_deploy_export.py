@@ -49,12 +49,17 @@ def test_symbol_and_onnx_reproduce_the_checkpoint(family, checkpoints, photos, t
     if task in ("segmentation", "keypoints"):  # logits and heatmaps: 1e-4 absolute
         assert max(spec["parity"]["onnx"]["max_abs_diff"]) < 1e-4
     reference = load_predictor(ckpt)
+    images = _images(photos)
+    if family.endswith("rcnn"):  # any image size: three sizes (parts, VOC, FashionAI)
+        images = [images[0], images[3], images[-1]]
     for backend in ("symbol", "onnx"):
         exported = load_predictor(tmp_path / "export", backend=backend)
         assert exported.runner.name == backend and exported.task == task
-        for image in _images(photos):
+        for image in images:
             assert _same(task, reference(image), exported(image)), (family, backend)
-    check_plain_sessions(tmp_path / "export" / "model.onnx", reference, _images(photos))
+    # every optimisation level: on one image for the R-CNNs (each session builds a big graph)
+    plain = images[:1] if family.endswith("rcnn") else images
+    check_plain_sessions(tmp_path / "export" / "model.onnx", reference, plain)
 
 
 def check_plain_sessions(path, reference, images, tolerance=1e-4):

@@ -88,13 +88,13 @@ def test_int8_that_loses_more_than_max_drop_is_refused_with_the_figures(
 
 def test_int8_of_a_mask_rcnn_is_scored_by_mask_ap(checkpoints, photos, tmp_path):
     ckpt = checkpoints("mask_rcnn")
-    report = export_model(ckpt, tmp_path / "e", FORMATS, images=[str(photos[0])],
-                          int8=Int8Options(calib_images=2, max_drop=50.0))  # fmt: skip
+    options = Int8Options(calib_images=2, held_out_images=4, max_drop=50.0)
+    report = export_model(ckpt, tmp_path / "e", FORMATS, images=[str(photos[0])], int8=options)
     assert report.written == list(FORMATS), report.refused
     found = report.quantized["int8"]
-    assert found["metric"] == "mask AP (points)"
+    assert found["metric"] == "mask AP (points)" and found["held_out_images"] == 4
     int8 = load_predictor(tmp_path / "e", backend="onnx-int8")
-    assert run_data(ckpt).score(int8) == pytest.approx(found["int8"], abs=1e-3)
+    assert run_data(ckpt).score(int8, 4) == pytest.approx(found["int8"], abs=1e-3)
     image = read_rgb(photos[-1])  # another size than the calibration's
     assert int8(image).masks.shape[:2] == image.shape[:2]
 
