@@ -63,20 +63,18 @@ class RunData:
         indices = range(count)
         if progress:
             indices = progress(indices)
+        found = _scorer(self.task)(predictor, self.held_out, indices)
         if self.task == "segmentation":
-            from gluonext.segmentation.evaluate import score_predictor
+            return 100.0 * found.mean_iou
+        return found if self.task == "keypoints" else 100.0 * found  # NE is in % already
 
-            return 100.0 * score_predictor(predictor, self.held_out, indices).mean_iou
-        if self.task in ("detection", "instances"):
-            if self.task == "detection":
-                from gluonext.detection.evaluate import score_predictor
-            else:
-                from gluonext.instance.evaluate import score_predictor
 
-            return 100.0 * score_predictor(predictor, self.held_out, indices)
-        from gluonext.keypoints.evaluate import score_predictor
+def _scorer(task: str):
+    """The task's ``score_predictor`` (``gluonext.<task>.evaluate``)."""
+    from importlib import import_module
 
-        return score_predictor(predictor, self.held_out, indices)
+    package = "instance" if task == "instances" else task
+    return import_module(f"gluonext.{package}.evaluate").score_predictor
 
 
 def run_data(checkpoint, data_root=None) -> RunData:
