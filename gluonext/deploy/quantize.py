@@ -14,8 +14,8 @@ from gluonext.errors import ModelError
 
 # the operators that carry the compute; decoding arithmetic (box offsets, anchors, scores)
 # stays in float, so quantization costs only what the network itself loses. ConvTranspose
-# stays float too: ONNX Runtime 1.19 has no INT8 kernel for it on CPU, and its QDQ wrapping
-# made SimplePose slower than fp32 (88 against 92 img/s; 153 with it left float).
+# stays float too: quantized (QDQ) it made SimplePose slower than fp32 in ONNX Runtime 1.19
+# (88 against 92 img/s; 153 with it left float).
 QUANTIZED_OPS = ("Conv", "MatMul", "Gemm")
 
 
