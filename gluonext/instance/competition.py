@@ -129,21 +129,30 @@ def score_pairs(truth: dict, guesses: dict) -> CompetitionScore:
     return CompetitionScore(float(np.mean(scores)) if scores else 0.0, len(scores), per_class)
 
 
+def add_true_masks(truth: dict, dataset, index: int) -> None:
+    """Add image ``index`` of ``dataset`` (an ``InstanceDataset``) to ``truth``: (file name,
+    category id) -> flat column-major boolean masks, as ``score_pairs`` takes them."""
+    from gluonext.formats.coco import decode_masks
+
+    image = dataset.images[index]
+    masks = decode_masks(dataset.segmentations(index), image["height"], image["width"])
+    for k, annotation in enumerate(dataset.annotations[index]):
+        truth[(image["file_name"], annotation["category_id"])].append(
+            masks[:, :, k].flatten(order="F").astype(bool)
+        )
+
+
 def score_results(dataset, results: list[dict], threshold: float = 0.5) -> CompetitionScore:
     """The competition's score of COCO result records (``train_mask_rcnn.py --eval``'s) on
     ``dataset`` (an ``InstanceDataset``), after what the submission does to them: scores below
     ``threshold`` dropped, the masks of one image made disjoint, best first."""
-    from gluonext.formats.coco import decode_masks
     from gluonext.instance.submission import submission_rows
 
     names = {image["id"]: image["file_name"] for image in dataset.images}
     sizes = {image["file_name"]: (image["height"], image["width"]) for image in dataset.images}
     truth: dict = defaultdict(list)
-    for index, image in enumerate(dataset.images):
-        masks = decode_masks(dataset.segmentations(index), image["height"], image["width"])
-        for k, annotation in enumerate(dataset.annotations[index]):
-            key = (image["file_name"], annotation["category_id"])
-            truth[key].append(masks[:, :, k].flatten(order="F").astype(bool))
+    for index in range(len(dataset.images)):
+        add_true_masks(truth, dataset, index)
     named = [{**r, "file_name": names[r["image_id"]]} for r in results if r["image_id"] in names]
     rows, _ = submission_rows(named, threshold)
     guesses: dict = defaultdict(list)

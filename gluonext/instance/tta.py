@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gluonext.instance.evaluate import Instances, pasted_pieces
+from gluonext.instance.evaluate import Instances, paste_masks, pasted_pieces
 from gluonext.rcnn.presets import MaskRCNNValTransform
 
 MERGE_IOU = 0.5  # candidates of one class whose boxes overlap more are one object
@@ -19,12 +19,18 @@ MERGE_IOU = 0.5  # candidates of one class whose boxes overlap more are one obje
 
 @dataclass
 class Pass:
-    """One pass's candidates in the image's frame: ids, scores, boxes, box-relative masks."""
+    """One pass's candidates in the image's frame, best first: ids, scores, boxes,
+    box-relative masks."""
 
     ids: np.ndarray
     scores: np.ndarray
     boxes: np.ndarray
     masks: np.ndarray
+
+    def scored_at_least(self, score: float) -> Pass:
+        count = int((self.scores >= score).sum())
+        return Pass(self.ids[:count], self.scores[:count], self.boxes[:count],
+                    self.masks[:count])  # fmt: skip
 
 
 def run_passes(run, image: np.ndarray, short: int, max_size: int, scales=(1.0,),
@@ -72,10 +78,7 @@ def merge_passes(passes: list[Pass], size, mask_threshold: float = 0.5,
     height, width = size
     if len(passes) == 1:
         only = passes[0]
-        masks = np.zeros((height, width, len(only.scores)), np.uint8, order="F")
-        for k, (rows, cols, piece) in enumerate(pasted_pieces(only.masks, only.boxes, width,
-                                                              height)):  # fmt: skip
-            masks[rows, cols, k] = piece > mask_threshold
+        masks = paste_masks(only.masks, only.boxes, width, height, mask_threshold)
         return Instances(only.ids, only.scores, only.boxes, masks)
     pool = [(s, p, k) for p, one in enumerate(passes) for k, s in enumerate(one.scores)]
     pool.sort(key=lambda item: -item[0])

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from gluonext.formats.coco import decode_masks
-from gluonext.instance.competition import score_pairs
-from gluonext.instance.evaluate import instances_in_image
+from gluonext.instance.competition import add_true_masks, score_pairs
 from gluonext.instance.postprocess import DEFAULTS, PostProcess, disjoint_masks, suppress_same_class
+from gluonext.instance.tta import Pass, merge_passes, run_passes
 
 GRID = {
     "score": (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
@@ -30,16 +29,12 @@ GRID = {
 
 @dataclass
 class Candidates:
-    """The network's instances of one image (``ids``, ``scores``, ``boxes`` in the input's
-    frame, box-relative ``masks``), those scored at least the lowest grid score."""
+    """The network's instances of one image (``tta.Pass``: in the image's frame, best first),
+    those scored at least the lowest grid score."""
 
     name: str
     size: tuple[int, int]
-    scale: float
-    ids: np.ndarray
-    scores: np.ndarray
-    boxes: np.ndarray
-    masks: np.ndarray
+    found: Pass
 
 
 @dataclass
@@ -59,26 +54,16 @@ class Validation:
 def collect(predictor, dataset, limit: int | None = None, progress=None) -> Validation:
     """Run ``predictor``'s network once on each of the first ``limit`` images of ``dataset``
     (an ``InstanceDataset``) and read their true masks."""
-    lowest = min(GRID["score"])
     count = len(dataset) if limit is None else min(limit, len(dataset))
     images, truth = [], defaultdict(list)
     indices = range(count)
     for index in progress(indices) if progress else indices:
         image, _, _ = dataset.load(index)
-        batch, scale = predictor.prepare(image)
-        ids, scores, boxes, masks = (o[0] for o in predictor.runner(batch))
-        ids, scores = ids[:, 0], scores[:, 0]
-        keep = np.flatnonzero((ids >= 0) & (scores >= lowest))
-        keep = keep[np.argsort(-scores[keep], kind="stable")]
-        name = dataset.images[index]["file_name"]
-        images.append(Candidates(name, image.shape[:2], scale, ids[keep], scores[keep],
-                                 boxes[keep], masks[keep]))  # fmt: skip
-        height, width = image.shape[:2]
-        true_masks = decode_masks(dataset.segmentations(index), height, width)
-        for k, annotation in enumerate(dataset.annotations[index]):
-            truth[(name, annotation["category_id"])].append(
-                true_masks[:, :, k].flatten(order="F").astype(bool)
-            )
+        spec = predictor.spec
+        (found,) = run_passes(predictor.runner, image, spec["resize_short"], spec["resize_max"],
+                              min_score=min(GRID["score"]))  # fmt: skip
+        images.append(Candidates(dataset.images[index]["file_name"], image.shape[:2], found))
+        add_true_masks(truth, dataset, index)
     return Validation(images, dict(truth), list(dataset.category_ids))
 
 
@@ -86,9 +71,7 @@ def score_settings(validation: Validation, settings: PostProcess) -> float:
     """The competition's score of ``validation``'s images under ``settings``."""
     guesses: dict = defaultdict(list)
     for c in validation.images:
-        keep = np.flatnonzero(c.scores >= settings.score)
-        found = instances_in_image(c.ids, c.scores, c.boxes, c.masks, keep, c.scale, c.size,
-                                   settings.mask)  # fmt: skip
+        found = merge_passes([c.found.scored_at_least(settings.score)], c.size, settings.mask)
         kept = suppress_same_class(found.masks, found.class_ids, settings.nms)
         masks = [found.masks[:, :, k] for k in kept]
         for j, mask in disjoint_masks(masks, settings.min_area):

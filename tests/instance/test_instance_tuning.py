@@ -4,8 +4,9 @@ scored 0.4 and a lower false one must stay out."""
 import numpy as np
 import pytest
 
-from gluonext.instance.evaluate import instances_in_image
+from gluonext.instance.evaluate import paste_masks
 from gluonext.instance.postprocess import DEFAULTS, PostProcess
+from gluonext.instance.tta import Pass
 from gluonext.instance.tuning import Candidates, Validation, cross_check, score_settings, tune
 
 SIZE = (40, 48)
@@ -16,14 +17,14 @@ def _image(name):
     scores = np.array([0.4, 0.2])  # a true shirt below the default 0.5; a false skirt
     boxes = np.array([[5, 5, 20, 24], [26, 20, 40, 36]], np.float32)
     masks = np.ones((2, 14, 14), np.float32)
-    return Candidates(name, SIZE, 1.0, ids, scores, boxes, masks)
+    return Candidates(name, SIZE, Pass(ids.astype(int), scores, boxes, masks))
 
 
 def _validation(names=("a.jpg",)):
     images = [_image(n) for n in names]
     truth = {}
     for c in images:  # the shirt's own pasted mask is the truth: IoU 1 when it is submitted
-        shirt = instances_in_image(c.ids, c.scores, c.boxes, c.masks, [0], 1.0, SIZE).masks
+        shirt = paste_masks(c.found.masks[:1], c.found.boxes[:1], SIZE[1], SIZE[0])
         truth[(c.name, 7)] = [shirt[:, :, 0].flatten(order="F").astype(bool)]
     return Validation(images, truth, [7, 9])
 
