@@ -40,6 +40,9 @@ from gluonext.engine.session import start_run
 from gluonext.engine.tracking import check_finite
 from gluonext.errors import DatasetError, DeviceError
 from gluonext.formats.coco import check_split_pair
+from gluonext.instance.attribute_eval import score_attributes
+from gluonext.instance.attribute_head import add_attribute_head
+from gluonext.instance.attributes import frequency_baseline
 from gluonext.instance.baseline import evaluate_baseline
 from gluonext.instance.competition import score_results
 from gluonext.instance.data import InstanceDataset
@@ -78,6 +81,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="evaluate with mirrored passes too, merged by box and mask voting")
     p.add_argument("--scales", type=scale_list, default=(1.0,),
                    help="evaluation scales of the short side, e.g. 0.8,1,1.2")
+    p.add_argument("--attributes", action="store_true",
+                   help="add Fashionpedia's attribute head, trained from each annotation's "
+                        "attribute_ids (the JSON's attributes list: 92 in 2019, 294 in 2020)")
+    p.add_argument("--attribute-loss-weight", type=positive_float, default=1.0,
+                   help="weight of the attribute loss beside the box and mask terms")
     p.add_argument(
         "--rcnn-num-samples", type=positive_int, default=None, help="RoIs per image (GluonCV's)"
     )
@@ -111,9 +119,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def build_net(args, classes, contexts, per_device):
+def build_net(args, classes, contexts, per_device, num_attributes: int = 0):
     if args.model_zoo:
         net = load_model_zoo_rcnn(args.model_zoo, classes, args.short, args.max_size, per_device)
+        if num_attributes:
+            add_attribute_head(net, num_attributes)
     else:
         net = build_mask_rcnn(
             args.network,
@@ -126,6 +136,7 @@ def build_net(args, classes, contexts, per_device):
             args.rcnn_num_samples,
             args.rpn_pre_nms,
             args.rpn_post_nms,
+            num_attributes=num_attributes,
         )
     initialize(net, contexts)
     fixed = {name for name, p in net.collect_params().items() if p.grad_req == "null"}
@@ -181,9 +192,10 @@ def _shards(x):
 
 
 def evaluate(net, dataset, ctx, short, max_size, show=True, hybridize=True, flip=False,
-             scales=(1.0,)) -> tuple[dict, list]:  # fmt: skip
+             scales=(1.0,), attribute_sets=None) -> tuple[dict, list]:  # fmt: skip
     """COCO box and mask AP on every validation image at its original resolution (with
-    test-time passes: ``flip``, ``scales``)."""
+    test-time passes: ``flip``, ``scales``); with an attribute head, its figures
+    (``scores["attributes"]``) against the frequency sets ``attribute_sets``."""
     if hybridize:
         net.hybridize(static_alloc=True)
     transform = MaskRCNNValTransform(short, max_size)
@@ -194,8 +206,11 @@ def evaluate(net, dataset, ctx, short, max_size, show=True, hybridize=True, flip
             found = predict_with_passes(net, image, transform, ctx, flip=flip, scales=scales)
         else:
             found = predict_instances(net, image, transform, ctx)
-        results.extend(to_coco_results(dataset.images[index]["id"], found, dataset.category_ids))
+        results.extend(to_coco_results(dataset.images[index]["id"], found, dataset.category_ids,
+                                       dataset.vocabulary))  # fmt: skip
     scores = coco_evaluate(dataset.coco(), results, dataset.image_ids, dataset.category_ids)
+    if dataset.vocabulary is not None:
+        scores["attributes"] = score_attributes(dataset, results, attribute_sets or {})
     return scores, results
 
 
@@ -207,14 +222,19 @@ def main(args) -> int:
     amp = start_amp(args, contexts)
     train_set, val_set = get_datasets(args)
     per_device = per_device_batch(args, len(contexts), parallel.num_workers)
-    net = build_net(args, list(train_set.CLASSES), contexts, per_device)
+    vocabulary = train_set.vocabulary
+    net = build_net(args, list(train_set.CLASSES), contexts, per_device,
+                    len(vocabulary) if vocabulary else 0)  # fmt: skip
     blind = report_baseline(train_set, val_set) if parallel.is_main else None
+    attribute_sets = (frequency_baseline(train_set.all_annotations(), vocabulary)
+                      if vocabulary else None)  # fmt: skip
     short_val = args.short[1]
 
     if args.eval:
         meta = load_for_eval(args, net)
         scores, results = evaluate(net, val_set, contexts[0], short_val, args.max_size, show,
-                                   flip=args.flip_test, scales=args.scales)  # fmt: skip
+                                   flip=args.flip_test, scales=args.scales,
+                                   attribute_sets=attribute_sets)  # fmt: skip
         log_scores(f"evaluated {args.resume} (epoch {meta.get('epoch')})", scores, val_set, blind)
         kaggle = score_results(val_set, results)
         log.info("iMaterialist competition score %.4f over %d (image, class) pairs (scores >= "
@@ -227,7 +247,7 @@ def main(args) -> int:
     if warmup is None:
         warmup = min(max(8000 // args.batch_size, 1000), iters_per_epoch)
     trainer = make_trainer(args, net, parallel, lr, warmup, iters_per_epoch, amp)
-    loss_fn = MaskRCNNLoss()
+    loss_fn = MaskRCNNLoss(attribute_weight=args.attribute_loss_weight if vocabulary else 0.0)
     best = {"mask_AP": -1.0, "epoch": 0}
     start_epoch, best, history = continue_or_start(
         args, net, trainer, save_dir, best, parallel.is_main
@@ -260,10 +280,12 @@ def main(args) -> int:
 
     def validate(epoch):
         scores, _ = evaluate(net, val_set, contexts[0], short_val, args.max_size, show,
-                             args.hybridize, args.flip_test, args.scales)  # fmt: skip
+                             args.hybridize, args.flip_test, args.scales,
+                             attribute_sets)  # fmt: skip
         log_scores(f"epoch {epoch} validation", scores, val_set, blind)
         entries = {f"bbox_{k}": v for k, v in scores["bbox"].items()}
         entries.update({f"mask_{k}": v for k, v in scores["segm"].items()})
+        entries.update(scores.get("attributes", {}))
         return entries, scores["segm"]["AP"]
 
     best = fit(args, net, trainer, parallel, save_dir=save_dir, history=history, title=run_name,
@@ -282,11 +304,14 @@ def get_datasets(args):
         "image_dir": args.image_dir,
         "categories": args.categories,
         "skip_bad": args.skip_bad,
+        "attributes": args.attributes,
     }
     train_set = InstanceDataset(args.data_root, "train", annotation_file=args.train_json, **sources)
     val_set = InstanceDataset(args.data_root, "val", annotation_file=args.val_json, **sources)
     if list(val_set.CLASSES) != list(train_set.CLASSES):
         raise DatasetError("train and val JSON files define different categories")
+    if args.attributes and train_set.vocabulary.ids != val_set.vocabulary.ids:
+        raise DatasetError("train and val JSON files define different attribute lists")
     check_split_pair(train_set, val_set)
     return train_set, val_set
 
@@ -333,13 +358,21 @@ def checkpoint_meta(args, train_set) -> dict:
         "max_pre_nms": args.rpn_pre_nms,
         "max_post_nms": args.rpn_post_nms,
         "mask_head_norm": not (args.pretrained_base or args.model_zoo),
+        "attributes": (
+            [{"id": i, "name": n} for i, n in zip(train_set.vocabulary.ids,
+                                                  train_set.vocabulary.names, strict=True)]
+            if train_set.vocabulary else None
+        ),  # fmt: skip
     }
 
 
 def baseline_entries(blind: dict | None) -> dict | None:
     if blind is None:
         return None
-    return {"baseline_mask_AP": blind["segm"]["AP"], "baseline_mask_AP50": blind["segm"]["AP50"]}
+    entries = {"baseline_mask_AP": blind["segm"]["AP"], "baseline_mask_AP50": blind["segm"]["AP50"]}
+    if "attributes" in blind:
+        entries["baseline_attr_AP_IoU_F1"] = blind["attributes"]["AP_IoU_F1"]
+    return entries
 
 
 def describe_epoch(record: dict) -> str:
@@ -347,11 +380,17 @@ def describe_epoch(record: dict) -> str:
         record[f"train_loss_{k}"] for k in MaskRCNNLoss.PARTS
     )
     score = f", mask AP {record['mask_AP']:.4f}" if "mask_AP" in record else ""
+    attributes = record.get("train_loss_attributes")
+    attributes = f", attributes {attributes:.3f}" if attributes is not None else ""
     if score and "baseline_mask_AP" in record:
         score += f" (image-blind {record['baseline_mask_AP']:.4f})"
+    if "attr_F1" in record:
+        score += (f", attribute F1 {record['attr_F1']:.4f} on {record['found']} garments found "
+                  f"(frequency sets {record['baseline_attr_F1']:.4f}), AP IoU+F1 "
+                  f"{record['attr_AP_IoU_F1']:.4f}")  # fmt: skip
     return (
         f"epoch {record['epoch']}: loss {record['train_loss']:.4f} (rpn {rpn_cls:.3f} + "
-        f"{rpn_box:.3f}, rcnn {rcnn_cls:.3f} + {rcnn_box:.3f}, mask {mask:.3f}), "
+        f"{rpn_box:.3f}, rcnn {rcnn_cls:.3f} + {rcnn_box:.3f}, mask {mask:.3f}{attributes}), "
         f"{record['img_per_s']:.2f} img/s, lr {record['lr']:.2e}{score}"
     )
 
@@ -362,6 +401,11 @@ def report_baseline(train_set, val_set) -> dict:
     log.info("image-blind baseline (prior boxes per class with the class's mean mask, from "
              "the training annotations): mask AP %.4f, AP50 %.4f; box AP50 %.4f",
              blind["segm"]["AP"], blind["segm"]["AP50"], blind["bbox"]["AP50"])  # fmt: skip
+    if "attributes" in blind:
+        found = blind["attributes"]
+        log.info("image-blind attributes (each category's most frequent attribute set): "
+                 "Fashionpedia mask AP IoU+F1 %.4f, AP IoU50+F150 %.4f",
+                 found["AP_IoU_F1"], found["AP_IoU50_F150"])  # fmt: skip
     return blind
 
 
@@ -375,6 +419,13 @@ def log_scores(title: str, scores: dict, dataset: InstanceDataset, blind=None) -
         f"{kind:>5}: " + "  ".join(f"{k} {v:.4f}" for k, v in scores[key].items())
         for kind, key in (("box", "bbox"), ("mask", "segm"))
     ]
+    if "attributes" in scores:
+        found = scores["attributes"]
+        lines.append("attributes (Fashionpedia): " + "  ".join(
+            f"{k[5:]} {found[k]:.4f}" for k in ("attr_AP_IoU_F1", "attr_AP_IoU50_F150",
+                                                "attr_AP_IoU")) + f"; F1 {found['attr_F1']:.4f} "
+            f"on {found['found']} of {found['garments']} garments found (frequency sets "
+            f"{found['baseline_attr_F1']:.4f})")  # fmt: skip
     log.info(
         "%s on %d images:\n%s\n%s",
         title,

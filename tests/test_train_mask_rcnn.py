@@ -149,3 +149,37 @@ def test_labelme_folders_train_mask_rcnn(tmp_path):
     assert tm.main(tm.parse_args(args)) == 0
     meta = read_checkpoint(run / "checkpoint_last.ckpt")["meta"]
     assert list(meta["classes"]) == ["skin", "hair", "shoes"]
+
+
+def test_attribute_head_trains_scores_fashionpedias_way_and_is_kept_in_the_checkpoint(
+    small, tmp_path, caplog
+):
+    args = mask_args(small, tmp_path, "--epochs", "1", "--attributes",
+                     "--attribute-loss-weight", "2")  # fmt: skip
+    assert tm.main(tm.parse_args(args)) == 0
+    (record,) = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert record["train_loss_attributes"] > 0
+    for key in ("attr_AP_IoU_F1", "attr_AP_IoU50_F150", "attr_AP_IoU", "attr_F1",
+                "baseline_attr_F1", "baseline_attr_AP_IoU_F1"):  # fmt: skip
+        assert 0.0 <= record[key] <= 1.0, key
+    assert "image-blind attributes (each category's most frequent attribute set)" in caplog.text
+    assert "attributes (Fashionpedia): AP_IoU_F1" in caplog.text
+    meta = read_checkpoint(tmp_path / "checkpoint_last.ckpt")["meta"]
+    assert len(meta["attributes"]) == 92 and meta["attributes"][28]["id"] == 28
+    caplog.clear()
+    evaluated = mask_args(small, tmp_path / "eval", "--attributes", "--eval", "--resume",
+                          str(tmp_path / "checkpoint_last.ckpt"))  # fmt: skip
+    assert tm.main(tm.parse_args(evaluated)) == 0
+    assert "attributes (Fashionpedia)" in caplog.text
+
+
+def test_attributes_need_the_files_attribute_list(small, tmp_path):
+    from gluonext.errors import DatasetError
+
+    payload = json.loads((small / "annotations" / "instances_train.json").read_text())
+    del payload["attributes"]
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(payload))
+    args = mask_args(small, tmp_path / "run", "--attributes", "--train-json", str(bare))
+    with pytest.raises(DatasetError, match=r"bare.json: no 'attributes' list"):
+        tm.main(tm.parse_args(args))

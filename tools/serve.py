@@ -53,6 +53,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ignore-exif", action="store_true",
                    help="predict on uploads' stored pixel order instead of turning photos "
                    "upright by their EXIF orientation")  # fmt: skip
+    p.add_argument("--min-score", type=float, default=None,
+                   help="lowest score detection and instance models return (default 0.05)")
     p.add_argument("--log", default="serve.log", help="log file")
     return p.parse_args(argv)
 
@@ -66,6 +68,8 @@ def load_models(args) -> dict:
             raise ModelError(f"--model {name}={path}: the name {name!r} is taken; use NAME=PATH")
         backend = args.backend if path.is_dir() else None
         models[name] = load_predictor(path, args.ctx, backend=backend)
+        if args.min_score is not None and hasattr(models[name], "min_score"):
+            models[name].min_score = args.min_score
     return models
 
 

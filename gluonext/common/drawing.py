@@ -64,8 +64,10 @@ def draw_instances(
     names,
     masks: np.ndarray | None = None,
     alpha: float = 0.5,
+    captions=None,
 ) -> np.ndarray:
-    """RGB image with each instance's mask tinted, its box drawn and ``name score`` written.
+    """RGB image with each instance's mask tinted, its box drawn and ``name score`` written
+    (and its ``captions`` entry, e.g. predicted attributes, on a line below).
 
     ``masks`` is H x W x N (0/1) or None for boxes only; colours follow the class (VOC palette,
     class k drawn in colour k + 1 so no class is black). ``scores`` None (annotations, not
@@ -94,6 +96,10 @@ def draw_instances(
         cv2.putText(
             out, text, (x1, top + th), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA
         )
+        if captions is not None and captions[k]:
+            line = top + 2 * (th + base)
+            cv2.putText(out, captions[k], (x1, min(out.shape[0] - 1, line)),
+                        cv2.FONT_HERSHEY_SIMPLEX, scale * 0.85, colour, 1, cv2.LINE_AA)  # fmt: skip
     return out
 
 

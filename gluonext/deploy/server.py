@@ -50,6 +50,7 @@ def describe_model(name: str, predictor) -> dict:
         "classes": predictor.classes,
         "input": [spec["input"]["height"], spec["input"]["width"]],
         "categories": sorted(spec.get("keypoints", {}).get("categories", {})),
+        "attributes": [entry["name"] for entry in spec.get("attributes") or []],
     }
 
 

@@ -33,7 +33,7 @@ def mean_masks(dataset, indices=None) -> np.ndarray:
         height, width = dataset.size(index)
         label = dataset.label(index)
         masks = decode_masks(dataset.segmentations(index), height, width)
-        for k, (x1, y1, x2, y2, cls) in enumerate(label):
+        for k, (x1, y1, x2, y2, cls) in enumerate(label[:, :5]):
             x1, y1 = int(np.floor(x1)), int(np.floor(y1))
             x2, y2 = max(x1 + 1, int(np.ceil(x2))), max(y1 + 1, int(np.ceil(y2)))
             crop = masks[y1:y2, x1:x2, k].astype(np.float32)
@@ -48,7 +48,25 @@ def mean_masks(dataset, indices=None) -> np.ndarray:
 
 def evaluate_baseline(train_set, val_set, max_images: int = 2000) -> dict:
     """COCO box and mask AP of ``train_set``'s priors and mean masks (from a seeded sample of
-    at most ``max_images`` training images) on ``val_set``."""
+    at most ``max_images`` training images) on ``val_set``; with attribute labels, also its
+    Fashionpedia APs (``attributes``) with each category's frequency attribute set."""
+    results = baseline_results(train_set, val_set, max_images)
+    scores = coco_evaluate(val_set.coco(), results, val_set.image_ids, val_set.category_ids)
+    if getattr(train_set, "vocabulary", None) is not None:
+        from gluonext.instance.attribute_eval import evaluate_attributes
+        from gluonext.instance.attributes import frequency_baseline
+
+        sets = frequency_baseline(train_set.all_annotations(), train_set.vocabulary)
+        for record in results:
+            record["attribute_ids"] = sets.get(record["category_id"], [])
+        scores["attributes"] = evaluate_attributes(
+            val_set.images, val_set.all_annotations(), results, val_set.category_ids,
+            len(train_set.vocabulary))  # fmt: skip
+    return scores
+
+
+def baseline_results(train_set, val_set, max_images: int = 2000) -> list[dict]:
+    """The baseline's COCO result records on every image of ``val_set``."""
     indices = sample_indices(len(train_set), max_images)
     boxes, classes = [np.zeros((0, 4))], [np.zeros(0, int)]
     for index in indices:
@@ -79,4 +97,4 @@ def evaluate_baseline(train_set, val_set, max_images: int = 2000) -> dict:
                 "segmentation": {"size": [height, width],
                                  "counts": rles[k]["counts"].decode("ascii")},
             })  # fmt: skip
-    return coco_evaluate(val_set.coco(), results, val_set.image_ids, val_set.category_ids)
+    return results

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from gluonext.errors import DatasetError
+from gluonext.formats.imaterialist import parse_class_id
 from gluonext.formats.rle import RLEError, parse_kaggle
 
 THRESHOLDS = np.round(np.arange(0.5, 1.0, 0.05), 2)  # 0.50, 0.55, ..., 0.95
@@ -157,5 +158,6 @@ def score_results(dataset, results: list[dict], threshold: float = 0.5) -> Compe
     rows, _ = submission_rows(named, threshold)
     guesses: dict = defaultdict(list)
     for name, encoded, class_id in rows:
-        guesses[(name, int(class_id))].append(decode_flat(encoded, *sizes[name], name))
+        category = parse_class_id(class_id)[0]  # "6_28_77": category 6 with its attributes
+        guesses[(name, category)].append(decode_flat(encoded, *sizes[name], name))
     return score_pairs(truth, guesses)

@@ -34,6 +34,8 @@ class InstanceDataset(gluon.data.Dataset):
 
     ``categories``: ``all``, ``main`` (iMaterialist's 13 main apparel) or ``"0,1,10"``; class
     index k (0-based, GluonCV's convention) is ``category_ids[k]`` in the file.
+    ``attributes``: labels carry one more 0/1 column per entry of the file's attribute list
+    (``vocabulary``), from each annotation's ``attribute_ids`` (Fashionpedia's attribute head).
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class InstanceDataset(gluon.data.Dataset):
         transform=None,
         skip_bad: bool = False,
         check_images: bool = True,
+        attributes: bool = False,
     ):
         self.root, self.split = Path(root), split
         path = Path(annotation_file or self.root / "annotations" / f"instances_{split}.json")
@@ -65,6 +68,7 @@ class InstanceDataset(gluon.data.Dataset):
         self.label_of = {c: k for k, c in enumerate(self.category_ids)}
         self.transform_fn = transform
         self.categories = payload["categories"]
+        self.vocabulary = _vocabulary(payload, path) if attributes else None
 
         # images left out by reason
         images, self.skipped, self.image_files = usable_images(
@@ -129,10 +133,18 @@ class InstanceDataset(gluon.data.Dataset):
     def label(self, index: int) -> np.ndarray:
         """(N, 5) float32 ``[x1, y1, x2, y2, class]`` of image ``index``."""
         anns = self.annotations[index]
-        label = np.zeros((len(anns), 5), dtype=np.float32)
+        extra = len(self.vocabulary) if self.vocabulary else 0
+        label = np.zeros((len(anns), 5 + extra), dtype=np.float32)
         for row, ann in enumerate(anns):
             x, y, w, h = ann["bbox"]
-            label[row] = (x, y, x + w, y + h, self.label_of[ann["category_id"]])
+            label[row, :5] = (x, y, x + w, y + h, self.label_of[ann["category_id"]])
+            if extra:
+                try:
+                    label[row, 5:] = self.vocabulary.multi_hot(ann.get("attribute_ids") or [])
+                except KeyError as exc:
+                    raise DatasetError(f"{self.annotation_file}: annotation {ann.get('id')} has "
+                                       f"attribute id {exc.args[0]}, not in the file's "
+                                       f"attributes list") from None  # fmt: skip
         return label
 
     def segmentations(self, index: int) -> list:
@@ -153,9 +165,22 @@ class InstanceDataset(gluon.data.Dataset):
             )
         return image, self.label(index), self.segmentations(index)
 
+    def all_annotations(self) -> list[dict]:
+        return [ann for anns in self.annotations for ann in anns]
+
     def __getitem__(self, key):
         index, seed = key if isinstance(key, tuple) else (key, None)
         image, label, segs = self.load(index)
         if self.transform_fn is None:
             return image, label, segs
         return self.transform_fn(image, label, segs, np.random.RandomState(seed))
+
+
+def _vocabulary(payload: dict, path: Path):
+    from gluonext.instance.attributes import AttributeVocabulary
+
+    entries = payload.get("attributes") or []
+    if not entries:
+        raise DatasetError(f"{path}: no 'attributes' list (--attributes needs the converter's "
+                           "JSON, which copies label_descriptions.json's attributes)")
+    return AttributeVocabulary(entries)

@@ -24,6 +24,13 @@ class Instances:
     scores: np.ndarray  # (N,) float
     boxes: np.ndarray  # (N, 4) float x1, y1, x2, y2
     masks: np.ndarray  # (H, W, N) uint8 0/1, Fortran order (pycocotools' layout)
+    attributes: np.ndarray | None = None  # (N, A) probabilities, with an attribute head
+
+    def take(self, kept) -> Instances:
+        """The instances ``kept`` (indices, in that order)."""
+        attributes = None if self.attributes is None else self.attributes[kept]
+        return Instances(self.class_ids[kept], self.scores[kept], self.boxes[kept],
+                         np.asfortranarray(self.masks[:, :, kept]), attributes)  # fmt: skip
 
 
 def paste_masks(masks: np.ndarray, boxes: np.ndarray, width: int, height: int,
@@ -70,22 +77,25 @@ def predict_instances(
     """Run ``net`` on one H x W x 3 uint8 image (``transform``: MaskRCNNValTransform)."""
     tensor, info = transform(image)
     x = tensor.expand_dims(0).as_in_context(ctx)
-    ids, scores, boxes, masks = (a[0].asnumpy() for a in net(x))
+    ids, scores, boxes, masks, *attributes = (a[0].asnumpy() for a in net(x))
     keep = np.flatnonzero((ids[:, 0] >= 0) & (scores[:, 0] >= score_threshold))
     return instances_in_image(ids[:, 0], scores[:, 0], boxes, masks, keep,
-                              float(info.asnumpy()[2]), image.shape[:2])  # fmt: skip
+                              float(info.asnumpy()[2]), image.shape[:2],
+                              attributes=attributes[0] if attributes else None)  # fmt: skip
 
 
 def instances_in_image(ids, scores, boxes, masks, kept, scale: float, size,
-                       mask_threshold: float = 0.5) -> Instances:  # fmt: skip
+                       mask_threshold: float = 0.5, attributes=None) -> Instances:  # fmt: skip
     """The candidates ``kept`` (in that order) in the image's frame: boxes divided by the
-    input's ``scale`` and clipped to the image's (height, width), masks pasted full size."""
+    input's ``scale`` and clipped to the image's (height, width), masks pasted full size
+    (``attributes``: the attribute head's K x A probabilities, kept alike)."""
     height, width = size
     found = boxes[kept] / scale
     found[:, (0, 2)] = found[:, (0, 2)].clip(0, width)
     found[:, (1, 3)] = found[:, (1, 3)].clip(0, height)
     full = paste_masks(masks[kept], found, width, height, mask_threshold)
-    return Instances(ids[kept].astype(int), scores[kept], found, full)
+    picked = None if attributes is None else attributes[kept]
+    return Instances(ids[kept].astype(int), scores[kept], found, full, picked)
 
 
 def encode_masks(masks: np.ndarray) -> list[dict]:
@@ -96,8 +106,10 @@ def encode_masks(masks: np.ndarray) -> list[dict]:
             for r in mask_util.encode(np.asfortranarray(masks))]  # fmt: skip
 
 
-def to_coco_results(image_id: int, found: Instances, category_ids) -> list[dict]:
-    """COCO result records (bbox as x, y, w, h; segmentation as compressed RLE)."""
+def to_coco_results(image_id: int, found: Instances, category_ids,
+                    vocabulary=None) -> list[dict]:  # fmt: skip
+    """COCO result records (bbox as x, y, w, h; segmentation as compressed RLE; with attribute
+    probabilities and their ``vocabulary``, Fashionpedia's ``attribute_ids``)."""
     rles = encode_masks(found.masks)
     records = []
     for k in range(len(found.scores)):
@@ -111,6 +123,8 @@ def to_coco_results(image_id: int, found: Instances, category_ids) -> list[dict]
                 "segmentation": rles[k],
             }
         )
+        if vocabulary is not None and found.attributes is not None:
+            records[-1]["attribute_ids"] = vocabulary.predicted(found.attributes[k])
     return records
 
 

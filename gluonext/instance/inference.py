@@ -15,6 +15,7 @@ from gluonext.common.drawing import class_legend, draw_instances
 from gluonext.engine.checkpoint import load_checkpoint
 from gluonext.engine.predictor import Predictor, base_spec, check_image, checkpoint_meta
 from gluonext.engine.runners import GluonRunner
+from gluonext.instance.attributes import THRESHOLD, AttributeVocabulary
 from gluonext.instance.evaluate import Instances, encode_masks, instances_in_image
 from gluonext.instance.model import build_from_meta
 from gluonext.instance.postprocess import (
@@ -34,6 +35,18 @@ class InstanceResult:
 
     instances: Instances
     classes: list[str]
+    vocabulary: AttributeVocabulary | None = None  # with an attribute head
+
+    def attribute_lists(self, min_score: float = THRESHOLD) -> list[list[dict]]:
+        """Each instance's predicted attributes (``id``, ``name``, ``score``), most likely
+        first; empty lists without an attribute head."""
+        found = self.instances.attributes
+        if self.vocabulary is None or found is None:
+            return [[] for _ in self.scores]
+        named = dict(zip(self.vocabulary.ids, self.vocabulary.names, strict=True))
+        return [[{"id": a, "name": named[a],
+                  "score": round(float(row[self.vocabulary.column[a]]), 4)}
+                 for a in self.vocabulary.predicted(row, min_score)] for row in found]  # fmt: skip
 
     @property
     def boxes(self):
@@ -53,30 +66,42 @@ class InstanceResult:
 
     def draw(self, image: np.ndarray, min_score: float = 0.5) -> np.ndarray:
         keep = np.flatnonzero(self.scores >= min_score)
+        lists = self.attribute_lists()
+        captions = [", ".join(a["name"] for a in lists[k]) for k in keep]
         return draw_instances(image, self.boxes[keep], self.class_ids[keep], self.scores[keep],
-                              self.classes, self.masks[:, :, keep])  # fmt: skip
+                              self.classes, self.masks[:, :, keep], captions=captions)  # fmt: skip
 
     def legend(self, min_score: float = 0.5) -> list[dict]:
         """One entry per class drawn: its colour, how many instances and the best score."""
         keep = self.scores >= min_score
         shown = SimpleNamespace(class_ids=self.class_ids[keep], scores=self.scores[keep])
-        return class_legend(shown, self.classes)
+        entries = class_legend(shown, self.classes)
+        if self.vocabulary is not None and self.instances.attributes is not None:
+            lists = [found for found, k in zip(self.attribute_lists(), keep, strict=True) if k]
+            for entry in entries:  # the attributes seen on the class's instances
+                names = {attribute["name"]
+                         for found, c in zip(lists, shown.class_ids, strict=True)
+                         if self.classes[int(c)] == entry["name"] for attribute in found}
+                if names:
+                    entry["detail"] += "; " + ", ".join(sorted(names))
+        return entries
 
     def to_json(self) -> dict:
         rles = encode_masks(self.masks)
-        return {
-            "task": "instances",
-            "instances": [
-                {
-                    "class": self.classes[int(c)],
-                    "class_id": int(c),
-                    "score": round(float(s), 5),
-                    "box": [round(float(v), 2) for v in b],
-                    "mask": r,
-                }  # fmt: skip
-                for b, c, s, r in zip(self.boxes, self.class_ids, self.scores, rles, strict=True)
-            ],
-        }
+        found = [
+            {
+                "class": self.classes[int(c)],
+                "class_id": int(c),
+                "score": round(float(s), 5),
+                "box": [round(float(v), 2) for v in b],
+                "mask": r,
+            }  # fmt: skip
+            for b, c, s, r in zip(self.boxes, self.class_ids, self.scores, rles, strict=True)
+        ]
+        if self.vocabulary is not None:
+            for entry, attributes in zip(found, self.attribute_lists(), strict=True):
+                entry["attributes"] = attributes
+        return {"task": "instances", "instances": found}
 
 
 class InstancePredictor(Predictor):
@@ -94,6 +119,8 @@ class InstancePredictor(Predictor):
         self.min_score = min_score
         self.flip_test, self.scales = flip_test, tuple(scales)
         self.settings = PostProcess(**spec.get("postprocess", DEFAULTS.as_dict()))
+        attributes = spec.get("attributes")
+        self.vocabulary = AttributeVocabulary(attributes) if attributes else None
         self.transform = MaskRCNNValTransform(spec["resize_short"], spec["resize_max"])
 
     @classmethod
@@ -113,6 +140,10 @@ class InstancePredictor(Predictor):
         spec["resize"] = "short side to resize_short, long side at most resize_max (any size)"
         spec["outputs"] = ["ids N x K x 1", "scores N x K x 1", "boxes N x K x 4",
                            "masks N x K x M x M (box-relative probabilities)"]  # fmt: skip
+        if meta.get("attributes"):
+            spec["attributes"] = list(meta["attributes"])
+            spec["outputs"].append("attributes N x K x A (probabilities, in the order of "
+                                   "'attributes'; an instance has those >= 0.5)")
         spec["model"] = {"network": meta.get("network"), "use_fpn": meta.get("use_fpn")}
         spec["postprocess"] = (settings_beside(path) or DEFAULTS).as_dict()
         predictor = cls(GluonRunner(net, ctx), spec, **options)
@@ -127,24 +158,24 @@ class InstancePredictor(Predictor):
                             self.spec["resize_max"], self.scales, self.flip_test,
                             self.min_score)  # fmt: skip
         found = merge_passes(passes, image.shape[:2], self.settings.mask, self.min_score)
-        return InstanceResult(self._suppressed(found), self.classes)
+        return InstanceResult(self._suppressed(found), self.classes, self.vocabulary)
 
     def _suppressed(self, found: Instances) -> Instances:
         kept = suppress_same_class(found.masks, found.class_ids, self.settings.nms)
         if len(kept) == len(found.scores):
             return found
-        return Instances(found.class_ids[kept], found.scores[kept], found.boxes[kept],
-                         np.asfortranarray(found.masks[:, :, kept]))  # fmt: skip
+        return found.take(kept)
 
     def prepare(self, image):
         tensor, info = self.transform(image)
         return tensor.asnumpy()[None], float(info.asnumpy()[2])
 
     def finish(self, outputs, info, image) -> InstanceResult:
-        ids, scores, boxes, masks = (o[0] for o in outputs)
+        ids, scores, boxes, masks, *attributes = (o[0] for o in outputs)
         ids, scores = ids[:, 0], scores[:, 0]
         keep = np.flatnonzero((ids >= 0) & (scores >= self.min_score))
         keep = keep[np.argsort(-scores[keep], kind="stable")]
         found = instances_in_image(ids, scores, boxes, masks, keep, info, image.shape[:2],
-                                   self.settings.mask)  # fmt: skip
-        return InstanceResult(self._suppressed(found), self.classes)
+                                   self.settings.mask,
+                                   attributes[0] if attributes else None)  # fmt: skip
+        return InstanceResult(self._suppressed(found), self.classes, self.vocabulary)

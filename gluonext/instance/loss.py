@@ -1,4 +1,5 @@
-"""GluonCV's Mask R-CNN training loss: the four box terms and the mask term."""
+"""GluonCV's Mask R-CNN training loss: the four box terms and the mask term (and, for a
+network with Fashionpedia's attribute head, the attribute term)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,28 @@ from gluonext.rcnn.loss import FasterRCNNLoss
 
 
 class MaskRCNNLoss(FasterRCNNLoss):
-    """GluonCV's Mask R-CNN training loss: the four box terms and the mask term."""
+    """GluonCV's Mask R-CNN training loss: the four box terms and the mask term.
+
+    ``attribute_weight`` > 0 (a network from ``attribute_head``): plus that weight times the
+    binary cross-entropy of each attribute on the positive RoIs, against the attributes of the
+    ground truth each RoI was matched to (label columns 5 onwards, one per attribute)."""
 
     PARTS = (*FasterRCNNLoss.PARTS, "mask")
 
-    def __init__(self, rpn_smoothl1_rho: float = 1.0 / 9, rcnn_smoothl1_rho: float = 1.0):
+    def __init__(self, rpn_smoothl1_rho: float = 1.0 / 9, rcnn_smoothl1_rho: float = 1.0,
+                 attribute_weight: float = 0.0):  # fmt: skip
         super().__init__(rpn_smoothl1_rho, rcnn_smoothl1_rho)
         self.mask = mx.gluon.loss.SigmoidBinaryCrossEntropyLoss(from_sigmoid=False)
+        self.attribute_weight = attribute_weight
+        if attribute_weight:
+            self.PARTS = (*MaskRCNNLoss.PARTS, "attributes")
 
     def __call__(self, net, data, label, gt_mask, rpn_cls_t, rpn_box_t, rpn_box_m):
         nd = mx.nd
         gt_box, gt_label = label[:, :, :4], label[:, :, 4:5]
+        outputs = net(data, gt_box, gt_label)
         (cls_pred, box_pred, mask_pred, roi, _samples, matches, rpn_score, rpn_box, _anchors,
-         cls_t, box_t, box_m, indices) = net(data, gt_box, gt_label)  # fmt: skip
+         cls_t, box_t, box_m, indices) = outputs[:13]  # fmt: skip
         parts = self.box_terms(rpn_score, rpn_box, (rpn_cls_t, rpn_box_t, rpn_box_m),
                                cls_pred, cls_t, box_pred, box_t, box_m)  # fmt: skip
         # mask targets for the sampled positive RoIs
@@ -35,4 +45,20 @@ class MaskRCNNLoss(FasterRCNNLoss):
         mask_t, mask_w = net.mask_target(roi, gt_mask, matches, m_cls)
         mask = self.mask(mask_pred, mask_t, mask_w) * mask_t.size / mask_w.sum()
         parts.append(mask.sum())
+        if self.attribute_weight:
+            parts.append(self.attribute_term(outputs[13], label, matches, m_cls))
         return sum(parts), tuple(parts)
+
+    def attribute_term(self, logits, label, matches, m_cls):
+        """Mean binary cross-entropy per attribute over the positive RoIs, times the weight."""
+        nd = mx.nd
+        wanted = label[:, :, 5:]
+        if wanted.shape[2] != logits.shape[1]:
+            raise ValueError(f"labels carry {wanted.shape[2]} attributes, the head predicts "
+                             f"{logits.shape[1]}")  # fmt: skip
+        targets = nd.concat(*[nd.take(wanted[i], matches[i].clip(0, wanted.shape[1] - 1))
+                              for i in range(matches.shape[0])], dim=0)  # fmt: skip
+        positive = (m_cls.reshape((-1, 1)) > 0).astype(logits.dtype)
+        targets = targets.clip(0, 1)  # padded rows carry -1
+        per_row = self.mask(logits, targets, positive.broadcast_like(logits))
+        return self.attribute_weight * per_row.sum() / nd.maximum(positive.sum(), 1)

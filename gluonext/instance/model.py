@@ -15,6 +15,7 @@ from mxnet.gluon import nn
 
 from gluonext.engine.compat import fix_cpu_roi_align, replace_child
 from gluonext.errors import ModelError
+from gluonext.instance.attribute_head import add_attribute_head
 from gluonext.rcnn.model import (
     NETWORKS,
     RPN_TEST_POST,
@@ -39,6 +40,7 @@ def build_mask_rcnn(
     max_pre_nms: int | None = None,
     max_post_nms: int | None = None,
     mask_head_norm: bool | None = None,
+    num_attributes: int = 0,
 ) -> nn.HybridBlock:
     """Mask R-CNN for ``classes`` with GluonCV's COCO settings for ``network``.
 
@@ -51,6 +53,7 @@ def build_mask_rcnn(
     ``num_sample`` (RoIs sampled per image in training) defaults to GluonCV's value;
     ``max_pre_nms`` / ``max_post_nms`` cap the RPN's proposal counts before and after NMS
     (training and test). On a CPU, NMS and the per-RoI heads set most of the cost.
+    ``num_attributes`` > 0 adds Fashionpedia's attribute head (``attribute_head``).
     """
     if network not in NETWORKS:
         raise ModelError(f"--network {network!r}: expected one of {', '.join(NETWORKS)}")
@@ -92,6 +95,8 @@ def build_mask_rcnn(
     if pretrained_base is None if mask_head_norm is None else mask_head_norm:
         convs = (2 if network in ("resnet18_v1b", "mobilenet1.0") else 4) if use_fpn else 0
         _normalize_mask_head(net, convs)
+    if num_attributes:
+        add_attribute_head(net, num_attributes)
     return fix_cpu_roi_align(net)
 
 
@@ -211,6 +216,8 @@ def build_from_meta(meta: dict) -> nn.HybridBlock:
         initialize(net, [mx.cpu()])
         net.reset_class(list(meta["classes"]))
         net.short, net.max_size = meta["short"], meta["max_size"]
+        if meta.get("attributes"):
+            add_attribute_head(net, len(meta["attributes"]))
         return fix_cpu_roi_align(net)
     return build_mask_rcnn(
         meta["network"],
@@ -222,4 +229,5 @@ def build_from_meta(meta: dict) -> nn.HybridBlock:
         max_pre_nms=meta.get("max_pre_nms"),
         max_post_nms=meta.get("max_post_nms"),
         mask_head_norm=meta.get("mask_head_norm", True),
+        num_attributes=len(meta.get("attributes") or ()),
     )

@@ -46,7 +46,8 @@ def predict_folder(options: InstancePredictOptions, predictor) -> dict:
     reading = readable_images(known, skipped, "predict", options.progress, options.upright, turned)
     for path, image in reading:
         found = predictor(image)
-        for record in to_coco_results(ids[path.name], found.instances, category_ids):
+        for record in to_coco_results(ids[path.name], found.instances, category_ids,
+                                      found.vocabulary):  # fmt: skip
             record["file_name"] = path.name
             if path.name in turned:  # masks in the upright frame, not the stored one
                 record["exif_orientation"] = turned[path.name]

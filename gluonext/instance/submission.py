@@ -1,7 +1,9 @@
 """Mask R-CNN predictions to the iMaterialist (FGVC6) Kaggle submission CSV.
 
 Rows are ``ImageId,EncodedPixels,ClassId``: the image's file name, the mask as Kaggle RLE
-(1-indexed starts, column-major, the same as train.csv) and the category id. The competition
+(1-indexed starts, column-major, the same as train.csv) and the category id, followed by the
+predicted attribute ids as train.csv writes them (``6_28_77``) for a model with an attribute
+head (predictions carrying ``attribute_ids``); the competition scored the category. The competition
 wanted masks of one image not to overlap: instances are taken from the highest score down and
 each keeps only the pixels no better instance has claimed (instances left with fewer than
 ``min_area`` pixels are dropped).
@@ -18,6 +20,7 @@ import pycocotools.mask as mask_util
 
 from gluonext.common.files import atomic_open
 from gluonext.errors import DatasetError
+from gluonext.formats.imaterialist import format_class_id
 from gluonext.formats.rle import mask_to_kaggle
 from gluonext.instance.postprocess import disjoint_masks
 
@@ -82,7 +85,8 @@ def submission_rows(
         report.swallowed += len(masks) - len(kept)
         for k, mask in kept:
             category = int(ranked[k]["category_id"])
-            rows.append((name, mask_to_kaggle(mask), category))
+            class_id = format_class_id(category, ranked[k].get("attribute_ids") or [])
+            rows.append((name, mask_to_kaggle(mask), class_id))
             report.per_class[category] = report.per_class.get(category, 0) + 1
     report.images, report.rows = len({r[0] for r in rows}), len(rows)
     return rows, report

@@ -3,7 +3,8 @@ size cap times each scale) and mirrored; the instances of all passes pooled, gro
 class and box IoU, and merged by voting: the box is the score-weighted mean of each pass's
 best member, the mask the mean of their pasted probabilities, thresholded; the score is the
 sum of each pass's best score over the number of passes (an object one pass alone found
-counts for less)."""
+counts for less); attribute probabilities, with an attribute head, are the score-weighted
+mean of the members'."""
 
 from __future__ import annotations
 
@@ -26,17 +27,20 @@ class Pass:
     scores: np.ndarray
     boxes: np.ndarray
     masks: np.ndarray
+    attributes: np.ndarray | None = None
 
     def scored_at_least(self, score: float) -> Pass:
         count = int((self.scores >= score).sum())
+        attributes = None if self.attributes is None else self.attributes[:count]
         return Pass(self.ids[:count], self.scores[:count], self.boxes[:count],
-                    self.masks[:count])  # fmt: skip
+                    self.masks[:count], attributes)  # fmt: skip
 
 
 def run_passes(run, image: np.ndarray, short: int, max_size: int, scales=(1.0,),
                flip: bool = False, min_score: float = 0.05) -> list[Pass]:  # fmt: skip
-    """The network's candidates (``run``: a prepared 1 x 3 x H x W batch to its four outputs
-    as arrays) for each scale, mirrored too with ``flip``, mapped back to ``image``."""
+    """The network's candidates (``run``: a prepared 1 x 3 x H x W batch to its four outputs,
+    five with attributes, as arrays) for each scale, mirrored too with ``flip``, mapped back
+    to ``image``."""
     height, width = image.shape[:2]
     found = []
     for scale in scales:
@@ -45,7 +49,8 @@ def run_passes(run, image: np.ndarray, short: int, max_size: int, scales=(1.0,),
         for mirrored in (False, True) if flip else (False,):
             picture = np.ascontiguousarray(image[:, ::-1]) if mirrored else image
             tensor, info = transform(picture)
-            ids, scores, boxes, masks = (o[0] for o in run(tensor.asnumpy()[None]))
+            outputs = run(tensor.asnumpy()[None])
+            ids, scores, boxes, masks, *attributes = (o[0] for o in outputs)
             ids, scores = ids[:, 0], scores[:, 0]
             keep = np.flatnonzero((ids >= 0) & (scores >= min_score))
             keep = keep[np.argsort(-scores[keep], kind="stable")]
@@ -56,7 +61,8 @@ def run_passes(run, image: np.ndarray, short: int, max_size: int, scales=(1.0,),
             if mirrored:
                 boxes[:, (0, 2)] = width - boxes[:, (2, 0)]
                 masks = masks[:, :, ::-1]
-            found.append(Pass(ids[keep].astype(int), scores[keep], boxes, masks))
+            found.append(Pass(ids[keep].astype(int), scores[keep], boxes, masks,
+                              attributes[0][keep] if attributes else None))  # fmt: skip
     return found
 
 
@@ -79,7 +85,7 @@ def merge_passes(passes: list[Pass], size, mask_threshold: float = 0.5,
     if len(passes) == 1:
         only = passes[0]
         masks = paste_masks(only.masks, only.boxes, width, height, mask_threshold)
-        return Instances(only.ids, only.scores, only.boxes, masks)
+        return Instances(only.ids, only.scores, only.boxes, masks, only.attributes)
     pool = [(s, p, k) for p, one in enumerate(passes) for k, s in enumerate(one.scores)]
     pool.sort(key=lambda item: -item[0])
     leaders: list[tuple[int, int]] = []  # (pass, index) of each group's first member
@@ -110,8 +116,12 @@ def merge_passes(passes: list[Pass], size, mask_threshold: float = 0.5,
             for rows, cols, piece in pasted_pieces(one.masks[k : k + 1], one.boxes[k : k + 1],
                                                    width, height):  # fmt: skip
                 probability[rows, cols] += piece
+        attributes = None
+        if passes[lp].attributes is not None:
+            members = np.array([passes[p].attributes[k] for p, k in group.items()])
+            attributes = (members * scores[:, None]).sum(axis=0) / scores.sum()
         merged.append((score, int(passes[lp].ids[lk]), box,
-                       (probability / len(group)) > mask_threshold))  # fmt: skip
+                       (probability / len(group)) > mask_threshold, attributes))  # fmt: skip
     merged.sort(key=lambda item: -item[0])
     masks = np.zeros((height, width, len(merged)), np.uint8, order="F")
     for k, item in enumerate(merged):
@@ -119,6 +129,8 @@ def merge_passes(passes: list[Pass], size, mask_threshold: float = 0.5,
     return Instances(
         np.array([m[1] for m in merged], int), np.array([m[0] for m in merged], np.float32),
         np.array([m[2] for m in merged], np.float32).reshape(-1, 4), masks,
+        None if passes[0].attributes is None
+        else np.array([m[4] for m in merged], np.float32).reshape(len(merged), -1),
     )  # fmt: skip
 
 

@@ -66,22 +66,39 @@ LOWER_KINDS = ("pants", "shorts", "skirt")
 WHOLE_KINDS = ("dress", "jumpsuit")
 
 
-# attributes that fit each kind (iMaterialist attribute ids), attached to some instances
+# What a garment's attributes (iMaterialist-Fashion-2019 attribute ids) follow in the drawing:
+# kind -> [(attribute id, trait, rule)], the attribute present when the garment's drawn trait
+# satisfies the rule. Traits are the drawing's own numbers (hem height and leg or skirt length
+# in figure heights, flare, texture family, a drawn zipper), so a model can see every attribute;
+# each rule splits its kind roughly in half. Kinds the 2019 list has no nickname for get none.
 KIND_ATTRIBUTES = {
-    "top": [0, 4, 5, 8, 11],
-    "shirt": [1, 3, 6, 7, 12],
-    "sweater": [16],
-    "jacket": [17, 20, 22],
-    "pants": [36, 37, 38, 40],
-    "shorts": [50, 52, 53],
-    "skirt": [62, 64, 65, 68],
-    "coat": [80, 81, 82, 85],
-    "cardigan": [32],
-    "dress": [],
-    "vest": [],
-    "cape": [],
-    "jumpsuit": [],
-}
+    "top": [(8, "hem", "< 0.46"), (0, "sleeve", ">= 0.31")],  # crop (top), classic (t-shirt)
+    "shirt": [(6, "texture", "stripes"), (14, "hem", ">= 0.5")],  # rugby (shirt), tunic (top)
+    "jacket": [(20, "zipper", True), (35, "hem", "< 0.51")],  # biker (jacket), crop (jacket)
+    "cardigan": [(32, "hem", "< 0.51")],  # bolero
+    "pants": [(36, "texture", "denim"), (49, "length", "< 0.925")],  # jeans, crop (pants)
+    "shorts": [(52, "length", ">= 0.3"), (50, "length", "< 0.3")],  # bermuda, short (shorts)
+    "skirt": [(65, "flare", ">= 0.04"), (68, "flare", "< 0.04"),  # skater, sheath (skirt)
+              (72, "length", ">= 0.35")],  # prairie (skirt): the long ones
+    "coat": [(86, "hem", ">= 0.79"), (82, "hem", "< 0.79")],  # duster (coat), pea (coat)
+}  # fmt: skip
+
+
+def garment_attributes(kind: str, traits: dict) -> list[int]:
+    """The attribute ids ``KIND_ATTRIBUTES`` gives a garment of ``kind`` drawn with ``traits``."""
+    found = []
+    for attribute, trait, rule in KIND_ATTRIBUTES.get(kind, []):
+        value = traits.get(trait)
+        if value is None:
+            continue
+        if isinstance(rule, str) and rule[:1] in "<>":
+            op, bound = rule.split()
+            holds = value < float(bound) if op == "<" else value >= float(bound)
+        else:
+            holds = value == rule
+        if holds:
+            found.append(attribute)
+    return sorted(found)
 
 
 FASHIONAI_MAIN_KINDS = {
@@ -377,6 +394,7 @@ class _Layer:
     texture: str = "solid"
     parts: list = field(default_factory=list)  # (kind, polys) drawn on the garment
     landmarks: dict = field(default_factory=dict)
+    traits: dict = field(default_factory=dict)  # the drawn numbers attributes follow
 
 
 def _choose(rng, options):
@@ -457,15 +475,20 @@ def _square(x: float, y: float, side: float, height: float | None = None) -> lis
 def _lower_layers(rng, fig: _Figure, lower: str, tex) -> tuple[list[_Layer], dict]:
     """Pants, shorts or a skirt (a pocket sometimes), and sometimes a belt over them."""
     if lower == "skirt":
-        polys, k = _lower(fig, "skirt", rng.uniform(0.15, 0.45), rng.uniform(0.0, 0.08))
+        length = rng.uniform(0.15, 0.45)
+        flare = rng.uniform(0.0, 0.08)
+        polys, k = _lower(fig, "skirt", length, flare)
     else:
         length = rng.uniform(0.85, 1.0) if lower == "pants" else rng.uniform(0.2, 0.4)
-        polys, k = _lower(fig, "trousers", length, rng.uniform(0.0, 0.03))
+        flare = rng.uniform(0.0, 0.03)
+        polys, k = _lower(fig, "trousers", length, flare)
     parts = []
     if lower != "skirt" and rng.rand() < 0.5:
         x, y = fig.p(0.04 * fig.hw, 0.45)
         parts.append(("pocket", [_square(x, y, 0.035 * fig.u)]))
-    layers = [_Layer(lower, polys, tex(lower), parts, k)]
+    texture = tex(lower)
+    traits = {"length": length, "flare": flare, "texture": texture}
+    layers = [_Layer(lower, polys, texture, parts, k, traits)]
     if rng.rand() < 0.35:
         band = [
             fig.p(-0.085 * fig.hw, 0.395),
@@ -483,23 +506,25 @@ def _upper_layer(rng, fig: _Figure, upper: str, tex) -> _Layer:
         sleeve = _choose(rng, (0.15, 0.35, 0.9))
         body, sleeves, k = _upper(fig, 0.40, 0.0, rng.uniform(0.02, 0.07), sleeve)
         skirt_polys, sk = _lower(fig, "skirt", rng.uniform(0.2, 0.5), rng.uniform(0.0, 0.1))
+        traits = {"sleeve": sleeve}
         k["hemline_left"], k["hemline_right"] = sk["hemline_left"], sk["hemline_right"]
         polys = [body, *sleeves, *skirt_polys]
     elif upper == "jumpsuit":
-        body, sleeves, k = _upper(fig, 0.42, 0.0, 0.03, rng.choice([0.0, 0.3, 0.9]))
+        sleeve = rng.choice([0.0, 0.3, 0.9])
+        body, sleeves, k = _upper(fig, 0.42, 0.0, 0.03, sleeve)
+        traits = {"sleeve": float(sleeve)}
         legs, _ = _lower(fig, "trousers", rng.uniform(0.85, 1.0), 0.02)
         polys = [body, *sleeves, *legs]
     else:
-        hem = {"shirt": (0.47, 0.53), "top": (0.42, 0.5), "sweater": (0.45, 0.52)}[upper]
-        sleeve = {"shirt": (0.9, 1.0), "top": (0.22, 0.4), "sweater": (0.95, 1.0)}[upper]
-        body, sleeves, k = _upper(
-            fig,
-            rng.uniform(*hem),
-            rng.uniform(0, 0.02),
-            0.02 if upper == "sweater" else rng.uniform(0.03, 0.08),
-            rng.uniform(*sleeve),
-        )
+        hems = {"shirt": (0.47, 0.53), "top": (0.42, 0.5), "sweater": (0.45, 0.52)}[upper]
+        sleeves_ = {"shirt": (0.9, 1.0), "top": (0.22, 0.4), "sweater": (0.95, 1.0)}[upper]
+        hem = rng.uniform(*hems)
+        flare = rng.uniform(0, 0.02)
+        neck_depth = 0.02 if upper == "sweater" else rng.uniform(0.03, 0.08)
+        sleeve = rng.uniform(*sleeves_)
+        body, sleeves, k = _upper(fig, hem, flare, neck_depth, sleeve)
         polys = [body, *sleeves]
+        traits = {"hem": hem, "sleeve": sleeve}
     parts = [("sleeve", [s]) for s in sleeves]
     parts.append(("neckline", [[k["neckline_right"], k["neckline_left"], k["center_front"]]]))
     if upper == "shirt":
@@ -512,7 +537,8 @@ def _upper_layer(rng, fig: _Figure, upper: str, tex) -> _Layer:
             fig.p(-0.045, 0.14),
         ]
         parts.append(("collar", [collar]))
-    return _Layer(upper, polys, tex(upper), parts, k)
+    texture = tex(upper)
+    return _Layer(upper, polys, texture, parts, k, {**traits, "texture": texture})
 
 
 def _outer_layer(rng, fig: _Figure, outer: str, tex) -> _Layer:
@@ -528,14 +554,15 @@ def _outer_layer(rng, fig: _Figure, outer: str, tex) -> _Layer:
             fig.p(-0.2, hem_y),
             fig.p(-0.12 * fig.sw, 0.17),
         ]
-        return _Layer("cape", [poly], tex("cape"))
+        return _Layer("cape", [poly], tex("cape"), traits={"hem": hem_y})
     sleeve = 0.0 if outer == "vest" else rng.uniform(0.9, 1.0)
     body, sleeves, k = _upper(fig, hem_y, rng.uniform(0.0, 0.03), 0.12, sleeve)
     gap = rng.uniform(0.012, 0.03) * fig.u
     panels = [_front_panel(fig, k, side, gap, hem_y) for side in (1, -1)]
     parts = [("sleeve", [s]) for s in sleeves]
     parts += _open_front_parts(rng, fig, outer, k, gap, hem_y)
-    return _Layer(outer, [*panels, *sleeves], tex(outer), parts, k)
+    traits = {"hem": hem_y, "zipper": any(kind == "zipper" for kind, _ in parts)}
+    return _Layer(outer, [*panels, *sleeves], tex(outer), parts, k, traits)
 
 
 def _front_panel(fig: _Figure, k: dict, side: int, gap: float, hem_y: float) -> list:
@@ -738,8 +765,15 @@ def _outline(mask: np.ndarray) -> np.ndarray:
     return mask & ~cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
 
+# kinds whose attributes were once drawn at random, and from how many ids: those draws stay,
+# so that every picture, and every figure measured on them, stays the same
+_OLD_ATTRIBUTE_DRAWS = {"top": 5, "shirt": 5, "sweater": 1, "jacket": 3, "pants": 4,
+                        "shorts": 3, "skirt": 4, "coat": 4, "cardigan": 1}  # fmt: skip
+
+
 def _instances(rng, layers: list[_Layer], id_map: np.ndarray, image: np.ndarray) -> list:
-    """What is visible of each layer as an instance (attributes drawn for some garments), and
+    """What is visible of each layer as an instance (garments with the attributes their drawing
+    shows), and
     each garment's parts inside it; pockets and zippers get a seam drawn on ``image``."""
     instances: list[Instance] = []
     for index, layer in enumerate(layers):
@@ -749,11 +783,10 @@ def _instances(rng, layers: list[_Layer], id_map: np.ndarray, image: np.ndarray)
         if layer.kind in ("skin", "hair"):
             instances.append(Instance(layer.kind, visible))
             continue
-        attrs = []
-        choices = KIND_ATTRIBUTES.get(layer.kind, [])
-        if choices and rng.rand() < 0.5:
-            attrs = sorted(set(int(a) for a in rng.choice(choices, size=rng.randint(1, 3))))
-        instances.append(Instance(layer.kind, visible, attrs))
+        if layer.kind in _OLD_ATTRIBUTE_DRAWS and rng.rand() < 0.5:
+            rng.choice(_OLD_ATTRIBUTE_DRAWS[layer.kind], size=rng.randint(1, 3))
+        attributes = garment_attributes(layer.kind, layer.traits)
+        instances.append(Instance(layer.kind, visible, attributes))
         parent = len(instances) - 1
         for part_kind, polys in layer.parts:
             part = _poly_mask(id_map.shape, polys) & visible

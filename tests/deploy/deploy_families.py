@@ -61,7 +61,7 @@ class Checkpoints:
             args = ["--network", "resnet18_v1b", "--use-fpn", "--data-root", str(self.parts),
                     "--categories", "main", "--short", "96", "--max-size", "160",
                     "--rcnn-num-samples", "32", "--rpn-pre-nms", "500", "--rpn-post-nms", "50",
-                    "--lr", "0.01"]  # fmt: skip
+                    "--lr", "0.01", "--attributes"]  # fmt: skip
             assert tm.run([*args, *common]) == 0
         else:
             raise KeyError(family)
@@ -71,7 +71,8 @@ class Checkpoints:
 @pytest.fixture(scope="session")
 def checkpoints(tmp_path_factory, tiny_converted):
     """``checkpoints("seg_psp" | "ssd" | "yolo3" | "faster_rcnn" | "simple_pose" |
-    "mask_rcnn" | "seg_<model>")``: a trained checkpoint's path."""
+    "mask_rcnn" | "seg_<model>")``: a trained checkpoint's path (the Mask R-CNN with
+    Fashionpedia's attribute head, so every deploy path carries its fifth output)."""
     return Checkpoints(tmp_path_factory.mktemp("families"), tiny_converted)
 
 

@@ -47,7 +47,7 @@ def test_a_photo_picked_on_the_page_shows_overlay_legend_and_json(browser, serve
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(url)
-    page.wait_for_function("document.querySelectorAll('#model option').length === 2")
+    page.wait_for_function("document.querySelectorAll('#model option').length === 3")
     page.select_option("#model", "parts")
     page.set_input_files("#file", str(photos[0]))
     page.wait_for_selector("#overlay:not([hidden])", timeout=60_000)

@@ -46,6 +46,8 @@ def test_symbol_and_onnx_reproduce_the_checkpoint(family, checkpoints, photos, t
         # (the trained SSD of tests/test_train_detection.py must give the same boxes)
         assert parity["within_tolerance"] and (parity["same_results"] or parity["noise_explains"])
         assert parity["images"] == 4
+    if family == "mask_rcnn":  # with Fashionpedia's attribute head
+        assert len(spec["attributes"]) == 92 and len(spec["outputs"]) == 5
     if task in ("segmentation", "keypoints"):  # logits and heatmaps: 1e-4 absolute
         assert max(spec["parity"]["onnx"]["max_abs_diff"]) < 1e-4
     reference = load_predictor(ckpt)
@@ -60,6 +62,31 @@ def test_symbol_and_onnx_reproduce_the_checkpoint(family, checkpoints, photos, t
     # every optimisation level: on one image for the R-CNNs (each session builds a big graph)
     plain = images[:1] if family.endswith("rcnn") else images
     check_plain_sessions(tmp_path / "export" / "model.onnx", reference, plain)
+
+
+def test_attributes_leave_in_onnx_as_a_plain_session_reads_them(checkpoints, photos, tmp_path):
+    """The attribute head's fifth output in ``onnxruntime.InferenceSession``: every detection
+    ONNX Runtime finds that the checkpoint finds too (class and box) has its attribute
+    probabilities, whatever order tied scores take."""
+    import onnxruntime as ort
+
+    ckpt = checkpoints("mask_rcnn")
+    export_model(ckpt, tmp_path / "e", formats=("onnx",), images=[str(photos[0])])
+    session = ort.InferenceSession(str(tmp_path / "e" / "model.onnx"))
+    reference = load_predictor(ckpt)
+    matched = 0
+    for path in photos[:2]:
+        batch, _ = reference.prepare(read_rgb(path))
+        ours = reference.runner(batch)
+        theirs = session.run(None, {session.get_inputs()[0].name: batch})
+        assert len(theirs) == 5 and theirs[4].shape == (1, theirs[0].shape[1], 92)
+        for k in np.flatnonzero(theirs[0][0, :, 0] >= 0):
+            same = np.flatnonzero((ours[0][0, :, 0] == theirs[0][0, k, 0])
+                                  & (np.abs(ours[2][0] - theirs[2][0, k]).max(axis=1) < 1e-3))
+            if len(same):
+                matched += 1
+                np.testing.assert_allclose(theirs[4][0, k], ours[4][0, same[0]], atol=1e-4)
+    assert matched >= 20
 
 
 def check_plain_sessions(path, reference, images, tolerance=1e-4):

@@ -78,8 +78,11 @@ def server(checkpoints, photos, tmp_path_factory):
     """(base URL, {name: model path}) of a running server with an ONNX export and a .ckpt."""
     folder = tmp_path_factory.mktemp("serve")
     export_model(checkpoints("seg_fcn"), folder / "parts", images=[str(photos[0])])
-    models = {"parts": folder / "parts", "landmarks": checkpoints("simple_pose")}
-    with running_server(folder, models, "--max-upload-mb", str(LIMIT_MB)) as (url, _):
+    models = {"parts": folder / "parts", "landmarks": checkpoints("simple_pose"),
+              "garments": checkpoints("mask_rcnn")}  # fmt: skip
+    # one epoch leaves the Mask R-CNN's scores under the default 0.05
+    with running_server(folder, models, "--max-upload-mb", str(LIMIT_MB),
+                        "--min-score", "0.01") as (url, _):  # fmt: skip
         yield url, models
 
 
@@ -91,7 +94,7 @@ def _post(url, data, name="photo.jpg", **params):
 def test_endpoints_answer_as_documented(server, photos):
     url, _ = server
     health = requests.get(f"{url}/health", timeout=5).json()
-    assert health == {"status": "ok", "models": 2, "busy": 0, "max_queue": 8}
+    assert health == {"status": "ok", "models": 3, "busy": 0, "max_queue": 8}
     listed = {m["name"]: m for m in requests.get(f"{url}/models", timeout=5).json()}
     assert listed["parts"]["task"] == "segmentation" and listed["parts"]["backend"] == "onnx"
     assert (
@@ -116,6 +119,13 @@ def test_endpoints_answer_as_documented(server, photos):
     skirt = requests.post(f"{url}/predict/landmarks", files={"image": ("p.jpg", photo)},
                           data={"category": "skirt"}, timeout=60).json()  # fmt: skip
     assert len(skirt["keypoints"]) == 4 and skirt["category"] == "skirt"
+    # instances with Fashionpedia's attribute head: each instance lists its attributes
+    assert len(listed["garments"]["attributes"]) == 92
+    found = _post(f"{url}/predict/garments", photo).json()
+    assert found["task"] == "instances" and found["instances"]
+    for instance in found["instances"]:
+        assert all(set(a) == {"id", "name", "score"} and a["score"] >= 0.5
+                   for a in instance["attributes"])  # fmt: skip
 
 
 def test_refusals_are_clear_and_the_server_keeps_serving(server, photos):

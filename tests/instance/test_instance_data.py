@@ -100,3 +100,29 @@ def _only_unknown(data):
     path = data / "annotations" / "instances_train.json"
     rewrite(path, lambda p: p.update(categories=[c for c in p["categories"] if c["id"] > 20]))
     return InstanceDataset(data, "train", "main")
+
+
+@pytest.mark.parametrize("edition, size", [(2019, 92), (2020, 294)])
+def test_attribute_labels_follow_the_files_attribute_list(tmp_path, edition, size):
+    """--attributes: one 0/1 label column per entry of label_descriptions.json's attributes,
+    2019's 92 or 2020's 294 (ids with gaps), set from each annotation's attribute_ids."""
+    from gluonext.formats.imaterialist_coco import ConvertOptions, convert
+    from gluonext.instance.data import InstanceDataset
+    from gluonext.sample.writers import write_imaterialist
+
+    root = tmp_path / "data"
+    write_imaterialist(root, 12, seed=4, size=(64, 80), progress=False, edition=edition)
+    convert(ConvertOptions(data_root=root, val_num=4, categories="main", progress=False))
+    dataset = InstanceDataset(root, "train", categories="main", attributes=True)
+    vocabulary = dataset.vocabulary
+    assert len(vocabulary) == size and vocabulary.ids == sorted(vocabulary.ids)
+    carrying = 0
+    for index in range(len(dataset)):
+        label = dataset.label(index)
+        assert label.shape[1] == 5 + size
+        for row, ann in zip(label, dataset.annotations[index], strict=True):
+            assert sorted(vocabulary.ids[k] for k in np.flatnonzero(row[5:])) == sorted(
+                ann["attribute_ids"])
+            carrying += bool(ann["attribute_ids"])
+    assert carrying > 0
+    assert InstanceDataset(root, "train", categories="main").label(0).shape[1] == 5

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from gluonext.instance.attributes import AttributeVocabulary, f1, frequency_baseline
+
+VOCAB = AttributeVocabulary([{"id": i, "name": f"a{i}"} for i in (0, 3, 7, 9, 20)])
+
+
+def sklearn_f1(true, predicted, vocabulary=VOCAB):
+    """Fashionpedia's definition, as fashionpedia.fp_eval computes it."""
+    return f1_score(vocabulary.multi_hot(true).astype(int), vocabulary.multi_hot(predicted)
+                    .astype(int), average="macro")  # fmt: skip
+
+
+@pytest.mark.parametrize("true, predicted", [
+    ([], []), ([3], []), ([], [3]), ([3], [3]), ([0, 3], [3, 9]), ([0, 3, 7, 9, 20], [0]),
+    ([0, 3, 7, 9, 20], [0, 3, 7, 9, 20]), ([7], [0, 3, 9, 20]),
+])  # fmt: skip
+def test_f1_is_fashionpedias_binary_macro_f1(true, predicted):
+    assert f1(true, predicted, len(VOCAB)) == pytest.approx(sklearn_f1(true, predicted))
+
+
+def test_f1_by_hand():
+    assert f1([], [], 92) == 1.0
+    # one attribute missed of 92: F1 of the 1s is 0, of the 0s 2 * 91 / (2 * 91 + 1)
+    assert f1([5], [], 92) == pytest.approx((0 + 182 / 183) / 2)
+
+
+def test_vocabulary_orders_by_id_and_reads_predictions():
+    vocab = AttributeVocabulary([{"id": 9, "name": "b"}, {"id": 2, "name": "a"}])
+    assert vocab.ids == [2, 9] and vocab.names == ["a", "b"]
+    assert vocab.multi_hot([9]).tolist() == [0.0, 1.0]
+    assert vocab.predicted(np.array([0.7, 0.9])) == [9, 2]  # most likely first
+    assert vocab.predicted(np.array([0.2, 0.5])) == [9]
+    with pytest.raises(KeyError):
+        vocab.multi_hot([4])
+
+
+def test_frequency_baseline_picks_the_best_f1_set_per_category():
+    def ann(category, attributes):
+        return {"category_id": category, "attribute_ids": attributes}
+
+    anns = ([ann(1, [3])] * 3 + [ann(1, [])] + [ann(2, [7])] + [ann(2, [])] * 3
+            + [ann(5, [0, 9])] * 2 + [ann(5, [9])])  # fmt: skip
+    sets = frequency_baseline(anns, VOCAB)
+    assert sets == {1: [3], 2: [], 5: [0, 9]} or sets == {1: [3], 2: [], 5: [9]}
+    # the chosen set has the best mean F1 of every candidate of its category
+    for category, chosen in sets.items():
+        mine = [a["attribute_ids"] for a in anns if a["category_id"] == category]
+        best = np.mean([f1(t, chosen, len(VOCAB)) for t in mine])
+        for other in ([], [0], [3], [7], [9], [0, 9]):
+            assert best >= np.mean([f1(t, other, len(VOCAB)) for t in mine]) - 1e-12
