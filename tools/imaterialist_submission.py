@@ -3,7 +3,9 @@
 
 Reads ``predictions.json`` from tools/predict_instances.py and writes
 ``ImageId,EncodedPixels,ClassId`` rows: Kaggle RLE (column-major, 1-indexed, as train.csv),
-masks of one image made non-overlapping (higher scores keep their pixels).
+masks of one image made non-overlapping (higher scores keep their pixels); ClassId is the
+category, followed by the predicted attributes (``6_28_77``, as train.csv) for a model trained
+with ``--attributes``.
 
     python tools/imaterialist_submission.py --predictions predictions/predictions.json \
         --output submission.csv --threshold 0.5 [--ground-truth held_out.csv]

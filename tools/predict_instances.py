@@ -3,7 +3,8 @@
 
 Writes ``<name>_overlay.jpg`` per image (masks, boxes, class names and scores) and
 ``predictions.json``: COCO results (``image_id``, ``category_id``, ``bbox`` x,y,w,h, ``score``,
-RLE ``segmentation``) plus each record's ``file_name``. Give ``--annotations`` (a COCO JSON)
+RLE ``segmentation``, and ``attribute_ids`` for a model with the attribute head) plus each
+record's ``file_name``; overlays name the predicted attributes. Give ``--annotations`` (a COCO JSON)
 to use its image ids, e.g. to score the JSON with pycocotools. Unreadable files are skipped.
 
     python tools/predict_instances.py --checkpoint runs/mask_rcnn/.../checkpoint_best.ckpt \

@@ -21,8 +21,13 @@ import functools
 from types import SimpleNamespace
 
 import mxnet as mx
+import numpy as np
 from mxnet import autograd
 from mxnet.gluon import nn
+
+# an attribute's probability before training: a garment carries few of the list
+PRIOR = 0.02
+PRIOR_LOGIT = float(np.log(PRIOR / (1 - PRIOR)))
 
 
 class MaskAndAttributeHead(nn.HybridBlock):
@@ -34,8 +39,9 @@ class MaskAndAttributeHead(nn.HybridBlock):
         # the network's own box head, shared: held, not registered (its parameters are the
         # network's already)
         self._shared = SimpleNamespace(box_features=box_features)
-        with self.name_scope():
-            self.attributes = nn.Dense(num_attributes, weight_initializer=mx.init.Normal(0.01))
+        with self.name_scope():  # biases start at a rare attribute's odds, as RetinaNet's
+            self.attributes = nn.Dense(num_attributes, weight_initializer=mx.init.Normal(0.01),
+                                       bias_initializer=mx.init.Constant(PRIOR_LOGIT))  # fmt: skip
         self.num_attributes = num_attributes
         self.logits = None
 

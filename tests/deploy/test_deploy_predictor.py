@@ -81,6 +81,9 @@ def test_instance_test_time_passes_are_symmetric_and_run_exported(checkpoints, p
     tta = load_predictor(ckpt, flip_test=True, min_score=0.01)
     a, b = tta(image), tta(mirrored)
     assert len(a.scores) == len(b.scores) > 0
+    # the attribute head's probabilities are merged with the instances
+    assert a.instances.attributes.shape == (len(a.scores), 92)
+    np.testing.assert_allclose(a.instances.attributes, b.instances.attributes, atol=1e-4)
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
     assert a.class_ids.tolist() == b.class_ids.tolist()
     width = image.shape[1]
@@ -114,3 +117,29 @@ def test_errors_name_the_problem(checkpoints, photos, tmp_path):
     (tmp_path / "e" / "model.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="model.json: not a readable export"):
         load_predictor(tmp_path / "e")
+
+
+def test_instance_predictions_json_carries_the_attribute_ids(checkpoints, photos, tmp_path):
+    """tools/predict_instances.py's folder run with an attribute model: every record lists its
+    attribute_ids, the ids of the model's list whose probability reaches 0.5."""
+    import json
+    import shutil
+
+    from gluonext.instance.attributes import THRESHOLD
+    from gluonext.instance.predict import InstancePredictOptions, predict_folder
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for path in photos[:2]:
+        shutil.copy(path, folder / path.name)
+    predictor = load_predictor(checkpoints("mask_rcnn"), min_score=0.01)
+    options = InstancePredictOptions(checkpoint=checkpoints("mask_rcnn"), input=folder,
+                                     output=tmp_path / "out", progress=False)  # fmt: skip
+    assert predict_folder(options, predictor)["done"] == 2
+    records = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert records and all(isinstance(r["attribute_ids"], list) for r in records)
+    found = predictor(read_rgb(photos[0]))
+    vocabulary = predictor.vocabulary
+    expected = [vocabulary.predicted(row, THRESHOLD) for row in found.instances.attributes]
+    mine = [r["attribute_ids"] for r in records if r["file_name"] == photos[0].name]
+    assert mine == expected

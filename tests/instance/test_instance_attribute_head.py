@@ -25,7 +25,7 @@ def test_inference_adds_probabilities_per_detection_hybridized_or_not(net):
     net.hybridize(static_alloc=True)
     hybrid = [o.asnumpy() for o in net(x)]
     assert len(plain) == 5 and plain[4].shape == (1, plain[0].shape[1], ATTRIBUTES)
-    assert (plain[4] > 0).all() and (plain[4] < 1).all()
+    assert (plain[4] > 0).all() and (plain[4] < 0.05).all()  # rare before training
     for a, b in zip(plain, hybrid, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
@@ -60,6 +60,6 @@ def test_the_attribute_loss_is_the_matched_ground_truths_cross_entropy(net):
     assert positive.any()
     targets = batch[1].asnumpy()[0][matches[indices].astype(int), 5:]
     p = 1 / (1 + np.exp(-logits))
-    bce = -(targets * np.log(p) + (1 - targets) * np.log(1 - p)).mean(axis=1)
+    bce = -(targets * np.log(p) + (1 - targets) * np.log(1 - p)).sum(axis=1)
     expected = 2.0 * bce[positive].sum() / positive.sum()
     assert parts[-1].asscalar() == pytest.approx(expected, rel=1e-4)
