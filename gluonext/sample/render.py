@@ -68,19 +68,20 @@ WHOLE_KINDS = ("dress", "jumpsuit")
 
 # What a garment's attributes (iMaterialist-Fashion-2019 attribute ids) follow in the drawing:
 # kind -> [(attribute id, trait, rule)], the attribute present when the garment's drawn trait
-# satisfies the rule. Traits are the drawing's own numbers (hem height and leg or skirt length
-# in figure heights, flare, texture family, a drawn zipper), so a model can see every attribute;
-# each rule splits its kind roughly in half. Kinds the 2019 list has no nickname for get none.
+# satisfies the rule. Traits are the drawing's own values, chosen among what a crop of the
+# garment shows (an RoI head sees the garment's box resized to a fixed size, so lengths relative
+# to the body are mostly lost): the textile pattern (Fashionpedia's "textile pattern"
+# attributes), a zipper, sleeve length, flare. Kinds the 2019 list has no nickname for get none.
 KIND_ATTRIBUTES = {
-    "top": [(8, "hem", "< 0.46"), (0, "sleeve", ">= 0.31")],  # crop (top), classic (t-shirt)
-    "shirt": [(6, "texture", "stripes"), (14, "hem", ">= 0.5")],  # rugby (shirt), tunic (top)
-    "jacket": [(20, "zipper", True), (35, "hem", "< 0.51")],  # biker (jacket), crop (jacket)
-    "cardigan": [(32, "hem", "< 0.51")],  # bolero
-    "pants": [(36, "texture", "denim"), (49, "length", "< 0.925")],  # jeans, crop (pants)
-    "shorts": [(52, "length", ">= 0.3"), (50, "length", "< 0.3")],  # bermuda, short (shorts)
-    "skirt": [(65, "flare", ">= 0.04"), (68, "flare", "< 0.04"),  # skater, sheath (skirt)
-              (72, "length", ">= 0.35")],  # prairie (skirt): the long ones
-    "coat": [(86, "hem", ">= 0.79"), (82, "hem", "< 0.79")],  # duster (coat), pea (coat)
+    "top": [(4, "texture", "stripes"), (0, "sleeve", ">= 0.31")],  # ringer, classic (t-shirt)
+    "shirt": [(6, "texture", "stripes"), (3, "texture", "checks")],  # rugby, henley (shirt)
+    "sweater": [(16, "texture", "knit")],  # hoodie
+    "jacket": [(20, "zipper", True), (21, "texture", "denim")],  # biker, trucker (jacket)
+    "cardigan": [(32, "texture", "solid")],  # bolero
+    "pants": [(36, "texture", "denim"), (38, "texture", "solid")],  # jeans, leggings
+    "shorts": [(50, "texture", "denim"), (55, "texture", "stripes")],  # short (shorts), boardshorts
+    "skirt": [(65, "flare", ">= 0.04"), (68, "flare", "< 0.04")],  # skater, sheath (skirt)
+    "coat": [(79, "texture", "checks")],  # blanket (coat)
 }  # fmt: skip
 
 
@@ -561,8 +562,10 @@ def _outer_layer(rng, fig: _Figure, outer: str, tex) -> _Layer:
     panels = [_front_panel(fig, k, side, gap, hem_y) for side in (1, -1)]
     parts = [("sleeve", [s]) for s in sleeves]
     parts += _open_front_parts(rng, fig, outer, k, gap, hem_y)
-    traits = {"hem": hem_y, "zipper": any(kind == "zipper" for kind, _ in parts)}
-    return _Layer(outer, [*panels, *sleeves], tex(outer), parts, k, traits)
+    texture = tex(outer)
+    traits = {"hem": hem_y, "zipper": any(kind == "zipper" for kind, _ in parts),
+              "texture": texture}  # fmt: skip
+    return _Layer(outer, [*panels, *sleeves], texture, parts, k, traits)
 
 
 def _front_panel(fig: _Figure, k: dict, side: int, gap: float, hem_y: float) -> list:
