@@ -15,7 +15,7 @@ from gluonext.common.drawing import class_legend, draw_instances
 from gluonext.engine.checkpoint import load_checkpoint
 from gluonext.engine.predictor import Predictor, base_spec, check_image, checkpoint_meta
 from gluonext.engine.runners import GluonRunner
-from gluonext.instance.attributes import THRESHOLD, AttributeVocabulary
+from gluonext.instance.attributes import AttributeVocabulary
 from gluonext.instance.evaluate import Instances, encode_masks, instances_in_image
 from gluonext.instance.model import build_from_meta
 from gluonext.instance.postprocess import (
@@ -37,16 +37,16 @@ class InstanceResult:
     classes: list[str]
     vocabulary: AttributeVocabulary | None = None  # with an attribute head
 
-    def attribute_lists(self, min_score: float = THRESHOLD) -> list[list[dict]]:
-        """Each instance's predicted attributes (``id``, ``name``, ``score``), most likely
-        first; empty lists without an attribute head."""
+    def attribute_lists(self) -> list[list[dict]]:
+        """Each instance's predicted attributes (``id``, ``name``, ``score``: the probability),
+        most likely first; empty lists without an attribute head."""
         found = self.instances.attributes
         if self.vocabulary is None or found is None:
             return [[] for _ in self.scores]
         named = dict(zip(self.vocabulary.ids, self.vocabulary.names, strict=True))
         return [[{"id": a, "name": named[a],
                   "score": round(float(row[self.vocabulary.column[a]]), 4)}
-                 for a in self.vocabulary.predicted(row, min_score)] for row in found]  # fmt: skip
+                 for a in self.vocabulary.predicted(row)] for row in found]  # fmt: skip
 
     @property
     def boxes(self):
@@ -143,7 +143,7 @@ class InstancePredictor(Predictor):
         if meta.get("attributes"):
             spec["attributes"] = list(meta["attributes"])
             spec["outputs"].append("attributes N x K x A (probabilities, in the order of "
-                                   "'attributes'; an instance has those >= 0.5)")
+                                   "'attributes')")
         spec["model"] = {"network": meta.get("network"), "use_fpn": meta.get("use_fpn")}
         spec["postprocess"] = (settings_beside(path) or DEFAULTS).as_dict()
         predictor = cls(GluonRunner(net, ctx), spec, **options)

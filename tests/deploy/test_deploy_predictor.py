@@ -121,11 +121,10 @@ def test_errors_name_the_problem(checkpoints, photos, tmp_path):
 
 def test_instance_predictions_json_carries_the_attribute_ids(checkpoints, photos, tmp_path):
     """tools/predict_instances.py's folder run with an attribute model: every record lists its
-    attribute_ids, the ids of the model's list whose probability reaches 0.5."""
+    attribute_ids, the set the vocabulary chooses from the instance's probabilities."""
     import json
     import shutil
 
-    from gluonext.instance.attributes import THRESHOLD
     from gluonext.instance.predict import InstancePredictOptions, predict_folder
 
     folder = tmp_path / "in"
@@ -140,6 +139,6 @@ def test_instance_predictions_json_carries_the_attribute_ids(checkpoints, photos
     assert records and all(isinstance(r["attribute_ids"], list) for r in records)
     found = predictor(read_rgb(photos[0]))
     vocabulary = predictor.vocabulary
-    expected = [vocabulary.predicted(row, THRESHOLD) for row in found.instances.attributes]
+    expected = [vocabulary.predicted(row) for row in found.instances.attributes]
     mine = [r["attribute_ids"] for r in records if r["file_name"] == photos[0].name]
     assert mine == expected

@@ -32,9 +32,37 @@ def test_vocabulary_orders_by_id_and_reads_predictions():
     assert vocab.ids == [2, 9] and vocab.names == ["a", "b"]
     assert vocab.multi_hot([9]).tolist() == [0.0, 1.0]
     assert vocab.predicted(np.array([0.7, 0.9])) == [9, 2]  # most likely first
-    assert vocab.predicted(np.array([0.2, 0.5])) == [9]
+    assert vocab.predicted(np.array([0.02, 0.01])) == []
     with pytest.raises(KeyError):
         vocab.multi_hot([4])
+
+
+def exact_expected_f1(probabilities, chosen):
+    """Every ground truth enumerated with its probability."""
+    import itertools
+
+    total = 0.0
+    size = len(probabilities)
+    for present in itertools.product([0, 1], repeat=size):
+        weight = np.prod([p if x else 1 - p for p, x in zip(probabilities, present, strict=True)])
+        truth = [k for k in range(size) if present[k]]
+        total += weight * f1(truth, chosen, size)
+    return total
+
+
+@pytest.mark.parametrize("probabilities", [
+    [0.45, 0.45, 0.02, 0.01, 0.0, 0.0], [0.9, 0.6, 0.3, 0.05, 0.02, 0.01],
+    [0.02, 0.02, 0.01, 0.01, 0.0, 0.0], [0.95, 0.9, 0.85, 0.8, 0.7, 0.6],
+])  # fmt: skip
+def test_predicted_sets_have_the_best_expected_f1(probabilities):
+    from gluonext.instance.attributes import best_expected_f1
+
+    chosen = best_expected_f1(np.array(probabilities))
+    order = np.argsort(probabilities, kind="stable")[::-1]
+    best = max(exact_expected_f1(probabilities, list(order[:k])) for k in range(7))
+    assert exact_expected_f1(probabilities, chosen) >= best - 0.01
+    if probabilities[0] == 0.45:  # naming one of two even chances beats naming none
+        assert len(chosen) >= 1
 
 
 def test_frequency_baseline_picks_the_best_f1_set_per_category():
