@@ -54,7 +54,9 @@ def test_resume_after_epoch_1_ends_with_the_same_weights(three, tmp_path):
 
 
 def test_two_cpu_contexts_validation_outputs_and_eval_only(small, tmp_path, caplog):
-    args = mask_args(small, tmp_path, "--epochs", "1", ctx=("--ctx", "cpu:0,cpu:1"))
+    """... with Fashionpedia's attribute head: its loss, its scores, its list in the checkpoint."""
+    args = mask_args(small, tmp_path, "--epochs", "1", "--attributes",
+                     "--attribute-loss-weight", "2", ctx=("--ctx", "cpu:0,cpu:1"))  # fmt: skip
     assert tm.main(tm.parse_args(args)) == 0
     assert "batch 2 (1 per device)" in caplog.text
     (record,) = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -73,11 +75,17 @@ def test_two_cpu_contexts_validation_outputs_and_eval_only(small, tmp_path, capl
         assert (tmp_path / name).is_file(), name
     meta = read_checkpoint(tmp_path / "checkpoint_best.ckpt")["meta"]
     assert meta["category_ids"] == list(range(13)) and meta["classes"][6] == "pants"
+    assert record["train_loss_attributes"] > 0
+    for key in ("attr_AP_IoU_F1", "attr_AP_IoU50_F150", "attr_AP_IoU", "attr_F1",
+                "baseline_attr_F1", "baseline_attr_AP_IoU_F1"):  # fmt: skip
+        assert 0.0 <= record[key] <= 1.0, key
+    assert "image-blind attributes (each category's most frequent attribute set)" in caplog.text
+    assert len(meta["attributes"]) == 92 and meta["attributes"][28]["id"] == 28
     caplog.clear()
-    evaluate = mask_args(
-        small, tmp_path, "--eval", "--resume", str(tmp_path / "checkpoint_best.ckpt")
-    )
+    evaluate = mask_args(small, tmp_path, "--eval", "--attributes", "--resume",
+                         str(tmp_path / "checkpoint_best.ckpt"))  # fmt: skip
     assert tm.main(tm.parse_args(evaluate)) == 0
+    assert "attributes (Fashionpedia): AP_IoU_F1" in caplog.text
     assert "mask: AP" in caplog.text and "shirt, blouse" in caplog.text and "AP50" in caplog.text
     assert "iMaterialist competition score" in caplog.text
     caplog.clear()
@@ -149,28 +157,6 @@ def test_labelme_folders_train_mask_rcnn(tmp_path):
     assert tm.main(tm.parse_args(args)) == 0
     meta = read_checkpoint(run / "checkpoint_last.ckpt")["meta"]
     assert list(meta["classes"]) == ["skin", "hair", "shoes"]
-
-
-def test_attribute_head_trains_scores_fashionpedias_way_and_is_kept_in_the_checkpoint(
-    small, tmp_path, caplog
-):
-    args = mask_args(small, tmp_path, "--epochs", "1", "--attributes",
-                     "--attribute-loss-weight", "2")  # fmt: skip
-    assert tm.main(tm.parse_args(args)) == 0
-    (record,) = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert record["train_loss_attributes"] > 0
-    for key in ("attr_AP_IoU_F1", "attr_AP_IoU50_F150", "attr_AP_IoU", "attr_F1",
-                "baseline_attr_F1", "baseline_attr_AP_IoU_F1"):  # fmt: skip
-        assert 0.0 <= record[key] <= 1.0, key
-    assert "image-blind attributes (each category's most frequent attribute set)" in caplog.text
-    assert "attributes (Fashionpedia): AP_IoU_F1" in caplog.text
-    meta = read_checkpoint(tmp_path / "checkpoint_last.ckpt")["meta"]
-    assert len(meta["attributes"]) == 92 and meta["attributes"][28]["id"] == 28
-    caplog.clear()
-    evaluated = mask_args(small, tmp_path / "eval", "--attributes", "--eval", "--resume",
-                          str(tmp_path / "checkpoint_last.ckpt"))  # fmt: skip
-    assert tm.main(tm.parse_args(evaluated)) == 0
-    assert "attributes (Fashionpedia)" in caplog.text
 
 
 def test_attributes_need_the_files_attribute_list(small, tmp_path):

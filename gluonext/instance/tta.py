@@ -130,7 +130,8 @@ def merge_passes(passes: list[Pass], size, mask_threshold: float = 0.5,
         np.array([m[1] for m in merged], int), np.array([m[0] for m in merged], np.float32),
         np.array([m[2] for m in merged], np.float32).reshape(-1, 4), masks,
         None if passes[0].attributes is None
-        else np.array([m[4] for m in merged], np.float32).reshape(len(merged), -1),
+        else np.array([m[4] for m in merged], np.float32).reshape(
+            len(merged), passes[0].attributes.shape[1]),
     )  # fmt: skip
 
 

@@ -48,6 +48,7 @@ def test_symbol_and_onnx_reproduce_the_checkpoint(family, checkpoints, photos, t
         assert parity["images"] == 4
     if family == "mask_rcnn":  # with Fashionpedia's attribute head
         assert len(spec["attributes"]) == 92 and len(spec["outputs"]) == 5
+        check_attribute_rows(tmp_path / "export" / "model.onnx", load_predictor(ckpt), photos)
     if task in ("segmentation", "keypoints"):  # logits and heatmaps: 1e-4 absolute
         assert max(spec["parity"]["onnx"]["max_abs_diff"]) < 1e-4
     reference = load_predictor(ckpt)
@@ -64,7 +65,7 @@ def test_symbol_and_onnx_reproduce_the_checkpoint(family, checkpoints, photos, t
     check_plain_sessions(tmp_path / "export" / "model.onnx", reference, plain)
 
 
-def test_attributes_leave_in_onnx_as_a_plain_session_reads_them(checkpoints, photos, tmp_path):
+def check_attribute_rows(path, reference, photos):
     """The attribute head's fifth output in ``onnxruntime.InferenceSession``: every detection
     ONNX Runtime finds that the checkpoint finds too (class and box) has its attribute
     probabilities, whatever order tied scores take (a one-epoch RPN scores many proposals
@@ -72,13 +73,10 @@ def test_attributes_leave_in_onnx_as_a_plain_session_reads_them(checkpoints, pho
     compared in order by ``check_plain_sessions``)."""
     import onnxruntime as ort
 
-    ckpt = checkpoints("mask_rcnn")
-    export_model(ckpt, tmp_path / "e", formats=("onnx",), images=[str(photos[0])])
-    session = ort.InferenceSession(str(tmp_path / "e" / "model.onnx"))
-    reference = load_predictor(ckpt)
+    session = ort.InferenceSession(str(path))
     matched = 0
-    for path in photos:
-        batch, _ = reference.prepare(read_rgb(path))
+    for photo in photos:
+        batch, _ = reference.prepare(read_rgb(photo))
         ours = reference.runner(batch)
         theirs = session.run(None, {session.get_inputs()[0].name: batch})
         assert len(theirs) == 5 and theirs[4].shape == (1, theirs[0].shape[1], 92)

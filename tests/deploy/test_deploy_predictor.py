@@ -78,7 +78,8 @@ def test_instance_test_time_passes_are_symmetric_and_run_exported(checkpoints, p
     ckpt = checkpoints("mask_rcnn")
     image = read_rgb(photos[0])
     mirrored = np.ascontiguousarray(image[:, ::-1])
-    tta = load_predictor(ckpt, flip_test=True, min_score=0.01)
+    # one epoch scores garments at about 0.01; a mirrored pass alone halves a score
+    tta = load_predictor(ckpt, flip_test=True, min_score=0.001)
     a, b = tta(image), tta(mirrored)
     assert len(a.scores) == len(b.scores) > 0
     # the attribute head's probabilities are merged with the instances
@@ -91,11 +92,11 @@ def test_instance_test_time_passes_are_symmetric_and_run_exported(checkpoints, p
     np.testing.assert_allclose(a.boxes[:, (1, 3)], b.boxes[:, (1, 3)], atol=1e-3)
     same = (a.masks == b.masks[:, ::-1]).mean()
     assert same > 0.995, same  # pasting rounds box edges; a pixel column may differ
-    plain = load_predictor(ckpt, min_score=0.01)(image)
+    plain = load_predictor(ckpt, min_score=0.001)(image)
     assert not np.array_equal(plain.scores, a.scores)
     export_model(ckpt, tmp_path / "e", formats=("symbol",), images=[str(photos[0])])
-    exported = load_predictor(tmp_path / "e", scales=(0.8, 1.0), min_score=0.01)
-    x, y = exported(image), load_predictor(ckpt, scales=(0.8, 1.0), min_score=0.01)(image)
+    exported = load_predictor(tmp_path / "e", scales=(0.8, 1.0), min_score=0.001)
+    x, y = exported(image), load_predictor(ckpt, scales=(0.8, 1.0), min_score=0.001)(image)
     np.testing.assert_allclose(x.scores, y.scores, atol=1e-4)
     np.testing.assert_allclose(x.boxes, y.boxes, atol=1e-2)
 

@@ -280,7 +280,7 @@ def test_the_2020_csv_keeps_its_attributes_column(tmp_path):
     from gluonext.sample.writers import write_imaterialist_2020
 
     root = tmp_path / "data2020"
-    write_imaterialist_2020(root, 10, seed=1, size=(96, 128), progress=False)
+    write_imaterialist_2020(root, 16, seed=1, size=(96, 128), progress=False)
     rows = read_csv(root / "train.csv")
     assert list(rows[0]) == ["ImageId", "EncodedPixels", "Height", "Width", "ClassId",
                              "AttributesIds"]  # fmt: skip
@@ -292,7 +292,7 @@ def test_the_2020_csv_keeps_its_attributes_column(tmp_path):
     assert len(descriptions["categories"]) == 46 and len(attribute_ids) == 294
     assert max(attribute_ids) > 293  # ids with gaps, as the competition's
     report = run(root, val_num=3, check_images=True)
-    assert not report.rejected and sum(report.images.values()) == 10
+    assert not report.rejected and sum(report.images.values()) == 16
     train, val = load(root, "train"), load(root, "val")
     assert train["info"]["description"].startswith("iMaterialist Fashion 2020")
     assert len(train["attributes"]) == 294

@@ -51,3 +51,16 @@ def test_a_pass_counts_once_per_object_and_weak_merges_drop():
     merged = merge_passes([a, b], SIZE)
     assert merged.scores == pytest.approx([0.8])  # (0.9 + 0.7) / 2; a's 0.5 not added
     assert len(merge_passes([a, b], SIZE, min_score=0.85).scores) == 0
+
+
+def test_attribute_probabilities_merge_score_weighted_and_an_empty_merge_keeps_their_width():
+    a = _pass([1], [0.8], [[10, 10, 30, 30]])
+    b = _pass([1], [0.4], [[12, 10, 32, 30]])
+    a.attributes = np.array([[0.9, 0.0, 0.3]], np.float32)
+    b.attributes = np.array([[0.3, 0.6, 0.3]], np.float32)
+    merged = merge_passes([a, b], SIZE, min_score=0.05)
+    expected = (0.8 * a.attributes[0] + 0.4 * b.attributes[0]) / 1.2
+    np.testing.assert_allclose(merged.attributes, [expected], rtol=1e-6)
+    # nothing left after the merge (every object under min_score): no row, three attributes
+    empty = merge_passes([a, b], SIZE, min_score=0.95)
+    assert empty.attributes.shape == (0, 3) and empty.masks.shape == (40, 60, 0)
