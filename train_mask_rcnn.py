@@ -226,9 +226,9 @@ def main(args) -> int:
     vocabulary = train_set.vocabulary
     net = build_net(args, list(train_set.CLASSES), contexts, per_device,
                     len(vocabulary) if vocabulary else 0)  # fmt: skip
-    blind = report_baseline(train_set, val_set) if parallel.is_main else None
     attribute_sets = (frequency_baseline(train_set.all_annotations(), vocabulary)
                       if vocabulary else None)  # fmt: skip
+    blind = report_baseline(train_set, val_set, attribute_sets) if parallel.is_main else None
     short_val = args.short[1]
 
     if args.eval:
@@ -396,9 +396,9 @@ def describe_epoch(record: dict) -> str:
     )
 
 
-def report_baseline(train_set, val_set) -> dict:
+def report_baseline(train_set, val_set, attribute_sets=None) -> dict:
     """The image-blind baseline's COCO scores, logged: what a model must beat."""
-    blind = evaluate_baseline(train_set, val_set)
+    blind = evaluate_baseline(train_set, val_set, attribute_sets=attribute_sets)
     log.info("image-blind baseline (prior boxes per class with the class's mean mask, from "
              "the training annotations): mask AP %.4f, AP50 %.4f; box AP50 %.4f",
              blind["segm"]["AP"], blind["segm"]["AP50"], blind["bbox"]["AP50"])  # fmt: skip

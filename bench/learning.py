@@ -32,6 +32,11 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 CACHE = REPO / "bench" / "data" / "learning"
 
+# the instance recipe, shared by the instances and attributes tasks
+MASK_RCNN_FLAGS = ["--network", "resnet18_v1b", "--use-fpn", "--categories", "main", "--short",
+                   "128", "--max-size", "160", "--rcnn-num-samples", "64", "--rpn-pre-nms",
+                   "1000", "--rpn-post-nms", "100", "--lr", "0.01", "--lr-warmup", "20"]
+
 # task -> the metric, the bar, the backbone, the data (format, side, images, held out)
 # and two budgets of one recipe: "full" (this script's default, within 20 minutes here) and
 # "suite" (what the test suite can afford; tests/test_learning.py asserts the largest margin
@@ -71,10 +76,7 @@ TASKS = {
     "instances": {
         "script": "train_mask_rcnn.py", "metric": "mask_AP50", "higher": True,
         "bar": ("plus", 0.15), "network": "resnet18_v1b", "data": ("imaterialist", "96x128"),
-        "flags": ["--network", "resnet18_v1b", "--use-fpn", "--categories", "main",
-                  "--short", "128", "--max-size", "160", "--rcnn-num-samples", "64",
-                  "--rpn-pre-nms", "1000", "--rpn-post-nms", "100", "--lr", "0.01",
-                  "--lr-warmup", "20"],
+        "flags": MASK_RCNN_FLAGS,
         "full": {"images": 240, "held_out": 80,
                  "flags": ["--epochs", "8", "--lr-decay-epoch", "6", "--val-interval", "4"]},
         "suite": {"images": 200, "held_out": 80,
@@ -85,10 +87,7 @@ TASKS = {
     "attributes": {
         "script": "train_mask_rcnn.py", "metric": "attr_F1", "higher": True,
         "bar": ("plus", 0.05), "network": "resnet18_v1b", "data": ("imaterialist", "96x128"),
-        "flags": ["--network", "resnet18_v1b", "--use-fpn", "--categories", "main",
-                  "--short", "128", "--max-size", "160", "--rcnn-num-samples", "64",
-                  "--rpn-pre-nms", "1000", "--rpn-post-nms", "100", "--lr", "0.01",
-                  "--lr-warmup", "20", "--attributes"],
+        "flags": [*MASK_RCNN_FLAGS, "--attributes"],
         "full": {"images": 240, "held_out": 80,
                  "flags": ["--epochs", "8", "--lr-decay-epoch", "6", "--val-interval", "4"]},
         "suite": {"images": 200, "held_out": 80,

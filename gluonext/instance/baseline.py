@@ -46,17 +46,19 @@ def mean_masks(dataset, indices=None) -> np.ndarray:
     return means
 
 
-def evaluate_baseline(train_set, val_set, max_images: int = 2000) -> dict:
+def evaluate_baseline(train_set, val_set, max_images: int = 2000, attribute_sets=None) -> dict:
     """COCO box and mask AP of ``train_set``'s priors and mean masks (from a seeded sample of
     at most ``max_images`` training images) on ``val_set``; with attribute labels, also its
-    Fashionpedia APs (``attributes``) with each category's frequency attribute set."""
+    Fashionpedia APs (``attributes``) with each category's frequency attribute set
+    (``attribute_sets``, made from ``train_set`` when not given)."""
     results = baseline_results(train_set, val_set, max_images)
     scores = coco_evaluate(val_set.coco(), results, val_set.image_ids, val_set.category_ids)
     if getattr(train_set, "vocabulary", None) is not None:
         from gluonext.instance.attribute_eval import evaluate_attributes
         from gluonext.instance.attributes import frequency_baseline
 
-        sets = frequency_baseline(train_set.all_annotations(), train_set.vocabulary)
+        sets = attribute_sets or frequency_baseline(train_set.all_annotations(),
+                                                    train_set.vocabulary)
         for record in results:
             record["attribute_ids"] = sets.get(record["category_id"], [])
         scores["attributes"] = evaluate_attributes(
