@@ -104,6 +104,11 @@ PICTURES = 8000
 PRETRAIN_EPOCHS = {"resnet18_v1b": 3, "mobilenet0.25": 16}
 
 
+# the attributes task trains on the instances task's data (the same pictures, split and
+# annotations, whose attribute_ids the converter keeps), made once for both
+SHARES_DATA = {"attributes": "instances"}
+
+
 def run(command: list[str]) -> None:
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
@@ -113,10 +118,11 @@ def run(command: list[str]) -> None:
 
 def make_data(task: str, budget: dict, seed: int, cache: Path) -> Path:
     """The task's generated data in its published layout, ``budget["held_out"]`` of its
-    ``budget["images"]`` images held out (made once per task, size and seed, in ``cache``)."""
+    ``budget["images"]`` images held out (made once per data set, size and seed, in ``cache``;
+    ``SHARES_DATA``)."""
     kind, size = TASKS[task]["data"]
     images, held_out = budget["images"], budget["held_out"]
-    folder = cache / f"{task}_{images}images_{held_out}held_out_seed{seed}"
+    folder = cache / f"{SHARES_DATA.get(task, task)}_{images}images_{held_out}held_out_seed{seed}"
     done = folder / "complete"
     if done.is_file():
         return folder

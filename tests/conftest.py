@@ -8,6 +8,10 @@ import pytest
 # setting (pyproject.toml); gluonext itself is installed (scripts/setup_env.sh)
 REPO = Path(__file__).resolve().parents[1]
 
+# the deploy tests' trained families and server, made once per run: fixtures a test module
+# imports are that module's own (one set per module), a plugin's are shared
+pytest_plugins = ["deploy_families"]
+
 
 @pytest.fixture(scope="session")
 def imaterialist_sample(tmp_path_factory):

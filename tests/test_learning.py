@@ -52,7 +52,7 @@ def pictures(seed, cache):
 
 def task_data(task, budget, seed, cache):
     """The task's generated data for ``budget`` and ``seed`` (one worker makes it)."""
-    with exclusive(cache / f"{task}_data.lock"):
+    with exclusive(cache / f"{learning.SHARES_DATA.get(task, task)}_data.lock"):
         return learning.make_data(task, learning.TASKS[task][budget], seed, cache)
 
 

@@ -1,14 +1,29 @@
 """One small trained checkpoint per model family (one epoch on generated data, made on first
-use and shared by the deploy tests, which run on one xdist worker: ``xdist_group``). Test
-modules import the fixtures: ``from deploy_families import checkpoints, photos``."""
+use and shared by the deploy tests, which run on one xdist worker: ``xdist_group``), and the
+server the server and browser tests share. A plugin of ``tests/conftest.py``: its fixtures are
+shared by every module (imported into a module, a fixture would be that module's own, made
+again per module)."""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
+import requests
 from conftest import segmentation_args, voc_folder
 
 import train_detection as td
 import train_keypoints as tk
 import train_mask_rcnn as tm
 import train_segmentation as ts
+from gluonext.deploy.export import export_model
+
+REPO = Path(__file__).resolve().parents[2]
+LIMIT_MB = 0.05  # the photos are a few kB; the oversized uploads exceed this
 
 DETECTION = {
     "ssd": ["--model", "ssd", "--network", "mobilenet0.25", "--data-shape", "300",
@@ -86,3 +101,52 @@ def photos(tiny_converted, checkpoints):
     voc = sorted(checkpoints.data("voc").glob("*.jpg"))[-2:]
     fashion = sorted(checkpoints.data("fashionai").rglob("*.jpg"))[-2:]
     return [*val, *voc, *fashion]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(folder, models: dict, *flags):
+    """tools/serve.py in its own process on a free loopback port: (base URL, process)."""
+    port = free_port()
+    command = [sys.executable, str(REPO / "tools" / "serve.py"), "--port", str(port),
+               "--log", str(folder / "serve.log"), *flags,
+               *[f"--model={n}={p}" for n, p in models.items()]]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/health", timeout=2).ok:
+                break
+        except requests.ConnectionError:
+            if process.poll() is not None:
+                raise AssertionError(process.stdout.read().decode()[-2000:]) from None
+            time.sleep(0.5)
+    else:
+        process.kill()
+        raise AssertionError("the server did not come up within 120 s")
+    try:
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def server(checkpoints, photos, tmp_path_factory):
+    """(base URL, {name: model path}) of a running server with an ONNX export and two .ckpt
+    files, started once for the server and browser tests."""
+    folder = tmp_path_factory.mktemp("serve")
+    export_model(checkpoints("seg_fcn"), folder / "parts", images=[str(photos[0])])
+    models = {"parts": folder / "parts", "landmarks": checkpoints("simple_pose"),
+              "garments": checkpoints("mask_rcnn")}  # fmt: skip
+    # one epoch leaves the Mask R-CNN's scores under the default 0.05
+    with running_server(folder, models, "--max-upload-mb", str(LIMIT_MB),
+                        "--min-score", "0.01") as (url, _):  # fmt: skip
+        yield url, models

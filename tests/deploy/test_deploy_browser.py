@@ -10,8 +10,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from deploy_families import checkpoints, photos  # noqa: F401 - fixtures
-from test_deploy_server import server  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.xdist_group("deploy")
 

@@ -8,7 +8,6 @@ import sys
 import export_model as cli
 import numpy as np
 import pytest
-from deploy_families import checkpoints, photos  # noqa: F401 - fixtures
 
 from gluonext import load_predictor
 from gluonext.common.images import read_rgb

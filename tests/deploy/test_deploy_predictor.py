@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pytest
-from deploy_families import checkpoints, photos  # noqa: F401 - fixtures
 
 from gluonext import load_predictor
 from gluonext.common.images import read_rgb

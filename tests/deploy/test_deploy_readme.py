@@ -4,7 +4,6 @@ import re
 from pathlib import Path
 
 import pytest
-from deploy_families import checkpoints, photos  # noqa: F401 - fixtures
 
 from gluonext.deploy.export import export_model
 

@@ -4,14 +4,9 @@ decompression bombs refused from their headers while good requests are answered,
 queue answering 503."""
 
 import base64
-import contextlib
 import http.client
 import io
-import os
-import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 import zlib
@@ -23,67 +18,16 @@ import cv2
 import numpy as np
 import pytest
 import requests
-from deploy_families import checkpoints, photos  # noqa: F401 - fixtures
+from deploy_families import LIMIT_MB, free_port, running_server
 from PIL import Image
 
 from gluonext import load_predictor
 from gluonext.common.images import read_rgb
-from gluonext.deploy.export import export_model
 from gluonext.deploy.loadtest import EXPECTED_STATUS, run_load
 
 pytestmark = pytest.mark.xdist_group("deploy")
 # what the server adds to the predictor's JSON
 SERVER_KEYS = ("milliseconds", "model", "exif_orientation")
-REPO = Path(__file__).resolve().parents[2]
-LIMIT_MB = 0.05  # the photos are a few kB; the oversized uploads exceed this
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_server(folder, models: dict, *flags):
-    """tools/serve.py in its own process on a free loopback port: (base URL, process)."""
-    port = free_port()
-    command = [sys.executable, str(REPO / "tools" / "serve.py"), "--port", str(port),
-               "--log", str(folder / "serve.log"), *flags,
-               *[f"--model={n}={p}" for n, p in models.items()]]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/health", timeout=2).ok:
-                break
-        except requests.ConnectionError:
-            if process.poll() is not None:
-                raise AssertionError(process.stdout.read().decode()[-2000:]) from None
-            time.sleep(0.5)
-    else:
-        process.kill()
-        raise AssertionError("the server did not come up within 120 s")
-    try:
-        yield url, process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def server(checkpoints, photos, tmp_path_factory):
-    """(base URL, {name: model path}) of a running server with an ONNX export and a .ckpt."""
-    folder = tmp_path_factory.mktemp("serve")
-    export_model(checkpoints("seg_fcn"), folder / "parts", images=[str(photos[0])])
-    models = {"parts": folder / "parts", "landmarks": checkpoints("simple_pose"),
-              "garments": checkpoints("mask_rcnn")}  # fmt: skip
-    # one epoch leaves the Mask R-CNN's scores under the default 0.05
-    with running_server(folder, models, "--max-upload-mb", str(LIMIT_MB),
-                        "--min-score", "0.01") as (url, _):  # fmt: skip
-        yield url, models
 
 
 def _post(url, data, name="photo.jpg", **params):
