@@ -10,5 +10,7 @@ if ! command -v "${CHROMIUM:-chromium}" >/dev/null 2>&1; then
 fi
 # two workers, one OpenMP thread each: on two cores about 1.3x the throughput of one
 # two-thread process (MXNet's small convolutions scale poorly across threads); the learning
-# tests start first and the loopback dist tests take a file lock, one at a time (conftest.py)
-OMP_NUM_THREADS=1 python -m pytest -q -n "${TEST_WORKERS:-2}" --dist loadgroup "$@"
+# tests start first, in conftest.py's order (--no-loadscope-reorder: xdist would otherwise put
+# the deploy group first), and the loopback dist tests take a file lock, one at a time
+OMP_NUM_THREADS=1 python -m pytest -q -n "${TEST_WORKERS:-2}" --dist loadgroup \
+  --no-loadscope-reorder "$@"
