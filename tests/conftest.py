@@ -197,6 +197,9 @@ def check_dist_sync(script: str, args: list, tmp_path, epochs: int, shard: int, 
 _FIRST = ("instances_beat_the_image", "anything_a_model_saw[1]", "parsing_beats_the_image",
           "boxes_beat_the_image", "landmarks_beat_the_image",
           "anything_a_model_saw[0]")  # fmt: skip
+# then the longest of the rest (about a minute each), so that short tests end the run on both
+# workers instead of one long test on one
+_LONG = ("killed_at_21_points", "[deeplabv3b_plus]", "test_resume_after_epoch_1")
 
 
 _UNGROUPED = pytest.StashKey[str]()
@@ -204,10 +207,11 @@ _UNGROUPED = pytest.StashKey[str]()
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Learning tests first (the rest keep their order). On an xdist worker with ``--dist
-    loadgroup``, every ``xdist_group`` test must carry its group in its node id by now (the
-    deploy tests share one worker's trained families): pytest 9.2 with pytest-xdist 3.8 drops
-    it silently (pytest-dev/pytest-xdist#1386), and those tests then fail saying so."""
+    """Learning tests first, then the longest others (the rest keep their order). On an xdist
+    worker with ``--dist loadgroup``, every ``xdist_group`` test must carry its group in its
+    node id by now (the deploy tests share one worker's trained families): pytest 9.2 with
+    pytest-xdist 3.8 drops it silently (pytest-dev/pytest-xdist#1386), and those tests then
+    fail saying so."""
     if getattr(config.option, "loadgroup", False):
         for item in items:
             if any(item.iter_markers("xdist_group")) and "@" not in item.nodeid:
@@ -217,10 +221,10 @@ def pytest_collection_modifyitems(config, items):
                     "requirements.txt's pytest")  # fmt: skip
 
     def rank(item):
-        for k, key in enumerate(_FIRST):
+        for k, key in enumerate((*_FIRST, *_LONG)):
             if key in item.name:
                 return k
-        return len(_FIRST)
+        return len(_FIRST) + len(_LONG)
 
     items.sort(key=rank)
 
