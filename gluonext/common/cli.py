@@ -103,7 +103,19 @@ def epoch_list(text: str) -> tuple[float, ...]:
 def run_tool(main, args, name: str = "gluonext") -> int:
     """``main(args)`` of a tool or training script; an error the user can fix (a
     ``GluonextError``, or a path that cannot be read or written) is one line (logged under
-    ``name``, or on stderr before any logging) and exit code 2, not a traceback."""
+    ``name``, or on stderr before any logging) and exit code 2, not a traceback. The log files
+    the run opened are closed when it ends, so a second run in the same process (a notebook,
+    a test) never writes into the first one's."""
+    from gluonext.common.logs import close_logging
+
+    close_logging()
+    try:
+        return _one_line_errors(main, args, name)
+    finally:
+        close_logging()
+
+
+def _one_line_errors(main, args, name: str) -> int:
     import logging
 
     from gluonext.errors import GluonextError

@@ -17,10 +17,7 @@ def setup_logging(
     (and in ``also``, a second file, e.g. GluonCV's ``--logging-file``)."""
     root = logging.getLogger()
     root.setLevel(logging.INFO)
-    for handler in list(root.handlers):
-        if getattr(handler, "_gluonext", False):
-            root.removeHandler(handler)
-            handler.close()
+    close_logging()
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(logging.Formatter("%(message)s"))
     console._gluonext = True
@@ -37,3 +34,13 @@ def setup_logging(
         file_handler._gluonext = True
         root.addHandler(file_handler)
     return logging.getLogger(name)
+
+
+def close_logging() -> None:
+    """Remove and close the handlers ``setup_logging`` added, so a second tool run in the same
+    process (a notebook, a test) never writes into the first one's log file."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_gluonext", False):
+            root.removeHandler(handler)
+            handler.close()
