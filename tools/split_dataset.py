@@ -3,7 +3,8 @@
 
 Writes ``train.txt`` / ``test.txt`` (image stems, for ``train_detection.py --train-list``),
 ``train_labels.csv`` / ``test_labels.csv`` (the apparel project's box CSVs) and ``split_table.csv``
-(boxes per class in train, test and total), and prints the table.
+(boxes per class in train, test and total), and prints the table. The five files are
+replaced together: a kill at any moment leaves the previous split or the new one.
 
     python tools/split_dataset.py --input datasets/apparel_voc --ratio 0.8 --seed 0
 """
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from gluonext.common.cli import run_tool
+from gluonext.common.files import finish_publish, publish_together, staging_folder
 from gluonext.common.logs import setup_logging
 from gluonext.common.splits import split_by_image
 from gluonext.errors import DatasetError
@@ -55,12 +57,15 @@ def main(args) -> int:
         log.error("error: %s", exc)
         return 2
     table = split_table(records, train, test)
-    write_lines(out / "train.txt", train)
-    write_lines(out / "test.txt", test)
+    finish_publish(out)  # a split a kill interrupted: completed, then replaced
+    staging = staging_folder(out)
+    write_lines(staging / "train.txt", train)
+    write_lines(staging / "test.txt", test)
     side = set(train)
-    write_csv(out / "train_labels.csv", csv_rows([r for r in records if r.stem in side]))
-    write_csv(out / "test_labels.csv", csv_rows([r for r in records if r.stem not in side]))
-    write_table_csv(out / "split_table.csv", table)
+    write_csv(staging / "train_labels.csv", csv_rows([r for r in records if r.stem in side]))
+    write_csv(staging / "test_labels.csv", csv_rows([r for r in records if r.stem not in side]))
+    write_table_csv(staging / "split_table.csv", table)
+    publish_together(out, staging)  # the five files change together or not at all
     log.info("%s\n%s", report.summary(), format_table(table, (len(train), len(test))))
     log.info("wrote train.txt, test.txt, *_labels.csv and split_table.csv in %s", out)
     return 0

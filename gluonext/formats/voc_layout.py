@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from gluonext.common.files import finish_publish
 from gluonext.errors import DatasetError
 from gluonext.formats.labelimg import ScanReport, VOCRecord, read_split, scan_voc_folder
 
@@ -108,8 +109,13 @@ def voc_parts(
     if (root / "train").is_dir() and folders and train_list is None:  # folder splits
         return [VOCPart(root / "train", image, name="train")], [
             VOCPart(folders[0], image, name=folders[0].name)]  # fmt: skip
-    train_names = read_split(train_list or root / "train.txt")
-    val_names = read_split(val_list or root / "test.txt")
+    train_file = Path(train_list or root / "train.txt")
+    val_file = Path(val_list or root / "test.txt")
+    for folder in {train_file.parent, val_file.parent}:  # tools/split_dataset.py's lists
+        if folder.is_dir():
+            finish_publish(folder, clean=False)  # a split a kill interrupted: rolled forward
+    train_names = read_split(train_file)
+    val_names = read_split(val_file)
     return [VOCPart(root, image, tuple(train_names), "train")], [
         VOCPart(root, image, tuple(val_names), "val")]  # fmt: skip
 

@@ -48,3 +48,44 @@ def test_split_is_by_image_seeded_and_tabulated(voc, tmp_path):
     assert len(train_rows) == int(total["train"])
     assert {r["filename"].rsplit(".", 1)[0] for r in train_rows} <= set(train)
     assert split_dataset.main(split_dataset.parse_args([*args[:4], "--ratio", "1.5"])) == 2
+
+
+def test_a_split_killed_at_any_write_leaves_the_old_five_files_or_the_new(voc, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from gluonext.formats.voc_layout import voc_parts
+
+    tool = Path(split_dataset.__file__)
+    names = ("train.txt", "test.txt", "train_labels.csv", "test_labels.csv", "split_table.csv")
+
+    def split(out, seed, **env):
+        command = [sys.executable, str(tool), "--input", str(voc), "--output", str(out),
+                   "--seed", str(seed)]  # fmt: skip
+        return subprocess.run(command, env={**os.environ, **env}, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+
+    def files(out):
+        return {n: (out / n).read_text() for n in names}
+
+    out = tmp_path / "out"
+    assert split(out, 1).returncode == 0
+    old = files(out)
+    trace = tmp_path / "trace.txt"
+    assert split(out, 2, GLUONEXT_KILL_TRACE=str(trace)).returncode == 0
+    new = files(out)
+    assert new["train.txt"] != old["train.txt"]
+    points = trace.read_text().splitlines()
+    assert len(points) >= 6, points  # the journal and each of the five moves
+    for point in points:
+        assert split(out, 1).returncode == 0  # back to the old split
+        killed = split(out, 2, GLUONEXT_KILL_AT=point)
+        assert killed.returncode == -9, (point, killed.stderr[-2000:])
+        journal = (out / ".publish.json").is_file()
+        if not journal:
+            assert files(out) == old, point
+        train, val = voc_parts(out)  # the reader completes what the kill interrupted
+        assert files(out) == (new if journal else old), point
+        assert "\n".join(train[0].stems) + "\n" == files(out)["train.txt"], point
