@@ -1,11 +1,13 @@
 #!/usr/bin/env python
-"""Turn Mask R-CNN predictions into the iMaterialist (FGVC6) Kaggle submission CSV.
+"""Turn Mask R-CNN predictions into the iMaterialist Kaggle submission CSV (2019 or 2020).
 
 Reads ``predictions.json`` from tools/predict_instances.py and writes
 ``ImageId,EncodedPixels,ClassId`` rows: Kaggle RLE (column-major, 1-indexed, as train.csv),
 masks of one image made non-overlapping (higher scores keep their pixels); ClassId is the
 category, followed by the predicted attributes (``6_28_77``, as train.csv) for a model trained
-with ``--attributes``.
+with ``--attributes``. ``--edition 2020`` writes FGVC7's layout instead:
+``ImageId,EncodedPixels,ClassId,AttributesIds``, ImageId without its suffix, ClassId the
+category alone, the attributes comma-separated.
 
     python tools/imaterialist_submission.py --predictions predictions/predictions.json \
         --output submission.csv --threshold 0.5 [--ground-truth held_out.csv]
@@ -33,7 +35,12 @@ from gluonext.common.logs import setup_logging
 from gluonext.errors import DatasetError
 from gluonext.instance.competition import competition_score
 from gluonext.instance.postprocess import DEFAULTS, read_settings
-from gluonext.instance.submission import SubmissionError, submission_rows, write_submission
+from gluonext.instance.submission import (
+    EDITIONS,
+    SubmissionError,
+    submission_rows,
+    write_submission,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -49,6 +56,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--images", default=None, help="folder of the test images: report those with no row"
     )
+    p.add_argument("--edition", type=int, choices=EDITIONS, default=2019,
+                   help="the competition's year: 2019 (FGVC6, ClassId 6_28_77) or 2020 (FGVC7, "
+                   "ClassId and an AttributesIds column)")  # fmt: skip
     p.add_argument("--ground-truth", default=None,
                    help="CSV in train.csv's layout for the predicted images: print the "
                    "competition's score")  # fmt: skip
@@ -73,11 +83,11 @@ def main(args) -> int:
         records = json.loads(Path(args.predictions).read_text(encoding="utf-8"))
         if not isinstance(records, list):
             raise SubmissionError(f"{args.predictions}: expected a list of COCO results")
-        rows, report = submission_rows(records, args.threshold, args.min_area)
+        rows, report = submission_rows(records, args.threshold, args.min_area, args.edition)
     except (OSError, json.JSONDecodeError, DatasetError) as exc:
         log.error("error: %s", exc)
         return 2
-    write_submission(args.output, rows)
+    write_submission(args.output, rows, args.edition)
     log.info(
         "%s: %d rows for %d images (%d predictions below %.2f, %d covered by better masks)",
         args.output,

@@ -114,6 +114,14 @@ def competition_score(ground_truth, submission) -> CompetitionScore:
         guesses[key].append(decode_flat(row["EncodedPixels"], *size, where) if size else None)
     if not truth and not guesses:
         raise DatasetError(f"{ground_truth} and {submission}: no masks to score")
+    known = {image for image, _ in truth}
+    submitted = sorted({image for image, _ in guesses})
+    if known and submitted and not known.intersection(submitted):
+        raise DatasetError(
+            f"{submission}: none of its ImageIds is in {ground_truth} (e.g. {submitted[0]!r} "
+            f"against {min(known)!r}; 2020's ImageIds have no suffix: submit with --edition "
+            "2020)"
+        )
     return score_pairs(truth, guesses)
 
 

@@ -1,9 +1,12 @@
-"""Mask R-CNN predictions to the iMaterialist (FGVC6) Kaggle submission CSV.
+"""Mask R-CNN predictions to the iMaterialist Kaggle submission CSV, 2019 or 2020.
 
-Rows are ``ImageId,EncodedPixels,ClassId``: the image's file name, the mask as Kaggle RLE
-(1-indexed starts, column-major, the same as train.csv) and the category id, followed by the
-predicted attribute ids as train.csv writes them (``6_28_77``) for a model with an attribute
-head (predictions carrying ``attribute_ids``); the competition scored the category. The competition
+2019 (FGVC6): rows are ``ImageId,EncodedPixels,ClassId``: the image's file name, the mask as
+Kaggle RLE (1-indexed starts, column-major, the same as train.csv) and the category id,
+followed by the predicted attribute ids as that year's train.csv writes them (``6_28_77``) for
+a model with an attribute head (predictions carrying ``attribute_ids``); the competition scored
+the category. 2020 (FGVC7, its sample_submission.csv): ``ImageId,EncodedPixels,ClassId,
+AttributesIds``: the file name without its suffix (as that year's train.csv names images), the
+mask, the category alone, and the attribute ids comma-separated (empty for none). The competition
 wanted masks of one image not to overlap: instances are taken from the highest score down and
 each keeps only the pixels no better instance has claimed (instances left with fewer than
 ``min_area`` pixels are dropped).
@@ -14,6 +17,7 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 import numpy as np
 import pycocotools.mask as mask_util
@@ -25,6 +29,8 @@ from gluonext.formats.rle import mask_to_kaggle
 from gluonext.instance.postprocess import disjoint_masks
 
 HEADER = ("ImageId", "EncodedPixels", "ClassId")
+HEADER_2020 = (*HEADER, "AttributesIds")
+EDITIONS = (2019, 2020)
 
 
 class SubmissionError(DatasetError):
@@ -50,9 +56,12 @@ def _decode(record: dict, where: str) -> np.ndarray:
 
 
 def submission_rows(
-    records: list[dict], threshold: float = 0.5, min_area: int = 1
-) -> tuple[list[tuple[str, str, int]], SubmissionReport]:
-    """Rows for every image in ``records`` (COCO results with ``file_name``), non-overlapping."""
+    records: list[dict], threshold: float = 0.5, min_area: int = 1, edition: int = 2019
+) -> tuple[list[tuple[str, ...]], SubmissionReport]:
+    """Rows for every image in ``records`` (COCO results with ``file_name``), non-overlapping,
+    in ``edition``'s layout (2019 or 2020)."""
+    if edition not in EDITIONS:
+        raise SubmissionError(f"edition {edition}: the competition ran in 2019 and 2020")
     by_image: dict[str, list] = defaultdict(list)
     report = SubmissionReport()
     for k, record in enumerate(records):
@@ -85,16 +94,20 @@ def submission_rows(
         report.swallowed += len(masks) - len(kept)
         for k, mask in kept:
             category = int(ranked[k]["category_id"])
-            class_id = format_class_id(category, ranked[k].get("attribute_ids") or [])
-            rows.append((name, mask_to_kaggle(mask), class_id))
+            attributes = [int(a) for a in ranked[k].get("attribute_ids") or []]
+            if edition == 2019:
+                rows.append((name, mask_to_kaggle(mask), format_class_id(category, attributes)))
+            else:
+                rows.append((PurePath(name).stem, mask_to_kaggle(mask), str(category),
+                             ",".join(map(str, attributes))))  # fmt: skip
             report.per_class[category] = report.per_class.get(category, 0) + 1
     report.images, report.rows = len({r[0] for r in rows}), len(rows)
     return rows, report
 
 
-def write_submission(path, rows) -> None:
-    """The CSV, written atomically."""
+def write_submission(path, rows, edition: int = 2019) -> None:
+    """The CSV in ``edition``'s layout, written atomically."""
     with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(HEADER)
+        writer.writerow(HEADER if edition == 2019 else HEADER_2020)
         writer.writerows(rows)

@@ -83,6 +83,19 @@ def test_the_submission_tool_prints_the_score_against_ground_truth(tmp_path, cap
     assert imaterialist_submission.main(imaterialist_submission.parse_args(argv)) == 0
     assert "competition score 0.5000 over 2 (image, class) pairs" in caplog.text
 
+    # 2020 (FGVC7): ImageIds without the suffix, ClassId the category, AttributesIds apart
+    truth.write_text("ImageId,EncodedPixels,Height,Width,ClassId,AttributesIds\n"
+                     "a,1 8,4,5,1,115\na,9 4,4,5,5,\n")  # fmt: skip
+    caplog.clear()
+    assert imaterialist_submission.main(imaterialist_submission.parse_args(
+        [*argv, "--edition", "2020"])) == 0  # fmt: skip
+    assert "competition score 0.5000 over 2 (image, class) pairs" in caplog.text
+    with open(tmp_path / "submission.csv") as handle:
+        assert handle.readline().strip() == "ImageId,EncodedPixels,ClassId,AttributesIds"
+    caplog.clear()  # a 2019 submission against 2020's ImageIds: said, not scored 0
+    assert imaterialist_submission.main(imaterialist_submission.parse_args(argv)) == 2
+    assert "none of its ImageIds is in" in caplog.text and "--edition 2020" in caplog.text
+
 
 def test_evaluation_results_score_as_their_submission_would(tmp_path):
     """score_results (train_mask_rcnn.py --eval): the ground truth itself scores 1; dropping

@@ -5,7 +5,13 @@ import pycocotools.mask as mask_util
 import pytest
 
 from gluonext.formats.rle import parse_kaggle
-from gluonext.instance.submission import HEADER, SubmissionError, submission_rows, write_submission
+from gluonext.instance.submission import (
+    HEADER,
+    HEADER_2020,
+    SubmissionError,
+    submission_rows,
+    write_submission,
+)
 
 
 def record(name, category, score, mask):
@@ -84,3 +90,20 @@ def test_masks_predicted_on_a_turned_photo_are_refused():
     with pytest.raises(SubmissionError, match=r"b.jpg: predicted turned upright by its EXIF "
                        r"orientation 8.*--ignore-exif"):  # fmt: skip
         submission_rows([record("a.jpg", 1, 0.9, box(20, 10, 0, 5, 0, 5)), turned])
+
+
+def test_2020_rows_name_images_without_suffix_and_list_attributes_apart(tmp_path):
+    shirt = {**record("0a1b.jpg", 1, 0.9, box(20, 20, 0, 10, 0, 10)), "attribute_ids": [136, 115]}
+    shoe = record("0a1b.jpg", 23, 0.8, box(20, 20, 15, 20, 15, 20))  # no attribute head
+    rows, _ = submission_rows([shirt, shoe], edition=2020)
+    assert [(r[0], r[2], r[3]) for r in rows] == [("0a1b", "1", "136,115"), ("0a1b", "23", "")]
+    assert submission_rows([shirt], edition=2019)[0][0][2] == "1_136_115"
+    path = tmp_path / "submission.csv"
+    write_submission(path, rows, 2020)
+    with open(path, newline="") as handle:
+        table = list(csv.reader(handle))
+    assert tuple(table[0]) == HEADER_2020 == ("ImageId", "EncodedPixels", "ClassId",
+                                              "AttributesIds")
+    assert table[1][0] == "0a1b" and table[2][3] == ""
+    with pytest.raises(SubmissionError, match="edition 2021"):
+        submission_rows([shirt], edition=2021)
