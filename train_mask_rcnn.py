@@ -42,7 +42,7 @@ from gluonext.errors import DatasetError, DeviceError
 from gluonext.formats.coco import check_split_pair
 from gluonext.instance.attribute_eval import score_attributes
 from gluonext.instance.attribute_head import add_attribute_head
-from gluonext.instance.attributes import frequency_baseline
+from gluonext.instance.attributes import category_log_odds, frequency_baseline
 from gluonext.instance.baseline import evaluate_baseline
 from gluonext.instance.competition import score_results
 from gluonext.instance.data import InstanceDataset
@@ -226,8 +226,11 @@ def main(args) -> int:
     vocabulary = train_set.vocabulary
     net = build_net(args, list(train_set.CLASSES), contexts, per_device,
                     len(vocabulary) if vocabulary else 0)  # fmt: skip
-    attribute_sets = (frequency_baseline(train_set.all_annotations(), vocabulary)
-                      if vocabulary else None)  # fmt: skip
+    attribute_sets = None
+    if vocabulary:
+        attribute_sets = frequency_baseline(train_set.all_annotations(), vocabulary)
+        net.mask.set_attribute_prior(category_log_odds(
+            train_set.all_annotations(), vocabulary, train_set.category_ids))  # fmt: skip
     blind = report_baseline(train_set, val_set, attribute_sets) if parallel.is_main else None
     short_val = args.short[1]
 
@@ -387,7 +390,8 @@ def describe_epoch(record: dict) -> str:
         score += f" (image-blind {record['baseline_mask_AP']:.4f})"
     if "attr_F1" in record:
         score += (f", attribute F1 {record['attr_F1']:.4f} on {record['found']} garments found "
-                  f"(frequency sets {record['baseline_attr_F1']:.4f}), AP IoU+F1 "
+                  f"(frequency sets {record['baseline_attr_F1']:.4f}, difference's standard "
+                  f"error {record['attr_F1_gain_se']:.4f}), AP IoU+F1 "
                   f"{record['attr_AP_IoU_F1']:.4f}")  # fmt: skip
     return (
         f"epoch {record['epoch']}: loss {record['train_loss']:.4f} (rpn {rpn_cls:.3f} + "
@@ -426,7 +430,8 @@ def log_scores(title: str, scores: dict, dataset: InstanceDataset, blind=None) -
             f"{k[5:]} {found[k]:.4f}" for k in ("attr_AP_IoU_F1", "attr_AP_IoU50_F150",
                                                 "attr_AP_IoU")) + f"; F1 {found['attr_F1']:.4f} "
             f"on {found['found']} of {found['garments']} garments found (frequency sets "
-            f"{found['baseline_attr_F1']:.4f})")  # fmt: skip
+            f"{found['baseline_attr_F1']:.4f}, difference's standard error "
+            f"{found['attr_F1_gain_se']:.4f})")  # fmt: skip
     log.info(
         "%s on %d images:\n%s\n%s",
         title,

@@ -162,7 +162,9 @@ def found_garment_f1(images: list[dict], annotations: list[dict], results: list[
     same garments: each ground truth of a category with attributes is paired with the best
     scored detection of its class whose mask IoU reaches 0.5; ``attr_F1`` averages the F1 of
     the detection's attributes, ``baseline_attr_F1`` that of its category's frequency set
-    (``baseline_sets``), ``found`` counts the pairs of ``garments``."""
+    (``baseline_sets``), ``found`` counts the pairs of ``garments``; ``attr_F1_gain_se`` is the
+    standard error of the mean of the paired differences (model minus frequency set), the noise
+    a gain must clear."""
     sizes = {im["id"]: (im["height"], im["width"]) for im in images}
     by_key = defaultdict(list)
     for res in results:
@@ -187,9 +189,11 @@ def found_garment_f1(images: list[dict], annotations: list[dict], results: list[
         truth = ann.get("attribute_ids") or []
         model.append(f1(truth, best.get("attribute_ids") or [], num_attributes))
         blind.append(f1(truth, baseline_sets.get(category, []), num_attributes))
+    gains = np.subtract(model, blind)
+    se = float(gains.std(ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 else 0.0
     return {"attr_F1": float(np.mean(model)) if model else 0.0,
             "baseline_attr_F1": float(np.mean(blind)) if blind else 0.0,
-            "found": len(model), "garments": garments}  # fmt: skip
+            "attr_F1_gain_se": se, "found": len(model), "garments": garments}  # fmt: skip
 
 
 def score_attributes(dataset, results: list[dict], baseline_sets: dict) -> dict:

@@ -10,9 +10,18 @@ a 512-unit layer, one output per attribute), not from the box head's shared laye
 Fashionpedia: on those, at the learning recipe's budget, the attributes stayed at their
 frequencies (measured: F1 0.71 against the frequency sets' 0.77 after half the recipe).
 
-* training: ``(*GluonCV's 13 outputs, logits (B * P, A))``, rows in the order of GluonCV's
-  positive samples (the rows of its mask predictions);
+* training: ``(*GluonCV's 13 outputs, logits (B * P, A), prior (C, A))``, rows in the order
+  of GluonCV's positive samples (the rows of its mask predictions), without their prior rows
+  (the loss adds those of the matched ground truths' classes);
 * inference: ``(ids, scores, boxes, masks, probabilities (1, K, A))``.
+
+The logits start from each category's log-odds of each attribute on the training annotations
+(``prior``, a fixed (classes, attributes) table set by ``set_attribute_prior``; the class of
+the matched ground truth selects the row in training, the detected class at inference), and
+the layers learn only the departure from them: before training, and for an attribute the
+picture does not show, the head answers the category's frequencies, which is the image-blind
+baseline; measured without it, the head stayed under that baseline (F1 0.801 against 0.814
+with three times the sample data).
 
 The head is called once per forward, so the kept logits are always that forward's (as a
 symbol while hybridized, as arrays otherwise).
@@ -35,22 +44,43 @@ PRIOR_LOGIT = float(np.log(PRIOR / (1 - PRIOR)))
 class MaskAndAttributeHead(nn.HybridBlock):
     """GluonCV's mask head, and attribute logits for the same RoI features."""
 
-    def __init__(self, mask_head: nn.HybridBlock, num_attributes: int, **kwargs):
+    def __init__(self, mask_head: nn.HybridBlock, num_attributes: int, num_classes: int,
+                 **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         self.mask_head = mask_head
         with self.name_scope():
             self.features = nn.HybridSequential()
             self.features.add(nn.Conv2D(64, 1, activation="relu"),
                               nn.Dense(512, activation="relu"))  # fmt: skip
-            # biases start at a rare attribute's odds, as RetinaNet's classes do
-            self.attributes = nn.Dense(num_attributes, weight_initializer=mx.init.Normal(0.01),
-                                       bias_initializer=mx.init.Constant(PRIOR_LOGIT))  # fmt: skip
+            # the departure from the category's log-odds: none before training
+            self.attributes = nn.Dense(num_attributes, weight_initializer=mx.init.Normal(0.01))
+            # until set from training annotations, a rare attribute's odds for every category
+            self.prior = self.params.get("prior", shape=(num_classes, num_attributes),
+                                         init=mx.init.Constant(PRIOR_LOGIT), grad_req="null",
+                                         differentiable=False)  # fmt: skip
         self.num_attributes = num_attributes
+        self.num_classes = num_classes
         self.logits = None
+        self.prior_table = None
 
-    def hybrid_forward(self, F, x):
+    def hybrid_forward(self, F, x, prior):
         self.logits = self.attributes(self.features(x))
+        self.prior_table = F.BlockGrad(prior)  # fixed: no gradient flows into it
         return self.mask_head(x)
+
+    def with_prior(self, F, logits, prior, class_index):
+        """``logits`` plus the prior rows of ``class_index`` (0-based classes, one per row;
+        -1 for no class takes row 0)."""
+        rows = F.take(prior, F.clip(F.reshape(class_index, (-1,)), 0, self.num_classes - 1))
+        return logits + rows
+
+    def set_attribute_prior(self, log_odds: np.ndarray) -> None:
+        """Each category's log-odds of each attribute (classes x attributes)."""
+        log_odds = np.asarray(log_odds, np.float32)
+        if log_odds.shape != self.prior.shape:
+            raise ValueError(f"attribute prior of shape {log_odds.shape}, the head has "
+                             f"{self.prior.shape}")  # fmt: skip
+        self.prior.set_data(mx.nd.array(log_odds))
 
     def reset_class(self, classes, reuse_weights=None):
         self.mask_head.reset_class(classes, reuse_weights)
@@ -67,10 +97,11 @@ def attribute_mask_rcnn_class():
 
         def hybrid_forward(self, F, x, gt_box=None, gt_label=None):
             outputs = super().hybrid_forward(F, x, gt_box, gt_label)
-            logits = self.mask.logits
-            if autograd.is_training():
-                return (*outputs, logits)
-            probabilities = F.sigmoid(logits).reshape((1, -1, self.mask.num_attributes))
+            head = self.mask
+            if autograd.is_training():  # the loss adds the matched ground truth's rows
+                return (*outputs, head.logits, head.prior_table)
+            logits = head.with_prior(F, head.logits, head.prior_table, outputs[0])
+            probabilities = F.sigmoid(logits).reshape((1, -1, head.num_attributes))
             return (*outputs, probabilities)
 
     return AttributeMaskRCNN
@@ -84,6 +115,6 @@ def add_attribute_head(net, num_attributes: int):
 
     net.__class__ = attribute_mask_rcnn_class()
     with net.name_scope():
-        head = MaskAndAttributeHead(net.mask, num_attributes, prefix="attr_")
+        head = MaskAndAttributeHead(net.mask, num_attributes, len(net.classes), prefix="attr_")
     replace_child(net, "mask", head)
     return net

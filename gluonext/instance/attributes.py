@@ -122,3 +122,21 @@ def frequency_baseline(annotations, vocabulary: AttributeVocabulary) -> dict[int
         scores = [np.mean([f1(ids, c, len(vocabulary)) for ids in sets]) for c in candidates]
         best[category] = sorted(candidates[int(np.argmax(scores))])
     return best
+
+
+def category_log_odds(annotations, vocabulary: AttributeVocabulary, category_ids) -> np.ndarray:
+    """(categories, attributes) log-odds of each attribute on each category's training instances
+    (rows in the order of ``category_ids``), smoothed by half an instance either way; a category
+    without instances gets a rare attribute's odds (2%) throughout."""
+    row = {int(c): k for k, c in enumerate(category_ids)}
+    counts = np.zeros((len(row), len(vocabulary)), np.float64)
+    totals = np.zeros(len(row), np.float64)
+    for ann in annotations:
+        k = row.get(int(ann["category_id"]))
+        if k is None:
+            continue
+        totals[k] += 1
+        for a in ann.get("attribute_ids") or []:
+            counts[k, vocabulary.column[int(a)]] += 1
+    probability = np.where(totals[:, None] > 0, (counts + 0.5) / (totals[:, None] + 1), 0.02)
+    return np.log(probability / (1 - probability)).astype(np.float32)

@@ -49,12 +49,15 @@ class MaskRCNNLoss(FasterRCNNLoss):
         mask = self.mask(mask_pred, mask_t, mask_w) * mask_t.size / mask_w.sum()
         parts.append(mask.sum())
         if self.attribute_weight:
-            parts.append(self.attribute_term(outputs[13], label, matches, m_cls))
+            parts.append(self.attribute_term(outputs[13], outputs[14], label, matches, m_cls))
         return sum(parts), tuple(parts)
 
-    def attribute_term(self, logits, label, matches, m_cls):
-        """Binary cross-entropy summed over attributes, mean over the positive RoIs, weighted."""
+    def attribute_term(self, logits, prior, label, matches, m_cls):
+        """Binary cross-entropy summed over attributes, mean over the positive RoIs, weighted;
+        each row's logits plus the ``prior`` row of its matched ground truth's class."""
         nd = mx.nd
+        classes = (m_cls.reshape((-1,)) - 1).clip(0, prior.shape[0] - 1).detach()  # 0: background
+        logits = logits + nd.take(prior, classes)
         wanted = label[:, :, 5:]
         if wanted.shape[2] != logits.shape[1]:
             raise ValueError(f"labels carry {wanted.shape[2]} attributes, the head predicts "

@@ -113,5 +113,7 @@ def test_found_garment_f1_pairs_each_garment_with_its_best_detection(ground_trut
     assert found["found"] == 4 and found["garments"] == 6
     expected = np.mean([1.0] + [f1(a["attribute_ids"], [], 92) for a in anns[1:4]])
     assert found["attr_F1"] == pytest.approx(expected)
-    assert found["baseline_attr_F1"] == pytest.approx(
-        np.mean([f1(a["attribute_ids"], [], 92) for a in anns[:4]]))
+    blind = [f1(a["attribute_ids"], [], 92) for a in anns[:4]]
+    assert found["baseline_attr_F1"] == pytest.approx(np.mean(blind))
+    gains = np.array([1.0 - blind[0], 0, 0, 0])  # only the first detection differs
+    assert gains[0] > 0 and found["attr_F1_gain_se"] == pytest.approx(gains.std(ddof=1) / 2)

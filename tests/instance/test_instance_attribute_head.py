@@ -47,6 +47,8 @@ def test_the_attribute_loss_is_the_matched_ground_truths_cross_entropy(net):
     batch = [(b[0] if isinstance(b, tuple) else b).as_in_context(mx.cpu())
              for b in MaskRCNNTrainBatchify(net, 1)([item])]
     loss_fn = MaskRCNNLoss(attribute_weight=2.0)
+    prior = np.random.RandomState(2).normal(-2, 1, (3, ATTRIBUTES)).astype(np.float32)
+    net.mask.set_attribute_prior(prior)
     assert loss_fn.PARTS[-1] == "attributes" and MaskRCNNLoss.PARTS[-1] == "mask"
     with autograd.record():  # the same RoIs sampled in both forwards
         mx.random.seed(5), np.random.seed(5)
@@ -59,7 +61,31 @@ def test_the_attribute_loss_is_the_matched_ground_truths_cross_entropy(net):
     positive = cls_t[indices] > 0
     assert positive.any()
     targets = batch[1].asnumpy()[0][matches[indices].astype(int), 5:]
+    assert np.array_equal(outputs[14].asnumpy(), prior)
+    logits = logits + prior[np.clip(cls_t[indices].astype(int) - 1, 0, 2)]  # the matched class
     p = 1 / (1 + np.exp(-logits))
     bce = -(targets * np.log(p) + (1 - targets) * np.log(1 - p)).sum(axis=1)
     expected = 2.0 * bce[positive].sum() / positive.sum()
     assert parts[-1].asscalar() == pytest.approx(expected, rel=1e-4)
+
+
+def test_before_training_each_detection_gets_its_class_prior():
+    mx.random.seed(4)
+    net = build_mask_rcnn("resnet18_v1b", ["a", "b", "c"], True, 96, 128, num_sample=16,
+                          max_pre_nms=200, max_post_nms=30, num_attributes=ATTRIBUTES)  # fmt: skip
+    initialize(net, [mx.cpu()])
+    prior = np.random.RandomState(6).normal(-1, 2, (3, ATTRIBUTES)).astype(np.float32)
+    net.mask.set_attribute_prior(prior)
+    assert net.mask.prior.grad_req == "null"  # never trained
+    net.mask.attributes.weight.set_data(mx.nd.zeros(net.mask.attributes.weight.shape))
+    x = mx.nd.random.uniform(-1, 1, shape=(1, 3, 96, 128))
+    for hybridize in (False, True):
+        if hybridize:
+            net.hybridize(static_alloc=True)
+        ids, _scores, _boxes, _masks, probabilities = (o.asnumpy()[0] for o in net(x))
+        found = ids[:, 0] >= 0
+        assert len(set(ids[found, 0])) > 1  # more than one class detected
+        expected = 1 / (1 + np.exp(-prior[ids[found, 0].astype(int)]))
+        np.testing.assert_allclose(probabilities[found], expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="attribute prior of shape"):
+        net.mask.set_attribute_prior(prior[:2])

@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from gluonext.instance.attributes import AttributeVocabulary, f1, frequency_baseline
+from gluonext.instance.attributes import (
+    AttributeVocabulary,
+    category_log_odds,
+    f1,
+    frequency_baseline,
+)
 
 VOCAB = AttributeVocabulary([{"id": i, "name": f"a{i}"} for i in (0, 3, 7, 9, 20)])
 
@@ -79,3 +84,15 @@ def test_frequency_baseline_picks_the_best_f1_set_per_category():
         best = np.mean([f1(t, chosen, len(VOCAB)) for t in mine])
         for other in ([], [0], [3], [7], [9], [0, 9]):
             assert best >= np.mean([f1(t, other, len(VOCAB)) for t in mine]) - 1e-12
+
+
+def test_category_log_odds_are_smoothed_training_frequencies_in_class_order():
+    anns = ([{"category_id": 5, "attribute_ids": [9]}] * 3 + [{"category_id": 5}]
+            + [{"category_id": 1, "attribute_ids": [0, 20]}] + [{"category_id": 8}])  # fmt: skip
+    table = category_log_odds(anns, VOCAB, [5, 1, 2])  # class 2 has no instance; 8 is not kept
+    assert table.shape == (3, 5) and table.dtype == np.float32
+    probability = 1 / (1 + np.exp(-table.astype(np.float64)))
+    # 3 of 4 garments of category 5 carry attribute 9 (column 3): (3 + 0.5) / (4 + 1)
+    np.testing.assert_allclose(probability[0], [0.1, 0.1, 0.1, 0.7, 0.1], rtol=1e-6)
+    np.testing.assert_allclose(probability[1], [0.75, 0.25, 0.25, 0.25, 0.75], rtol=1e-6)
+    np.testing.assert_allclose(probability[2], [0.02] * 5, rtol=1e-6)
