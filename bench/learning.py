@@ -237,6 +237,8 @@ def learn(
         "epochs": records[-1]["epoch"], "seconds": round(time.perf_counter() - start, 1),
         "per_epoch": [{"epoch": r["epoch"], metric: r[metric]} for r in records if metric in r],
     }  # fmt: skip
+    if f"{metric}_gain_se" in records[-1]:  # the paired difference's noise, where measured
+        result["gain_se"] = records[-1][f"{metric}_gain_se"]
     write_json(output / "result.json", result, indent=2)
     title = f"{task_name}, seed {seed}{', pretrained' if pretrain else ', from scratch'}"
     plot(records, metric, baseline, output / "learning.png", title)
@@ -269,7 +271,9 @@ def main(argv=None) -> int:
     verdict = "reached" if result["reached"] else "NOT reached"
     print(f"{args.task}, seed {args.seed}, {'pretrained' if args.pretrained else 'from scratch'}: "
           f"{result['metric']} {result['trained']:.4f} vs image-blind {result['baseline']:.4f} "
-          f"(bar {result['bar']:.4f}: {verdict}) in {result['seconds']:.0f} s; "
+          f"(bar {result['bar']:.4f}: {verdict}"
+          + (f"; the gain's standard error {result['gain_se']:.4f}" if "gain_se" in result else "")
+          + f") in {result['seconds']:.0f} s; "
           f"{Path(args.output) / 'result.json'}")  # fmt: skip
     return 0
 

@@ -11,7 +11,8 @@ name). Open http://127.0.0.1:8080/ and drop a photo; or call the API:
 GET /health, GET /models, POST /predict/<model> (multipart field ``image``; ``category`` for
 keypoint models; ``?overlay=1`` adds the drawn overlay as a base64 PNG and its legend). Images
 above --max-megapixels are refused from their header (413), more than --max-queue requests at
-once get 503 with Retry-After.
+once get 503 with Retry-After. --flip-test and --scales add test-time passes to the models
+that have them (segmentation, instances, keypoints), as the scripts' flags of the same names.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gluonext.common.cli import positive_float, positive_int, run_tool
+from gluonext.common.cli import positive_float, positive_int, run_tool, scale_list
 from gluonext.common.logs import setup_logging
 from gluonext.errors import ModelError
 
@@ -55,6 +56,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                    "upright by their EXIF orientation")  # fmt: skip
     p.add_argument("--min-score", type=float, default=None,
                    help="lowest score detection and instance models return (default 0.05)")
+    p.add_argument("--flip-test", action="store_true",
+                   help="add the mirrored image to every prediction of segmentation, instance "
+                   "and keypoint models (detection models have no test-time passes)")  # fmt: skip
+    p.add_argument("--scales", type=scale_list, default=(1.0,),
+                   help="test-time scales for segmentation (.ckpt only), instance and keypoint "
+                   "models, e.g. 0.8,1,1.25 (default 1)")  # fmt: skip
     p.add_argument("--log", default="serve.log", help="log file")
     return p.parse_args(argv)
 
@@ -70,7 +77,23 @@ def load_models(args) -> dict:
         models[name] = load_predictor(path, args.ctx, backend=backend)
         if args.min_score is not None and hasattr(models[name], "min_score"):
             models[name].min_score = args.min_score
+        set_test_time_passes(name, models[name], args.flip_test, tuple(args.scales))
     return models
+
+
+def set_test_time_passes(name: str, predictor, flip: bool, scales: tuple) -> None:
+    """``--flip-test`` and ``--scales`` on a loaded predictor, under each task's own name for
+    them; a network exported for one input size refuses other scales here, not per request."""
+    if predictor.task == "detection":
+        return  # GluonCV's detection scripts have no test-time passes; logged by main
+    if predictor.task == "segmentation":
+        if scales != (1.0,) and predictor.runner.name != "gluon":
+            raise ModelError(f"--model {name}: --scales needs a .ckpt; an exported segmentation "
+                             "network has one input size")  # fmt: skip
+        predictor.flip = flip
+    else:
+        predictor.flip_test = flip
+    predictor.scales = scales
 
 
 def main(args) -> int:
@@ -83,6 +106,8 @@ def main(args) -> int:
     for name, predictor in models.items():
         log.info("model %s: %s, %s, %d classes", name, predictor.task, predictor.runner.name,
                  len(predictor.classes))  # fmt: skip
+        if predictor.task == "detection" and (args.flip_test or tuple(args.scales) != (1.0,)):
+            log.info("model %s: detection, served without --flip-test/--scales", name)
     app = create_app(models, int(args.max_upload_mb * 2**20), args.max_megapixels, args.max_queue,
                      not args.ignore_exif)  # fmt: skip
     log.info("serving on http://%s:%d/", args.host, args.port)

@@ -250,3 +250,28 @@ def test_a_full_queue_answers_503_with_retry_after():
         release.set()
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def test_serve_flip_test_and_scales_reach_each_tasks_predictor(checkpoints, photos):
+    import serve
+
+    from gluonext.errors import ModelError
+
+    paths = {"seg": checkpoints("seg_psp"), "inst": checkpoints("mask_rcnn"),
+             "pose": checkpoints("simple_pose"), "boxes": checkpoints("ssd")}  # fmt: skip
+    argv = [f"--model={name}={path}" for name, path in paths.items()]
+    models = serve.load_models(serve.parse_args([*argv, "--flip-test", "--scales", "0.75,1"]))
+    assert models["seg"].flip and models["seg"].scales == (0.75, 1.0)
+    for name in ("inst", "pose"):
+        assert models[name].flip_test and models[name].scales == (0.75, 1.0), name
+    assert not hasattr(models["boxes"], "flip_test")
+    plain = serve.load_models(serve.parse_args(argv))
+    assert not plain["seg"].flip and not plain["inst"].flip_test and plain["pose"].scales == (1.0,)
+    # the served predictor answers as the Python API given the same passes
+    image = read_rgb(photos[0])
+    direct = load_predictor(paths["inst"], flip_test=True, scales=(0.75, 1.0))
+    assert models["inst"](image).to_json() == direct(image).to_json()
+    assert models["inst"](image).to_json() != plain["inst"](image).to_json()
+    exported = SimpleNamespace(task="segmentation", runner=SimpleNamespace(name="onnx"))
+    with pytest.raises(ModelError, match="--model parts: --scales needs a .ckpt"):
+        serve.set_test_time_passes("parts", exported, True, (0.75, 1.0))
