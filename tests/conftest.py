@@ -13,6 +13,17 @@ REPO = Path(__file__).resolve().parents[1]
 pytest_plugins = ["deploy_families"]
 
 
+@pytest.fixture(autouse=True)
+def _log_files_end_with_their_test():
+    """A test that calls a script's ``main`` directly leaves its log handlers on the root
+    logger (``run_tool`` closes them; ``main`` alone does not): closed here, so no later test
+    on this worker writes into a folder an earlier one removed."""
+    yield
+    from gluonext.common.logs import close_logging
+
+    close_logging()
+
+
 @pytest.fixture(scope="session")
 def imaterialist_sample(tmp_path_factory):
     """A small generated iMaterialist dataset (read-only: copy it before changing it)."""
