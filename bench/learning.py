@@ -83,13 +83,15 @@ TASKS = {
                   "flags": ["--epochs", "2", "--lr-decay-epoch", "2", "--val-interval", "2"]},
     },
     # the instance recipe with Fashionpedia's attribute head; the metric is the attribute F1 on
-    # the garments found, the baseline each category's most frequent attribute set on them
+    # the garments found, the baseline each category's most frequent attribute set on them. Its
+    # full budget has more pictures than the instances task's (about 30 minutes here): on 80
+    # held-out images the gain's standard error was 0.018, on 160 0.013
     "attributes": {
         "script": "train_mask_rcnn.py", "metric": "attr_F1", "higher": True,
         "bar": ("plus", 0.05), "network": "resnet18_v1b", "data": ("imaterialist", "96x128"),
         "flags": [*MASK_RCNN_FLAGS, "--attributes"],
-        "full": {"images": 240, "held_out": 80,
-                 "flags": ["--epochs", "8", "--lr-decay-epoch", "6", "--val-interval", "4"]},
+        "full": {"images": 640, "held_out": 160,
+                 "flags": ["--epochs", "4", "--lr-decay-epoch", "3", "--val-interval", "2"]},
         "suite": {"images": 200, "held_out": 80,
                   "flags": ["--epochs", "2", "--lr-decay-epoch", "2", "--val-interval", "2"]},
     },
