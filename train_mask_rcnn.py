@@ -228,9 +228,11 @@ def main(args) -> int:
                     len(vocabulary) if vocabulary else 0)  # fmt: skip
     attribute_sets = None
     if vocabulary:
-        attribute_sets = frequency_baseline(train_set.all_annotations(), vocabulary)
-        net.mask.set_attribute_prior(category_log_odds(
-            train_set.all_annotations(), vocabulary, train_set.category_ids))  # fmt: skip
+        annotations = train_set.all_annotations()
+        attribute_sets = frequency_baseline(annotations, vocabulary)
+        prior = category_log_odds(annotations, vocabulary, train_set.category_ids,
+                                  str(train_set.annotation_file))  # fmt: skip
+        net.mask.set_attribute_prior(prior)
     blind = report_baseline(train_set, val_set, attribute_sets) if parallel.is_main else None
     short_val = args.short[1]
 

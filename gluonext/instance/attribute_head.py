@@ -36,9 +36,15 @@ import numpy as np
 from mxnet import autograd
 from mxnet.gluon import nn
 
-# an attribute's probability before training: a garment carries few of the list
-PRIOR = 0.02
-PRIOR_LOGIT = float(np.log(PRIOR / (1 - PRIOR)))
+from gluonext.instance.attributes import RARE
+
+PRIOR_LOGIT = float(np.log(RARE / (1 - RARE)))
+
+
+def add_class_prior(F, logits, prior, class_index, num_classes: int):
+    """``logits`` plus the ``prior`` rows of ``class_index`` (0-based classes, one per row;
+    below 0, no class, takes row 0): inside the graph at inference, in the loss in training."""
+    return logits + F.take(prior, F.clip(F.reshape(class_index, (-1,)), 0, num_classes - 1))
 
 
 class MaskAndAttributeHead(nn.HybridBlock):
@@ -68,12 +74,6 @@ class MaskAndAttributeHead(nn.HybridBlock):
         self.prior_table = F.BlockGrad(prior)  # fixed: no gradient flows into it
         return self.mask_head(x)
 
-    def with_prior(self, F, logits, prior, class_index):
-        """``logits`` plus the prior rows of ``class_index`` (0-based classes, one per row;
-        -1 for no class takes row 0)."""
-        rows = F.take(prior, F.clip(F.reshape(class_index, (-1,)), 0, self.num_classes - 1))
-        return logits + rows
-
     def set_attribute_prior(self, log_odds: np.ndarray) -> None:
         """Each category's log-odds of each attribute (classes x attributes)."""
         log_odds = np.asarray(log_odds, np.float32)
@@ -100,7 +100,8 @@ def attribute_mask_rcnn_class():
             head = self.mask
             if autograd.is_training():  # the loss adds the matched ground truth's rows
                 return (*outputs, head.logits, head.prior_table)
-            logits = head.with_prior(F, head.logits, head.prior_table, outputs[0])
+            logits = add_class_prior(F, head.logits, head.prior_table, outputs[0],
+                                     head.num_classes)  # fmt: skip
             probabilities = F.sigmoid(logits).reshape((1, -1, head.num_attributes))
             return (*outputs, probabilities)
 

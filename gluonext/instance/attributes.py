@@ -23,6 +23,10 @@ from collections import defaultdict
 
 import numpy as np
 
+from gluonext.errors import DatasetError
+
+# an attribute's probability where nothing is known of it: a garment carries few of the list
+RARE = 0.02
 DRAWS = 256  # sampled ground truths the expected F1 is estimated on (fixed: deterministic)
 CANDIDATES = 8  # the sets considered: the k most likely attributes, k = 0 .. 8
 
@@ -124,10 +128,12 @@ def frequency_baseline(annotations, vocabulary: AttributeVocabulary) -> dict[int
     return best
 
 
-def category_log_odds(annotations, vocabulary: AttributeVocabulary, category_ids) -> np.ndarray:
+def category_log_odds(annotations, vocabulary: AttributeVocabulary, category_ids,
+                      source: str = "annotations") -> np.ndarray:  # fmt: skip
     """(categories, attributes) log-odds of each attribute on each category's training instances
     (rows in the order of ``category_ids``), smoothed by half an instance either way; a category
-    without instances gets a rare attribute's odds (2%) throughout."""
+    without instances gets a rare attribute's odds (``RARE``) throughout. An attribute id not
+    in the list raises ``DatasetError`` naming ``source`` and the annotation."""
     row = {int(c): k for k, c in enumerate(category_ids)}
     counts = np.zeros((len(row), len(vocabulary)), np.float64)
     totals = np.zeros(len(row), np.float64)
@@ -135,8 +141,11 @@ def category_log_odds(annotations, vocabulary: AttributeVocabulary, category_ids
         k = row.get(int(ann["category_id"]))
         if k is None:
             continue
+        try:
+            counts[k] += vocabulary.multi_hot(ann.get("attribute_ids") or [])
+        except (KeyError, ValueError) as exc:
+            raise DatasetError(f"{source}: annotation {ann.get('id')} has attribute id "
+                               f"{exc.args[0]}, not in the file's attributes list") from None
         totals[k] += 1
-        for a in ann.get("attribute_ids") or []:
-            counts[k, vocabulary.column[int(a)]] += 1
-    probability = np.where(totals[:, None] > 0, (counts + 0.5) / (totals[:, None] + 1), 0.02)
+    probability = np.where(totals[:, None] > 0, (counts + 0.5) / (totals[:, None] + 1), RARE)
     return np.log(probability / (1 - probability)).astype(np.float32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mxnet as mx
 
+from gluonext.instance.attribute_head import add_class_prior
 from gluonext.rcnn.loss import FasterRCNNLoss
 
 
@@ -56,8 +57,8 @@ class MaskRCNNLoss(FasterRCNNLoss):
         """Binary cross-entropy summed over attributes, mean over the positive RoIs, weighted;
         each row's logits plus the ``prior`` row of its matched ground truth's class."""
         nd = mx.nd
-        classes = (m_cls.reshape((-1,)) - 1).clip(0, prior.shape[0] - 1).detach()  # 0: background
-        logits = logits + nd.take(prior, classes)
+        classes = (m_cls - 1).detach()  # 0 is the background
+        logits = add_class_prior(nd, logits, prior, classes, prior.shape[0])
         wanted = label[:, :, 5:]
         if wanted.shape[2] != logits.shape[1]:
             raise ValueError(f"labels carry {wanted.shape[2]} attributes, the head predicts "

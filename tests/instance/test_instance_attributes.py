@@ -96,3 +96,11 @@ def test_category_log_odds_are_smoothed_training_frequencies_in_class_order():
     np.testing.assert_allclose(probability[0], [0.1, 0.1, 0.1, 0.7, 0.1], rtol=1e-6)
     np.testing.assert_allclose(probability[1], [0.75, 0.25, 0.25, 0.25, 0.75], rtol=1e-6)
     np.testing.assert_allclose(probability[2], [0.02] * 5, rtol=1e-6)
+
+
+def test_category_log_odds_name_an_attribute_the_list_lacks():
+    from gluonext.errors import DatasetError
+
+    anns = [{"id": 41, "category_id": 5, "attribute_ids": [9, 11]}]
+    with pytest.raises(DatasetError, match=r"train.json: annotation 41 has attribute id 11, not"):
+        category_log_odds(anns, VOCAB, [5], "train.json")
