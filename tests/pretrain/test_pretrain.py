@@ -101,7 +101,11 @@ def test_every_training_script_runs_from_it(weights, garments, tmp_path):
     shutil.copytree(garments, data)
     convert(ConvertOptions(data_root=data, val_num=3, categories="main", progress=False))
     assert ts.run(segmentation_args(data, tmp_path / "seg", *resnet)) == 0
-    assert tm.run(mask_args(data, tmp_path / "mask", *resnet, "--short", "64")) == 0
+    # lr 0.002: from this three-iteration backbone, lr 0.01 (and 0.005) reached a NaN loss
+    # within four iterations on an AVX2-only CPU, while lr 0.01 passed on the machines of
+    # earlier runs and CI (oneDNN picks kernels per CPU); 0.003 passes there, 0.002 leaves room
+    mask = mask_args(data, tmp_path / "mask", *resnet, "--short", "64", "--lr", "0.002")
+    assert tm.run(mask) == 0
     fashion = tmp_path / "fashionai"
     write_fashionai(fashion, 8, seed=8, size=(64, 64), progress=False)
     assert tk.run(pose_args(fashion, tmp_path / "pose", "--input-size", "32x32", *resnet)) == 0
