@@ -103,7 +103,7 @@ def test_every_training_script_runs_from_it(weights, garments, tmp_path):
     assert ts.run(segmentation_args(data, tmp_path / "seg", *resnet)) == 0
     # lr 0.002: from this three-iteration backbone, lr 0.01 (and 0.005) reached a NaN loss
     # within four iterations on an AVX2-only CPU, while lr 0.01 passed on the machines of
-    # earlier runs and CI (oneDNN picks kernels per CPU); 0.003 passes there, 0.002 leaves room
+    # earlier runs and CI (oneDNN picks kernels per CPU); on the AVX2 one 0.003 passes too
     mask = mask_args(data, tmp_path / "mask", *resnet, "--short", "64", "--lr", "0.002")
     assert tm.run(mask) == 0
     fashion = tmp_path / "fashionai"
